@@ -1,0 +1,128 @@
+"""CDP-side assets: raw customers from the share, segment summaries, the product repository."""
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from segcopy_assets.dagster_helpers import combined_hash, markdown_table, reported_as_failure
+from segcopy_assets.resources import CdpSource, ProductRepository
+from segcopy_assets.sample_data import CLV_TIERS
+from segcopy_assets.summaries import SegmentationSpec, compute_segment_summaries
+from segcopy_assets.validation import check_no_nulls, validate_customers
+
+DEFAULT_SPEC = SegmentationSpec()
+
+
+@dg.asset(
+    group_name="cdp",
+    kinds={"deltalake", "polars"},
+    io_manager_key="warehouse_io_manager",
+    description="Customers with their CDP segment attributes, read from the CDP share and validated.",
+)
+def cdp_customers(context: dg.AssetExecutionContext, cdp: CdpSource) -> dg.Output[pl.DataFrame]:
+    with reported_as_failure():
+        source = cdp.describe()
+        version = cdp.current_version()
+        context.log.info(f"reading CDP customers from {source}, table version {version}")
+        lf = cdp.read(version)
+        validate_customers(
+            lf,
+            table=cdp.table_name,
+            segment_key_columns=DEFAULT_SPEC.source_key_columns(),
+            tiers=CLV_TIERS,
+        )
+        df = lf.collect()
+    context.log.info(f"{df.height:,} customers validated")
+    return dg.Output(
+        df,
+        metadata={
+            "row_count": dg.MetadataValue.int(df.height),
+            "dagster/row_count": dg.MetadataValue.int(df.height),
+            "source": source,
+            "source_table_version": dg.MetadataValue.int(version),
+            "preview": dg.MetadataValue.md(markdown_table(df, max_rows=5)),
+        },
+        data_version=dg.DataVersion(f"{source}@{version}"),
+    )
+
+
+class SegmentationConfig(dg.Config):
+    """How customers are cut into segments (default: the walkthrough's subcategory × value)."""
+
+    keys: list[str] = Field(
+        default=list(DEFAULT_SPEC.keys),
+        description="Customer columns that define a segment; 'value_group' derives from the tier.",
+    )
+    high_value_tiers: list[str] = Field(
+        default=list(DEFAULT_SPEC.high_value_tiers),
+        description="CLV tiers grouped as 'high value'; the others are 'core'.",
+    )
+    min_segment_size: int = Field(
+        default=25, description="Segments with fewer customers are left out (too few to write for)."
+    )
+
+
+@dg.asset(
+    group_name="cdp",
+    kinds={"deltalake", "polars"},
+    io_manager_key="warehouse_io_manager",
+    description="One row per segment: size, tier/discount/price/lifecycle mix, top places, "
+    "a prompt-ready description and a summary_hash.",
+)
+def segment_summaries(
+    context: dg.AssetExecutionContext, config: SegmentationConfig, cdp_customers: pl.LazyFrame
+) -> dg.Output[pl.DataFrame]:
+    spec = SegmentationSpec(
+        keys=tuple(config.keys),
+        high_value_tiers=tuple(config.high_value_tiers),
+        min_segment_size=config.min_segment_size,
+    )
+    with reported_as_failure():
+        check_no_nulls(cdp_customers, spec.source_key_columns(), "cdp_customers", "customer_id")
+        everything = compute_segment_summaries(cdp_customers, SegmentationSpec(
+            keys=spec.keys, high_value_tiers=spec.high_value_tiers, min_segment_size=1))
+    summaries = everything.filter(pl.col("customer_count") >= spec.min_segment_size)
+    dropped = everything.filter(pl.col("customer_count") < spec.min_segment_size)
+    if dropped.height:
+        context.log.warning(
+            f"{dropped.height} segment(s) below min_segment_size={spec.min_segment_size} left out: "
+            + ", ".join(f"{r['segment_id']} ({r['customer_count']})" for r in dropped.iter_rows(named=True))
+        )
+    context.log.info(f"{summaries.height} segments summarised")
+    preview = summaries.select("segment_id", "customer_count", "summary_hash", "segment_description")
+    return dg.Output(
+        summaries,
+        metadata={
+            "row_count": dg.MetadataValue.int(summaries.height),
+            "dagster/row_count": dg.MetadataValue.int(summaries.height),
+            "customers_covered": dg.MetadataValue.int(int(summaries["customer_count"].sum())),
+            "segments_left_out": dg.MetadataValue.int(dropped.height),
+            "segment_keys": ", ".join(spec.keys),
+            "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=30, max_chars=400)),
+        },
+        data_version=dg.DataVersion(combined_hash(summaries["summary_hash"].to_list())),
+    )
+
+
+@dg.asset(
+    group_name="content",
+    kinds={"deltalake", "polars"},
+    io_manager_key="warehouse_io_manager",
+    description="Standard product descriptions from the content repository, validated, with a "
+    "content_hash per product.",
+)
+def products(context: dg.AssetExecutionContext, product_repository: ProductRepository) -> dg.Output[pl.DataFrame]:
+    with reported_as_failure():
+        df = product_repository.load()
+    context.log.info(f"{df.height} products loaded from {product_repository.path}")
+    return dg.Output(
+        df,
+        metadata={
+            "row_count": dg.MetadataValue.int(df.height),
+            "dagster/row_count": dg.MetadataValue.int(df.height),
+            "source": product_repository.path,
+            "subcategories": dg.MetadataValue.int(df["subcategory"].n_unique()),
+            "preview": dg.MetadataValue.md(markdown_table(df.drop("content_hash"), max_rows=20)),
+        },
+        data_version=dg.DataVersion(combined_hash(df["content_hash"].to_list())),
+    )

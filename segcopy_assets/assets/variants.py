@@ -1,0 +1,138 @@
+"""``description_variants``: one tailored description per product for each segment partition."""
+
+import asyncio
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from segcopy_assets import variant_store
+from segcopy_assets.dagster_helpers import markdown_table, reported_as_failure
+from segcopy_assets.errors import SegcopyError
+from segcopy_assets.generation import PAIRINGS, generate_variants, input_hash, plan_pairs
+from segcopy_assets.partitions import segments_partitions
+from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
+
+TABLE = "description_variants"
+
+
+def _prompt_code_version() -> str | None:
+    """The prompt hash as the asset's code version (None while the prompts are broken: the
+    asset then fails with the prompt error when it runs)."""
+    try:
+        return copywriter_from_env().prompt_set().hash
+    except SegcopyError:
+        return None
+
+
+class VariantsConfig(dg.Config):
+    pairing: str = Field(
+        default="all",
+        description="'all' products for every segment (the walkthrough's way) or 'own_category'.",
+    )
+    force_regenerate: bool = Field(
+        default=False, description="Call the model even where an identical generation exists."
+    )
+
+
+def _preview(rows: pl.DataFrame, products: pl.DataFrame, n: int = 4) -> str:
+    sample = (
+        rows.filter(pl.col("status") == "ok")
+        .head(n)
+        .join(products.select("product_id", pl.col("description").alias("original")), on="product_id")
+        .select("segment_id", "product_id", "original", "variant_text", "rationale")
+    )
+    return markdown_table(sample, max_rows=n, max_chars=400)
+
+
+@dg.asset(
+    partitions_def=segments_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="generation",
+    kinds={"openai", "deltalake", "polars"},
+    code_version=_prompt_code_version(),
+    description="A tailored variant of every product description for each segment, with a "
+    "Rationale for the reviewer. Written straight to Delta, one commit per run, replacing "
+    "exactly the segments of the run.",
+)
+def description_variants(
+    context: dg.AssetExecutionContext,
+    config: VariantsConfig,
+    copywriter: Copywriter,
+    warehouse: Warehouse,
+    segment_summaries: pl.DataFrame,
+    products: pl.DataFrame,
+) -> dg.MaterializeResult:
+    segment_ids = list(context.partition_keys)
+    path = warehouse.table_path(TABLE)
+    if config.pairing not in PAIRINGS:
+        raise dg.Failure(f"pairing must be one of {PAIRINGS}, not {config.pairing!r}")
+    known = set(segment_summaries["segment_id"].to_list())
+    unknown = [s for s in segment_ids if s not in known]
+    if unknown:
+        raise dg.Failure(
+            f"segment partition(s) {', '.join(unknown)} are not in segment_summaries "
+            "(the segment definition changed or the segment is below min_segment_size); "
+            "remove the partitions or rematerialize segment_summaries"
+        )
+    segments = segment_summaries.filter(pl.col("segment_id").is_in(segment_ids))
+
+    with reported_as_failure():
+        prompt_set = copywriter.prompt_set()
+        pairs = plan_pairs(segments, products, config.pairing)
+        hashes = [input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs]
+        reusable = variant_store.read_reusable(path, hashes)
+        writer = copywriter.writer(prompt_set)
+        context.log.info(
+            f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
+            f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
+        )
+
+        async def run():
+            async with writer:
+                return await generate_variants(
+                    pairs,
+                    prompt_set,
+                    writer,
+                    reusable=reusable,
+                    force_regenerate=config.force_regenerate,
+                    on_progress=lambda done, total: context.log.info(f"generated {done}/{total}"),
+                )
+
+        rows, stats = asyncio.run(run())
+
+    if variant_store.unchanged(path, rows, segment_ids):
+        context.log.info("nothing changed: the table already holds these variants; no write")
+        table_version = None
+    else:
+        table_version = variant_store.replace_segments(path, rows, segment_ids)
+        context.log.info(f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})")
+    if stats.failed:
+        failed = rows.filter(pl.col("status") == "failed").select("segment_id", "product_id", "error")
+        context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
+
+    cost = stats.cost_usd(prompt_set.price_per_1m())
+    p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
+    metadata = {
+        "segments": dg.MetadataValue.int(len(segment_ids)),
+        "pairs": dg.MetadataValue.int(stats.pairs),
+        "calls_made": dg.MetadataValue.int(stats.calls),
+        "reused": dg.MetadataValue.int(stats.reused),
+        "failed": dg.MetadataValue.int(stats.failed),
+        "dagster/row_count": dg.MetadataValue.int(rows.height),
+        "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
+        "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
+        "estimated_cost_usd": dg.MetadataValue.float(round(cost, 6)) if cost is not None
+        else dg.MetadataValue.text(f"unknown: no price for {prompt_set.params.name} in pricing.toml"),
+        "latency_p50_ms": dg.MetadataValue.float(round(p50, 1)) if p50 is not None else dg.MetadataValue.text("n/a"),
+        "latency_p95_ms": dg.MetadataValue.float(round(p95, 1)) if p95 is not None else dg.MetadataValue.text("n/a"),
+        "generation_wall_s": dg.MetadataValue.float(round(stats.wall_s, 3)),
+        "backend": prompt_set.backend,
+        "model": prompt_set.params.name,
+        "prompt_hash": prompt_set.hash,
+        "table_uri": path,
+        "table_version": dg.MetadataValue.int(table_version) if table_version is not None
+        else dg.MetadataValue.text("unchanged"),
+        "preview": dg.MetadataValue.md(_preview(rows, products)),
+    }
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,18 @@
+"""The ``segments`` dynamic partitions: one per segment_id in ``segment_summaries``."""
+
+import dagster as dg
+
+segments_partitions = dg.DynamicPartitionsDefinition(name="segments")
+
+
+def sync_segment_partitions(instance: dg.DagsterInstance, segment_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Make the partitions match ``segment_ids``; returns (added, removed)."""
+    current = set(instance.get_dynamic_partitions(segments_partitions.name))
+    wanted = list(dict.fromkeys(segment_ids))
+    added = [s for s in wanted if s not in current]
+    removed = sorted(current - set(wanted))
+    if added:
+        instance.add_dynamic_partitions(segments_partitions.name, added)
+    for key in removed:
+        instance.delete_dynamic_partition(segments_partitions.name, key)
+    return added, removed

@@ -1,0 +1,83 @@
+"""The whole asset graph in process: what ``segcopy run`` does (and the end-to-end tests).
+
+Upstream assets run first; the segments they define become ``segments`` partitions; then every
+segment's variants are generated in ONE run over the partition range, so calls are concurrent
+across all segments and no process is started per segment.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+import polars as pl
+
+from segcopy_assets.definitions import ALL_ASSETS
+from segcopy_assets.errors import SegcopyError
+from segcopy_assets.partitions import segments_partitions, sync_segment_partitions
+
+UPSTREAM = ["cdp_customers", "segment_summaries", "products"]
+TABLES = ["cdp_customers", "segment_summaries", "products", "description_variants"]
+
+
+class PipelineFailed(SegcopyError):
+    pass
+
+
+@dataclass
+class PipelineReport:
+    segments_added: list[str]
+    segments_removed: list[str]
+    variant_metadata: dict
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            error = event.step_failure_data.error
+            cause = error
+            while cause.cause is not None and cause.message.startswith("dagster._core.errors"):
+                cause = cause.cause
+            messages.append(f"{event.step_key}: {cause.message.strip()}")
+    return "\n".join(messages) or "run failed"
+
+
+def _materialize(
+    selection: list[str], resources: dict, instance: dg.DagsterInstance, run_config: dict | None = None,
+    log_level: str = "INFO", **kwargs,
+):
+    run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    result = dg.materialize(
+        ALL_ASSETS, selection=selection, resources=resources, instance=instance,
+        raise_on_error=False, run_config=run_config, **kwargs,
+    )
+    if not result.success:
+        raise PipelineFailed(_failure_message(result))
+    return result
+
+
+def run_pipeline(
+    instance: dg.DagsterInstance, resources: dict, *, force_regenerate: bool = False
+) -> PipelineReport:
+    _materialize(UPSTREAM, resources, instance)
+
+    summaries_path = resources["warehouse"].table_path("segment_summaries")
+    segment_ids = pl.read_delta(summaries_path, columns=["segment_id"])["segment_id"].to_list()
+    added, removed = sync_segment_partitions(instance, segment_ids)
+    keys = instance.get_dynamic_partitions(segments_partitions.name)
+    if not keys:
+        raise PipelineFailed("segment_summaries produced no segments: nothing to generate")
+
+    run_config = {"ops": {"description_variants": {"config": {"force_regenerate": force_regenerate}}}}
+    result = _materialize(
+        ["description_variants"],
+        resources,
+        instance,
+        run_config=run_config,
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+        },
+    )
+    materializations = result.asset_materializations_for_node("description_variants")
+    metadata = {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
+    return PipelineReport(added, removed, metadata)

@@ -1,0 +1,198 @@
+"""Dagster resources: the configurable edges of segcopy (CDP source, product repository).
+
+Each resource is thin; the reading lives in plain modules (``cdp_source``, ``products``).
+"""
+
+import os
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from segcopy_assets import cdp_source, settings
+from segcopy_assets.errors import SourceUnavailableError
+from segcopy_assets.products import load_products
+
+
+class CdpSource(dg.ConfigurableResource):
+    """The CDP customer table: a Delta Sharing URL or a Delta table path (exactly one)."""
+
+    share_url: str | None = Field(
+        default=None, description="Delta Sharing table URL '<profile file>#share.schema.table'."
+    )
+    delta_path: str | None = Field(default=None, description="Local or object-store Delta table path.")
+    create_sample_if_missing: bool = Field(
+        default=False,
+        description="Write the synthetic sample table at delta_path if nothing is there yet "
+        "(the embedded default; never set for real data).",
+    )
+    version_timeout_s: float = Field(default=5.0, description="Timeout of a version poll.")
+
+    def _check(self) -> None:
+        if bool(self.share_url) == bool(self.delta_path):
+            raise SourceUnavailableError(
+                "configure exactly one CDP source: SEGCOPY_CDP_SHARE_URL or SEGCOPY_CDP_DELTA_PATH"
+            )
+
+    @property
+    def table_name(self) -> str:
+        if self.share_url:
+            t = cdp_source.parse_sharing_url(self.share_url)
+            return f"{t.share}.{t.schema}.{t.table}"
+        return str(self.delta_path)
+
+    def describe(self) -> str:
+        """Where customers come from, safe for logs and metadata (no token)."""
+        self._check()
+        if self.share_url:
+            return cdp_source.describe_sharing_url(self.share_url)
+        return f"delta {self.delta_path}"
+
+    def ensure_sample(self) -> None:
+        if self.create_sample_if_missing and self.delta_path and not os.path.exists(
+            os.path.join(self.delta_path, "_delta_log")
+        ):
+            from segcopy_assets.sample_data import write_sample_customers
+
+            write_sample_customers(self.delta_path)
+
+    def current_version(self) -> int:
+        """The source table's version, cheaply (one HTTP request or one log listing)."""
+        self._check()
+        if self.share_url:
+            return cdp_source.sharing_table_version(self.share_url, self.version_timeout_s)
+        self.ensure_sample()
+        return cdp_source.delta_table_version(self.delta_path)
+
+    def read(self, version: int | None = None) -> pl.LazyFrame:
+        self._check()
+        if self.share_url:
+            return cdp_source.read_sharing_table(self.share_url, version).lazy()
+        self.ensure_sample()
+        return cdp_source.scan_delta_table(self.delta_path, version)
+
+
+class ProductRepository(dg.ConfigurableResource):
+    """The content repository of standard product descriptions (Delta, CSV or Parquet)."""
+
+    path: str = Field(description="Delta table path, or a .csv / .parquet file.")
+    max_description_chars: int = Field(default=2000, description="Longest description accepted.")
+    create_sample_if_missing: bool = Field(default=False)
+
+    def load(self) -> pl.DataFrame:
+        if self.create_sample_if_missing and not os.path.exists(os.path.join(self.path, "_delta_log")):
+            from segcopy_assets.sample_data import write_sample_products
+
+            write_sample_products(self.path)
+        return load_products(self.path, max_description_chars=self.max_description_chars)
+
+
+def cdp_source_from_env() -> CdpSource:
+    share_url = os.environ.get("SEGCOPY_CDP_SHARE_URL") or None
+    delta_path = os.environ.get("SEGCOPY_CDP_DELTA_PATH") or None
+    if share_url or delta_path:
+        return CdpSource(share_url=share_url, delta_path=delta_path)
+    return CdpSource(delta_path=str(settings.sample_customers_path()), create_sample_if_missing=True)
+
+
+def product_repository_from_env() -> ProductRepository:
+    path = os.environ.get("SEGCOPY_PRODUCTS_PATH")
+    if path:
+        return ProductRepository(path=path)
+    return ProductRepository(path=str(settings.sample_products_path()), create_sample_if_missing=True)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Where segcopy's own Delta tables live: ``<root>/segcopy/<table>``."""
+
+    root: str = Field(description="Warehouse root directory ($SEGCOPY_HOME/warehouse by default).")
+
+    def table_path(self, table: str) -> str:
+        return os.path.join(self.root, settings.WAREHOUSE_SCHEMA, table)
+
+
+class Copywriter(dg.ConfigurableResource):
+    """Who writes the variants: an OpenAI-compatible endpoint, or the offline template writer."""
+
+    backend: str = Field(default="offline", description="'openai' or 'offline'.")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible base URL (…/v1).")
+    api_key: str | None = Field(default=None, description="API key; set it through dg.EnvVar only.")
+    model: str | None = Field(default=None, description="Overrides [model] name in prompts/config.toml.")
+    prompts_dir: str = Field(description="Directory with the prompt templates and config.toml.")
+    max_concurrency: int = Field(default=32, description="Calls in flight at once.")
+    timeout_s: float = Field(default=60.0, description="Per-call timeout in seconds.")
+    max_retries: int = Field(default=4, description="Client retries (backoff honours Retry-After).")
+
+    def prompt_set(self):
+        from segcopy_assets.prompts import load_prompt_set
+
+        if self.backend not in ("openai", "offline"):
+            from segcopy_assets.errors import PromptError
+
+            raise PromptError(f"unknown copywriter backend {self.backend!r}: use 'openai' or 'offline'")
+        return load_prompt_set(self.prompts_dir, backend=self.backend, model_override=self.model)
+
+    def writer(self, prompt_set):
+        """A fresh async writer for one run (use it with ``async with``)."""
+        if self.backend == "offline":
+            from segcopy_assets.offline_writer import OfflineWriter
+
+            return OfflineWriter()
+        from segcopy_assets.errors import GenerationError
+        from segcopy_assets.llm_client import ChatCompletionsWriter
+
+        key = self.api_key
+        if not key:
+            if not self.base_url:
+                raise GenerationError(
+                    "the openai backend needs SEGCOPY_LLM_API_KEY (or OPENAI_API_KEY) or a "
+                    "SEGCOPY_LLM_BASE_URL of a server that needs no key"
+                )
+            key = "no-key"  # local servers (Ollama, vLLM, llama.cpp) accept any key
+        return ChatCompletionsWriter(
+            base_url=self.base_url,
+            api_key=key,
+            model=prompt_set.params.name,
+            temperature=prompt_set.params.temperature,
+            max_tokens=prompt_set.params.max_tokens,
+            max_concurrency=self.max_concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+
+    def describe(self) -> str:
+        return self.backend if self.backend == "offline" else f"openai-compatible {self.base_url or 'api.openai.com'}"
+
+
+def warehouse_from_env() -> Warehouse:
+    return Warehouse(root=str(settings.warehouse_root()))
+
+
+def copywriter_from_env() -> Copywriter:
+    """SEGCOPY_LLM_BACKEND picks; else an endpoint or SEGCOPY_LLM_API_KEY selects 'openai'.
+
+    OPENAI_API_KEY alone never switches the backend (a shell that happens to hold a key must
+    not start paying for a demo run); it is only the fallback key once 'openai' is chosen.
+    """
+    base_url = os.environ.get("SEGCOPY_LLM_BASE_URL") or None
+    backend = os.environ.get("SEGCOPY_LLM_BACKEND") or (
+        "openai" if base_url or os.environ.get("SEGCOPY_LLM_API_KEY") else "offline"
+    )
+    api_key = None
+    for name in ("SEGCOPY_LLM_API_KEY", "OPENAI_API_KEY"):
+        if os.environ.get(name):
+            api_key = dg.EnvVar(name)
+            break
+    extra = {}
+    if os.environ.get("SEGCOPY_LLM_MAX_CONCURRENCY"):
+        extra["max_concurrency"] = int(os.environ["SEGCOPY_LLM_MAX_CONCURRENCY"])
+    if os.environ.get("SEGCOPY_LLM_TIMEOUT_S"):
+        extra["timeout_s"] = float(os.environ["SEGCOPY_LLM_TIMEOUT_S"])
+    return Copywriter(
+        backend=backend,
+        base_url=base_url,
+        api_key=api_key if backend == "openai" else None,
+        model=os.environ.get("SEGCOPY_LLM_MODEL") or None,
+        prompts_dir=str(settings.prompts_dir()),
+        **extra,
+    )

@@ -1,0 +1,70 @@
+"""The ``description_variants`` Delta table: read earlier generations, replace whole segments.
+
+A segment's rows are replaced in one Delta commit (a predicate overwrite on ``segment_id``), so
+a reader sees either the old rows of a segment or the new ones, never a mix, whatever the run
+shape (one partition per run, or one run over a range of segments).
+"""
+
+import os
+
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+
+from segcopy_assets.generation import VARIANT_SCHEMA
+
+
+def table_exists(path: str) -> bool:
+    return os.path.isdir(os.path.join(path, "_delta_log"))
+
+
+def _sql_list(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def read_reusable(path: str, input_hashes: list[str]) -> pl.DataFrame:
+    """Earlier ``ok`` rows for any of these input hashes (from any segment)."""
+    if not table_exists(path) or not input_hashes:
+        return VARIANT_SCHEMA.to_frame()
+    return (
+        pl.scan_delta(path)
+        .filter((pl.col("status") == "ok") & pl.col("input_hash").is_in(input_hashes))
+        .select(list(VARIANT_SCHEMA))
+        .collect()
+    )
+
+
+def read_segments(path: str, segment_ids: list[str] | None = None) -> pl.DataFrame:
+    if not table_exists(path):
+        return VARIANT_SCHEMA.to_frame()
+    lf = pl.scan_delta(path)
+    if segment_ids is not None:
+        lf = lf.filter(pl.col("segment_id").is_in(segment_ids))
+    return lf.select(list(VARIANT_SCHEMA)).collect()
+
+
+def unchanged(path: str, rows: pl.DataFrame, segment_ids: list[str]) -> bool:
+    """True when the table already holds exactly these (segment, product, input_hash, status) rows."""
+    current = read_segments(path, segment_ids)
+    key = ["segment_id", "product_id", "input_hash", "status"]
+    return current.height == rows.height and current.select(key).sort(key).equals(rows.select(key).sort(key))
+
+
+def replace_segments(path: str, rows: pl.DataFrame, segment_ids: list[str]) -> int:
+    """Replace every row of ``segment_ids`` with ``rows`` in one commit; returns the new version."""
+    if not segment_ids:
+        raise ValueError("replace_segments needs at least one segment id")
+    stray = set(rows["segment_id"].unique().to_list()) - set(segment_ids)
+    if stray:
+        raise ValueError(f"rows for segments outside the replaced set: {sorted(stray)}")
+    data = rows.select(list(VARIANT_SCHEMA)).to_arrow()
+    if not table_exists(path):
+        write_deltalake(path, data, mode="overwrite", partition_by=["segment_id"])
+    else:
+        write_deltalake(
+            path,
+            data,
+            mode="overwrite",
+            predicate=f"segment_id IN ({_sql_list(segment_ids)})",
+            partition_by=["segment_id"],
+        )
+    return DeltaTable(path).version()
