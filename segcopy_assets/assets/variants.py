@@ -101,7 +101,7 @@ def description_variants(
 
         rows, stats = asyncio.run(run())
 
-    if variant_store.unchanged(path, rows, segment_ids):
+    if stats.calls == 0 and stats.failed == 0 and variant_store.unchanged(path, rows, segment_ids):
         context.log.info("nothing changed: the table already holds these variants; no write")
         table_version = None
     else:

@@ -1,0 +1,183 @@
+"""Asset tests: the real graph through dg.materialize on temp dirs (offline writer)."""
+
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from segcopy_assets.definitions import ALL_ASSETS
+from segcopy_assets.partitions import segments_partitions
+from segcopy_assets.pipeline import PipelineFailed, run_pipeline
+from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
+
+from tests.conftest import PROMPTS, make_resources
+
+UPSTREAM = ["cdp_customers", "segment_summaries", "products"]
+
+
+def materialize(resources, instance, selection, **kwargs):
+    return dg.materialize(ALL_ASSETS, selection=selection, resources=resources, instance=instance,
+                          raise_on_error=False, **kwargs)
+
+
+def variants(resources):
+    return pl.read_delta(resources["warehouse"].table_path("description_variants"))
+
+
+def variant_meta(result):
+    mats = result.asset_materializations_for_node("description_variants")
+    return {k: v.value for k, v in mats[0].metadata.items()}
+
+
+@pytest.fixture
+def resources(tmp_path, sample_tables):
+    return make_resources(tmp_path, sample_tables)
+
+
+def test_upstream_assets_write_delta_tables_with_counts(resources, instance):
+    result = materialize(resources, instance, UPSTREAM)
+    assert result.success
+    wh = resources["warehouse"]
+    assert pl.read_delta(wh.table_path("cdp_customers")).height == 20_000
+    assert pl.read_delta(wh.table_path("segment_summaries")).height == 14
+    assert pl.read_delta(wh.table_path("products")).height == 14
+    meta = result.asset_materializations_for_node("cdp_customers")[0].metadata
+    assert meta["row_count"].value == 20_000
+    assert meta["num_rows"].value == 20_000  # the IO manager's own stats, repaired
+    assert meta["source_table_version"].value == 0
+    summaries_meta = result.asset_materializations_for_node("segment_summaries")[0].metadata
+    assert summaries_meta["customers_covered"].value == 20_000
+
+
+def test_bad_input_fails_clearly_and_leaves_tables_as_they_were(tmp_path, resources, instance, sample_tables):
+    assert materialize(resources, instance, UPSTREAM).success
+    wh = resources["warehouse"]
+    before = {t: DeltaTable(wh.table_path(t)).version() for t in UPSTREAM}
+    bad = tmp_path / "bad_products.csv"
+    pl.read_delta(sample_tables["products"]).with_columns(
+        pl.when(pl.col("product_id") == "TN-100").then(pl.lit("")).otherwise(pl.col("description"))
+        .alias("description")).write_csv(bad)
+    broken = {**resources, "product_repository": ProductRepository(path=str(bad))}
+    result = materialize(broken, instance, UPSTREAM)
+    assert not result.success
+    failure = [e for e in result.all_events if e.is_step_failure][0]
+    message = failure.step_failure_data.error.message
+    assert "column 'description'" in message and "TN-100" in message and str(bad) in message
+    assert DeltaTable(wh.table_path("products")).version() == before["products"]
+
+    # A null segment key in the CDP: cdp_customers fails, segment_summaries never runs.
+    customers = tmp_path / "bad_customers"
+    pl.read_delta(sample_tables["customers"]).with_columns(
+        pl.when(pl.col("customer_id") == "AMP-0000000042").then(None)
+        .otherwise(pl.col("preferred_subcategory")).alias("preferred_subcategory")).write_delta(customers)
+    broken = {**resources, "cdp": CdpSource(delta_path=str(customers))}
+    before = {t: DeltaTable(wh.table_path(t)).version() for t in UPSTREAM}
+    result = materialize(broken, instance, UPSTREAM)
+    assert not result.success
+    message = [e for e in result.all_events if e.is_step_failure][0].step_failure_data.error.message
+    assert "column 'preferred_subcategory'" in message and "AMP-0000000042" in message
+    for table in ("cdp_customers", "segment_summaries"):
+        assert DeltaTable(wh.table_path(table)).version() == before[table]
+
+
+def test_full_run_single_range_writes_every_pair_once(resources, instance):
+    report = run_pipeline(instance, resources)
+    df = variants(resources)
+    assert len(report.segments_added) == 14
+    assert df.height == 14 * 14
+    assert df.select("segment_id", "product_id").n_unique() == 196
+    assert (df["status"] == "ok").all()
+    assert df["rationale"].str.len_chars().min() > 0
+    assert report.variant_metadata["calls_made"] == 196
+    # one Delta commit for the whole range, one materialization per partition
+    assert DeltaTable(resources["warehouse"].table_path("description_variants")).version() == 0
+    records = instance.fetch_materializations(dg.AssetKey("description_variants"), limit=100).records
+    assert sorted(r.partition_key for r in records) == sorted(instance.get_dynamic_partitions("segments"))
+
+
+def test_rerun_calls_nothing_and_keeps_generated_at(resources, instance):
+    run_pipeline(instance, resources)
+    first = variants(resources).sort("segment_id", "product_id")
+    report = run_pipeline(instance, resources)
+    assert report.variant_metadata["calls_made"] == 0
+    assert report.variant_metadata["reused"] == 196
+    assert report.variant_metadata["table_version"] == "unchanged"
+    again = variants(resources).sort("segment_id", "product_id")
+    assert again["generated_at"].to_list() == first["generated_at"].to_list()
+
+
+def test_changed_segment_summary_regenerates_only_that_segment(tmp_path, resources, instance, sample_tables):
+    run_pipeline(instance, resources)
+    before = variants(resources)
+    # Move every Low-tier E-Bikes customer to Mountain West: only e-bikes--core's summary moves.
+    changed = tmp_path / "customers_v2"
+    pl.read_delta(sample_tables["customers"]).with_columns(
+        pl.when((pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low"))
+        .then(pl.lit("Mountain West")).otherwise(pl.col("region")).alias("region")
+    ).write_delta(changed)
+    resources = {**resources, "cdp": CdpSource(delta_path=str(changed))}
+    report = run_pipeline(instance, resources)
+    assert report.variant_metadata["calls_made"] == 14
+    after = variants(resources)
+    moved = after.join(before, on=["segment_id", "product_id"], suffix="_old").filter(
+        pl.col("generated_at") != pl.col("generated_at_old"))
+    assert set(moved["segment_id"]) == {"e-bikes--core"}
+
+
+def test_prompt_edit_regenerates_everything(tmp_path, resources, instance):
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    resources = {**resources, "copywriter": Copywriter(backend="offline", prompts_dir=str(prompts))}
+    run_pipeline(instance, resources)
+    (prompts / "system.md.j2").write_text((prompts / "system.md.j2").read_text() + "\nKeep it short.\n")
+    report = run_pipeline(instance, resources)
+    assert report.variant_metadata["calls_made"] == 196
+    assert variants(resources)["prompt_hash"].n_unique() == 1
+
+
+def test_single_partition_run_replaces_only_its_segment(resources, instance):
+    run_pipeline(instance, resources)
+    path = resources["warehouse"].table_path("description_variants")
+    version = DeltaTable(path).version()
+    result = materialize(resources, instance, ["description_variants"], partition_key="tents--core",
+                         run_config={"ops": {"description_variants": {"config": {"force_regenerate": True}}}})
+    assert result.success
+    assert variant_meta(result)["calls_made"] == 14
+    assert DeltaTable(path).version() == version + 1
+    df = variants(resources)
+    assert df.height == 196
+    latest = df.filter(pl.col("generated_at") == df["generated_at"].max())
+    assert set(latest["segment_id"]) == {"tents--core"}
+
+
+def test_broken_prompt_fails_before_any_write(tmp_path, resources, instance):
+    run_pipeline(instance, resources)
+    path = resources["warehouse"].table_path("description_variants")
+    version = DeltaTable(path).version()
+    prompts = tmp_path / "bad_prompts"
+    shutil.copytree(PROMPTS, prompts)
+    (prompts / "user.md.j2").write_text("{{ product_description }} for {{ segment_name }}")
+    broken = {**resources, "copywriter": Copywriter(backend="offline", prompts_dir=str(prompts))}
+    with pytest.raises(PipelineFailed, match="unknown placeholder.*segment_name"):
+        run_pipeline(instance, broken)
+    assert DeltaTable(path).version() == version
+
+
+def test_unknown_partition_is_a_clear_error(resources, instance):
+    run_pipeline(instance, resources)
+    instance.add_dynamic_partitions(segments_partitions.name, ["kayaks--core"])
+    result = materialize(resources, instance, ["description_variants"], partition_key="kayaks--core")
+    assert not result.success
+    message = [e for e in result.all_events if e.is_step_failure][0].step_failure_data.error.message
+    assert "kayaks--core" in message and "segment_summaries" in message
+
+
+def test_own_category_pairing(resources, instance):
+    run_pipeline(instance, resources)
+    result = materialize(resources, instance, ["description_variants"], partition_key="tents--core",
+                         run_config={"ops": {"description_variants": {"config": {"pairing": "own_category"}}}})
+    assert result.success
+    rows = variants(resources).filter(pl.col("segment_id") == "tents--core")
+    assert rows.height == 4  # the 4 Camping products
