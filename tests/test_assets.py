@@ -181,3 +181,32 @@ def test_own_category_pairing(resources, instance):
     assert result.success
     rows = variants(resources).filter(pl.col("segment_id") == "tents--core")
     assert rows.height == 4  # the 4 Camping products
+
+
+def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
+        tmp_path, sample_tables, instance, monkeypatch):
+    from tests.fake_openai import FakeOpenAIServer
+
+    secret = "sk-segcopy-test-secret-0123456789"
+    monkeypatch.setenv("SEGCOPY_LLM_API_KEY", secret)
+    with FakeOpenAIServer(api_key=secret, latency_ms=10) as srv:
+        copywriter = Copywriter(backend="openai", base_url=srv.base_url, prompts_dir=str(PROMPTS),
+                                api_key=dg.EnvVar("SEGCOPY_LLM_API_KEY"), model="gpt-4o-mini")
+        resources = make_resources(tmp_path, sample_tables, copywriter=copywriter)
+        report = run_pipeline(instance, resources)
+        calls = srv.success_count
+    meta = report.variant_metadata
+    assert calls == 196 and meta["calls_made"] == 196
+    assert meta["prompt_tokens"] > 0 and meta["completion_tokens"] > 0
+    assert meta["estimated_cost_usd"] > 0
+    assert meta["backend"] == "openai" and meta["model"] == "gpt-4o-mini"
+    assert (variants(resources)["status"] == "ok").all()
+    # The key is nowhere: not in events, metadata, run config or the table.
+    for record in instance.get_event_records(dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION)):
+        assert secret not in str(record.event_log_entry)
+    for run in instance.get_runs():
+        assert secret not in str(run.run_config) and secret not in str(run.tags)
+    logs = "".join(str(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id))
+    assert secret not in logs
+    hits = variants(resources).select(pl.all().cast(pl.String).str.contains(secret, literal=True).any())
+    assert not any(hits.row(0))
