@@ -1,0 +1,72 @@
+"""The README's main command, as a user runs it: `segcopy run` in a fresh SEGCOPY_HOME."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.conftest import REPO
+
+SEGCOPY = str(Path(sys.executable).parent / "segcopy")
+TABLES = ["cdp_customers", "segment_summaries", "products", "description_variants"]
+
+
+def segcopy(*args, home, timeout=300, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"}
+    env.update({"SEGCOPY_HOME": str(home), **(env_extra or {})})
+    return subprocess.run([SEGCOPY, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path):
+    home = tmp_path / "home"
+    first = segcopy("run", home=home)
+    assert first.returncode == 0, first.stderr[-3000:]
+    warehouse = home / "warehouse" / "segcopy"
+    for table in TABLES:
+        assert (warehouse / table / "_delta_log").is_dir(), table
+        assert f"  {table}" in first.stdout
+    assert (home / "dagster" / "dagster.yaml").exists()  # the instance lives under SEGCOPY_HOME
+    assert pl.read_delta(str(warehouse / "segment_summaries")).height == 14
+    variants = pl.read_delta(str(warehouse / "description_variants"))
+    assert variants.height == 14 * 14 and (variants["status"] == "ok").all()
+    assert variants["rationale"].str.len_chars().min() > 0
+    assert "196 pairs, 196 generated, 0 reused" in first.stdout
+
+    second = segcopy("run", home=home)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "196 pairs, 0 generated, 196 reused" in second.stdout
+    again = pl.read_delta(str(warehouse / "description_variants"))
+    key = ["segment_id", "product_id"]
+    assert again.sort(key)["generated_at"].to_list() == variants.sort(key)["generated_at"].to_list()
+
+    preview = segcopy("preview", "--segment", "tents--high-value", "--product", "TN-100", home=home)
+    assert preview.returncode == 0, preview.stderr
+    assert "=== system prompt" in preview.stdout and "=== rationale" in preview.stdout
+    assert "Basecamp 2 Backpacking Tent" in preview.stdout
+
+    unknown = segcopy("preview", "--segment", "nope", "--product", "TN-100", home=home)
+    assert unknown.returncode == 1 and "unknown segment 'nope'" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path):
+    bad = tmp_path / "products.csv"
+    pl.DataFrame({"product_id": ["A", "A"], "name": ["x", "y"], "category": ["c", "c"],
+                  "subcategory": ["s", "s"], "price": [1.0, 2.0], "description": ["d.", "e."]}).write_csv(bad)
+    result = segcopy("run", home=tmp_path / "home", env_extra={"SEGCOPY_PRODUCTS_PATH": str(bad)})
+    assert result.returncode == 1
+    assert "column 'product_id'" in result.stderr and "'A' appears 2 times" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_definitions_validate():
+    dagster = str(Path(sys.executable).parent / "dagster")
+    result = subprocess.run([dagster, "definitions", "validate", "-m", "segcopy_assets.definitions"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Validation successful" in result.stderr + result.stdout
