@@ -44,7 +44,7 @@ def sample_tables(tmp_path_factory):
 def make_resources(tmp_path: Path, sample_tables: dict, copywriter: Copywriter | None = None, **cdp) -> dict:
     warehouse = Warehouse(root=str(tmp_path / "warehouse"))
     return {
-        "cdp": CdpSource(**(cdp or {"delta_path": sample_tables["customers"]})),
+        "cdp": CdpSource(**(cdp or {"delta_path": sample_tables["customers"]})),  # or share_url=
         "product_repository": ProductRepository(path=sample_tables["products"]),
         "copywriter": copywriter or Copywriter(backend="offline", prompts_dir=str(PROMPTS)),
         "warehouse": warehouse,

@@ -1,0 +1,117 @@
+"""CDP customers over Delta Sharing, end to end: `segcopy share serve` + the official connector."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+import requests
+
+from segcopy_assets.cdp_source import sharing_table_version
+from segcopy_assets.definitions import ALL_ASSETS
+from segcopy_assets.errors import SourceUnavailableError
+from segcopy_assets.resources import CdpSource
+
+from tests.conftest import REPO, free_port, make_resources
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def shared_table(tmp_path, sample_tables):
+    """A copy of the sample CDP table served by `segcopy share serve` on a free port."""
+    table = tmp_path / "cdp_customers"
+    pl.read_delta(sample_tables["customers"]).write_delta(table)
+    profile = tmp_path / "profile.share"
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "segcopy"), "share", "serve", "--table", str(table),
+         "--port", str(port), "--profile", str(profile)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"{profile}#segcopy.cdp.customers"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if profile.exists():
+                    sharing_table_version(url, timeout_s=1)
+                    break
+            except SourceUnavailableError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "share server did not start"
+            time.sleep(0.2)
+        yield {"url": url, "profile": profile, "table": table, "port": port, "proc": proc}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        token = json.loads(profile.read_text())["bearerToken"] if profile.exists() else None
+        assert token is None or token not in out, "the bearer token was printed"
+
+
+def test_profile_and_server_are_local_and_private(shared_table):
+    profile = json.loads(shared_table["profile"].read_text())
+    assert profile["endpoint"].startswith(f"http://127.0.0.1:{shared_table['port']}/")
+    assert oct(shared_table["profile"].stat().st_mode & 0o777) == "0o600"
+
+
+def test_cdp_customers_through_the_connector_equals_local(tmp_path, shared_table, sample_tables):
+    with dg.instance_for_test() as instance:
+        resources = make_resources(tmp_path, sample_tables, share_url=shared_table["url"])
+        result = dg.materialize(ALL_ASSETS, selection=["cdp_customers"], resources=resources, instance=instance)
+        assert result.success
+        meta = result.asset_materializations_for_node("cdp_customers")[0].metadata
+    shared = pl.read_delta(resources["warehouse"].table_path("cdp_customers")).sort("customer_id")
+    local = pl.read_delta(sample_tables["customers"]).sort("customer_id")
+    assert shared.height == 20_000
+    assert shared.select(local.columns).equals(local)
+    assert meta["source"].value.startswith("delta-sharing segcopy.cdp.customers at http://127.0.0.1")
+    token = json.loads(shared_table["profile"].read_text())["bearerToken"]
+    assert token not in str(meta) and meta["source_table_version"].value == 0
+
+
+def test_wrong_token_fails_quickly_and_clearly(tmp_path, shared_table):
+    profile = json.loads(shared_table["profile"].read_text())
+    bad = tmp_path / "bad.share"
+    bad.write_text(json.dumps({**profile, "bearerToken": "not-the-token"}))
+    source = CdpSource(share_url=f"{bad}#segcopy.cdp.customers")
+    started = time.perf_counter()
+    with pytest.raises(SourceUnavailableError, match=r"rejected the bearer token .* \(HTTP 401\)") as err:
+        source.current_version()
+    assert time.perf_counter() - started < 5
+    assert "not-the-token" not in str(err.value)
+
+
+def test_version_endpoint_reflects_a_new_commit(shared_table):
+    url = shared_table["url"]
+    assert sharing_table_version(url) == 0
+    extra = pl.read_delta(str(shared_table["table"])).head(3).with_columns(
+        (pl.col("customer_id") + "-new").alias("customer_id"))
+    extra.write_delta(shared_table["table"], mode="append")
+    assert sharing_table_version(url) == 1
+    assert CdpSource(share_url=url).read(1).select(pl.len()).collect().item() == 20_003
+    assert CdpSource(share_url=url).read(0).select(pl.len()).collect().item() == 20_000
+
+
+def test_unreachable_or_unknown_source_is_named(tmp_path, shared_table):
+    profile = json.loads(shared_table["profile"].read_text())
+    with pytest.raises(SourceUnavailableError, match="segcopy.cdp.nope .*does not exist"):
+        sharing_table_version(f"{shared_table['profile']}#segcopy.cdp.nope")
+    down = tmp_path / "down.share"
+    down.write_text(json.dumps({**profile, "endpoint": f"http://127.0.0.1:{free_port()}/delta-sharing"}))
+    started = time.perf_counter()
+    with pytest.raises(SourceUnavailableError, match="unreachable"):
+        sharing_table_version(f"{down}#segcopy.cdp.customers", timeout_s=1)
+    assert time.perf_counter() - started < 5
+    with pytest.raises(SourceUnavailableError, match="not a Delta Sharing table URL"):
+        sharing_table_version("no-hash-here")
