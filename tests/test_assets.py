@@ -202,7 +202,7 @@ def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
     assert meta["backend"] == "openai" and meta["model"] == "gpt-4o-mini"
     assert (variants(resources)["status"] == "ok").all()
     # The key is nowhere: not in events, metadata, run config or the table.
-    for record in instance.get_event_records(dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION)):
+    for record in instance.fetch_materializations(dg.AssetKey("description_variants"), limit=1000).records:
         assert secret not in str(record.event_log_entry)
     for run in instance.get_runs():
         assert secret not in str(run.run_config) and secret not in str(run.tags)
