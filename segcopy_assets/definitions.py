@@ -8,6 +8,7 @@ from segcopy_assets.resources import (
     copywriter_from_env,
     cdp_source_from_env,
     product_repository_from_env,
+    segmentation_from_env,
     warehouse_from_env,
 )
 
@@ -22,6 +23,7 @@ def build_resources() -> dict:
     return {
         "cdp": cdp_source_from_env(),
         "product_repository": product_repository_from_env(),
+        "segmentation": segmentation_from_env(),
         "copywriter": copywriter_from_env(),
         "warehouse": warehouse,
         "warehouse_io_manager": warehouse_io_manager(warehouse.root),

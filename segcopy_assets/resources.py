@@ -102,6 +102,31 @@ def product_repository_from_env() -> ProductRepository:
     return ProductRepository(path=str(settings.sample_products_path()), create_sample_if_missing=True)
 
 
+class Segmentation(dg.ConfigurableResource):
+    """How customers are cut into segments (default: the walkthrough's subcategory × value)."""
+
+    key_columns: list[str] = Field(
+        default=["preferred_subcategory", "value_group"],
+        description="Customer columns that define a segment; 'value_group' derives from the tier.",
+    )
+    high_value_tiers: list[str] = Field(
+        default=["Platinum", "Gold", "Silver"],
+        description="CLV tiers grouped as 'high value'; the others are 'core'.",
+    )
+    min_segment_size: int = Field(
+        default=25, description="Segments with fewer customers are left out (too few to write for)."
+    )
+
+    def spec(self):
+        from segcopy_assets.summaries import SegmentationSpec
+
+        return SegmentationSpec(
+            keys=tuple(self.key_columns),
+            high_value_tiers=tuple(self.high_value_tiers),
+            min_segment_size=self.min_segment_size,
+        )
+
+
 class Warehouse(dg.ConfigurableResource):
     """Where segcopy's own Delta tables live: ``<root>/segcopy/<table>``."""
 
@@ -162,6 +187,23 @@ class Copywriter(dg.ConfigurableResource):
 
     def describe(self) -> str:
         return self.backend if self.backend == "offline" else f"openai-compatible {self.base_url or 'api.openai.com'}"
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def segmentation_from_env() -> Segmentation:
+    """SEGCOPY_SEGMENT_KEYS, SEGCOPY_HIGH_VALUE_TIERS (comma lists), SEGCOPY_MIN_SEGMENT_SIZE."""
+    overrides = {}
+    if _env_list("SEGCOPY_SEGMENT_KEYS"):
+        overrides["key_columns"] = _env_list("SEGCOPY_SEGMENT_KEYS")
+    if _env_list("SEGCOPY_HIGH_VALUE_TIERS"):
+        overrides["high_value_tiers"] = _env_list("SEGCOPY_HIGH_VALUE_TIERS")
+    if os.environ.get("SEGCOPY_MIN_SEGMENT_SIZE"):
+        overrides["min_segment_size"] = int(os.environ["SEGCOPY_MIN_SEGMENT_SIZE"])
+    return Segmentation(**overrides)
 
 
 def warehouse_from_env() -> Warehouse:

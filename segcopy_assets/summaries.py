@@ -196,3 +196,18 @@ def summary_hash(row: dict, keys: Sequence[str], dims: dict[str, str]) -> str:
     }
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def assign_segments(
+    customers: pl.LazyFrame, summaries: pl.DataFrame, spec: SegmentationSpec = SegmentationSpec()
+) -> pl.LazyFrame:
+    """``customer_id, segment_id`` for every customer of a summarised segment (the same keys
+    and value groups the summaries were cut with; customers of left-out segments drop out)."""
+    keys = list(spec.keys)
+    base = customers.select(["customer_id", *dict.fromkeys(spec.source_key_columns())])
+    if VALUE_GROUP in keys:
+        base = with_value_group(base, spec)
+    base = base.with_columns(pl.col(keys).cast(pl.String))
+    return base.join(summaries.lazy().select([*keys, "segment_id"]), on=keys, how="inner").select(
+        "customer_id", "segment_id"
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository, Warehouse
+from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository, Segmentation, Warehouse
 from segcopy_assets.warehouse_io import warehouse_io_manager
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +46,7 @@ def make_resources(tmp_path: Path, sample_tables: dict, copywriter: Copywriter |
     return {
         "cdp": CdpSource(**(cdp or {"delta_path": sample_tables["customers"]})),  # or share_url=
         "product_repository": ProductRepository(path=sample_tables["products"]),
+        "segmentation": Segmentation(),
         "copywriter": copywriter or Copywriter(backend="offline", prompts_dir=str(PROMPTS)),
         "warehouse": warehouse,
         "warehouse_io_manager": warehouse_io_manager(warehouse.root),

@@ -108,3 +108,14 @@ def test_sample_data_gives_the_walkthroughs_14_segments(sample_tables):
     assert df["customer_count"].sum() == 20_000
     assert df["segment_id"].n_unique() == 14
     assert df["summary_hash"].n_unique() == 14
+
+
+def test_assign_segments_matches_the_summaries():
+    from segcopy_assets.summaries import assign_segments
+
+    spec = SegmentationSpec(min_segment_size=2)
+    summaries = compute_segment_summaries(customers(ROWS), spec)
+    assigned = dict(assign_segments(customers(ROWS), summaries, spec).collect().iter_rows())
+    # road-bikes--core (1 customer) is below min_segment_size: its customer is not assigned.
+    assert assigned == {"c1": "tents--high-value", "c2": "tents--high-value", "c3": "tents--high-value",
+                        "c4": "tents--core", "c5": "tents--core"}

@@ -1,16 +1,15 @@
 """CDP-side assets: raw customers from the share, segment summaries, the product repository."""
 
+from dataclasses import replace
+
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
 from segcopy_assets.dagster_helpers import combined_hash, markdown_table, reported_as_failure
-from segcopy_assets.resources import CdpSource, ProductRepository
+from segcopy_assets.resources import CdpSource, ProductRepository, Segmentation
 from segcopy_assets.sample_data import CLV_TIERS
-from segcopy_assets.summaries import SegmentationSpec, compute_segment_summaries
+from segcopy_assets.summaries import compute_segment_summaries
 from segcopy_assets.validation import check_no_nulls, validate_customers
-
-DEFAULT_SPEC = SegmentationSpec()
 
 
 @dg.asset(
@@ -19,7 +18,9 @@ DEFAULT_SPEC = SegmentationSpec()
     io_manager_key="warehouse_io_manager",
     description="Customers with their CDP segment attributes, read from the CDP share and validated.",
 )
-def cdp_customers(context: dg.AssetExecutionContext, cdp: CdpSource) -> dg.Output[pl.DataFrame]:
+def cdp_customers(
+    context: dg.AssetExecutionContext, cdp: CdpSource, segmentation: Segmentation
+) -> dg.Output[pl.DataFrame]:
     with reported_as_failure():
         source = cdp.describe()
         version = cdp.current_version()
@@ -28,7 +29,7 @@ def cdp_customers(context: dg.AssetExecutionContext, cdp: CdpSource) -> dg.Outpu
         validate_customers(
             lf,
             table=cdp.table_name,
-            segment_key_columns=DEFAULT_SPEC.source_key_columns(),
+            segment_key_columns=segmentation.spec().source_key_columns(),
             tiers=CLV_TIERS,
         )
         df = lf.collect()
@@ -46,22 +47,6 @@ def cdp_customers(context: dg.AssetExecutionContext, cdp: CdpSource) -> dg.Outpu
     )
 
 
-class SegmentationConfig(dg.Config):
-    """How customers are cut into segments (default: the walkthrough's subcategory × value)."""
-
-    keys: list[str] = Field(
-        default=list(DEFAULT_SPEC.keys),
-        description="Customer columns that define a segment; 'value_group' derives from the tier.",
-    )
-    high_value_tiers: list[str] = Field(
-        default=list(DEFAULT_SPEC.high_value_tiers),
-        description="CLV tiers grouped as 'high value'; the others are 'core'.",
-    )
-    min_segment_size: int = Field(
-        default=25, description="Segments with fewer customers are left out (too few to write for)."
-    )
-
-
 @dg.asset(
     group_name="cdp",
     kinds={"deltalake", "polars"},
@@ -70,17 +55,12 @@ class SegmentationConfig(dg.Config):
     "a prompt-ready description and a summary_hash.",
 )
 def segment_summaries(
-    context: dg.AssetExecutionContext, config: SegmentationConfig, cdp_customers: pl.LazyFrame
+    context: dg.AssetExecutionContext, segmentation: Segmentation, cdp_customers: pl.LazyFrame
 ) -> dg.Output[pl.DataFrame]:
-    spec = SegmentationSpec(
-        keys=tuple(config.keys),
-        high_value_tiers=tuple(config.high_value_tiers),
-        min_segment_size=config.min_segment_size,
-    )
+    spec = segmentation.spec()
     with reported_as_failure():
         check_no_nulls(cdp_customers, spec.source_key_columns(), "cdp_customers", "customer_id")
-        everything = compute_segment_summaries(cdp_customers, SegmentationSpec(
-            keys=spec.keys, high_value_tiers=spec.high_value_tiers, min_segment_size=1))
+        everything = compute_segment_summaries(cdp_customers, replace(spec, min_segment_size=1))
     summaries = everything.filter(pl.col("customer_count") >= spec.min_segment_size)
     dropped = everything.filter(pl.col("customer_count") < spec.min_segment_size)
     if dropped.height:
