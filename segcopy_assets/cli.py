@@ -73,6 +73,11 @@ def cmd_run(args) -> int:
         f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
         f"prompt hash {m.get('prompt_hash')}"
     )
+    failing = [name for name, ok in report.check_results.items() if not ok]
+    print(f"Checks: {len(report.check_results) - len(failing)}/{len(report.check_results)} passed"
+          + (f" (failing: {', '.join(failing)})" if failing else ""))
+    print(f"Published: {report.published} variant(s), {report.withheld} withheld "
+          "(review with `segcopy review list`)")
     return 0
 
 
@@ -136,6 +141,91 @@ def cmd_share_serve(args) -> int:
     return 0
 
 
+def _review_tables():
+    from segcopy_assets.review_workflow import ReviewTables
+
+    return ReviewTables.under(str(settings.warehouse_root() / settings.WAREHOUSE_SCHEMA))
+
+
+def _reviewer(args) -> str:
+    import getpass
+
+    return args.reviewer or os.environ.get("SEGCOPY_REVIEWER") or getpass.getuser()
+
+
+def _review_errors(fn):
+    """Review commands print a segcopy error as one message and exit 1."""
+
+    def wrapped(args) -> int:
+        from segcopy_assets.errors import SegcopyError
+
+        try:
+            return fn(args)
+        except SegcopyError as exc:
+            print(f"segcopy review: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+@_review_errors
+def cmd_review_list(args) -> int:
+    import polars as pl
+
+    from segcopy_assets.review_workflow import review_queue
+
+    queue = review_queue(_review_tables())
+    if args.segment:
+        queue = queue.filter(pl.col("segment_id") == args.segment)
+    if args.product:
+        queue = queue.filter(pl.col("product_id") == args.product)
+    if args.status:
+        queue = queue.filter(pl.col("review_status") == args.status)
+    counts = queue.group_by("review_status").len().sort("review_status")
+    for row in queue.iter_rows(named=True):
+        extra = f"  [{row['failed_checks']}]" if row["failed_checks"] else ""
+        who = f"  by {row['reviewer']}" if row["reviewer"] else ""
+        print(f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{who}{extra}")
+    print("total: " + ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True)))
+    return 0
+
+
+@_review_errors
+def cmd_review_decide(args) -> int:
+    from segcopy_assets.review_workflow import decide
+
+    edited = None
+    if args.review_command == "edit":
+        edited = Path(args.text_file).read_text(encoding="utf-8")
+    decision = {"approve": "approve", "reject": "reject", "edit": "edit"}[args.review_command]
+    variant = decide(_review_tables(), args.segment, args.product, decision,
+                     reviewer=_reviewer(args), note=args.note, edited_text=edited)
+    print(f"recorded {decision} of {args.segment}/{args.product} (variant {variant['input_hash'][:12]}) "
+          f"by {_reviewer(args)}; `segcopy run` publishes it")
+    if variant["failed_checks"] and decision == "approve":
+        print(f"warning: this variant fails {variant['failed_checks']}; it will not be published "
+              "unless edited into shape", file=sys.stderr)
+    return 0
+
+
+@_review_errors
+def cmd_review_export(args) -> int:
+    from segcopy_assets.review_workflow import export_csv
+
+    n = export_csv(_review_tables(), args.csv, status=args.status)
+    print(f"wrote {n} variant(s) to {args.csv}: fill in decision (approve/reject/edit), edited_text, note")
+    return 0
+
+
+@_review_errors
+def cmd_review_import(args) -> int:
+    from segcopy_assets.review_workflow import import_csv
+
+    n = import_csv(_review_tables(), args.csv, reviewer=_reviewer(args))
+    print(f"imported {n} decision(s) from {args.csv}")
+    return 0
+
+
 def cmd_dev(args) -> int:
     """``dagster dev`` on 127.0.0.1 with the instance under $SEGCOPY_HOME."""
     _use_home_instance()
@@ -178,6 +268,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--schema", default="cdp")
     serve.add_argument("--name", default="customers", help="table name in the share")
     serve.set_defaults(func=cmd_share_serve)
+
+    review = sub.add_parser("review", help="review variants: list, approve, reject, edit, CSV round trip")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    listing = review_sub.add_parser("list", help="the review queue")
+    listing.add_argument("--segment")
+    listing.add_argument("--product")
+    listing.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    listing.set_defaults(func=cmd_review_list)
+    for name in ("approve", "reject", "edit"):
+        p = review_sub.add_parser(name, help=f"{name} the current variant of SEGMENT × PRODUCT")
+        p.add_argument("segment")
+        p.add_argument("product")
+        p.add_argument("--note")
+        p.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+        if name == "edit":
+            p.add_argument("--text-file", required=True, help="file with the edited copy")
+        p.set_defaults(func=cmd_review_decide)
+    export = review_sub.add_parser("export", help="write the queue as CSV for a spreadsheet")
+    export.add_argument("--csv", required=True)
+    export.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    export.set_defaults(func=cmd_review_export)
+    imp = review_sub.add_parser("import", help="read decisions back from a CSV (all rows or none)")
+    imp.add_argument("--csv", required=True)
+    imp.add_argument("--reviewer")
+    imp.set_defaults(func=cmd_review_import)
 
     dev = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)

@@ -10,12 +10,21 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from segcopy_assets.definitions import ALL_ASSETS
+from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.partitions import segments_partitions, sync_segment_partitions
 
 UPSTREAM = ["cdp_customers", "segment_summaries", "products"]
-TABLES = ["cdp_customers", "segment_summaries", "products", "description_variants"]
+PUBLISHING = ["published_variants", "customer_variant_assignments"]
+TABLES = [
+    "cdp_customers",
+    "segment_summaries",
+    "products",
+    "description_variants",
+    "variant_checks",
+    "published_variants",
+    "customer_variant_assignments",
+]
 
 
 class PipelineFailed(SegcopyError):
@@ -27,6 +36,9 @@ class PipelineReport:
     segments_added: list[str]
     segments_removed: list[str]
     variant_metadata: dict
+    check_results: dict[str, bool]
+    published: int
+    withheld: int
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -47,7 +59,7 @@ def _materialize(
 ):
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     result = dg.materialize(
-        ALL_ASSETS, selection=selection, resources=resources, instance=instance,
+        [*ALL_ASSETS, *ALL_CHECKS], selection=selection, resources=resources, instance=instance,
         raise_on_error=False, run_config=run_config, **kwargs,
     )
     if not result.success:
@@ -80,4 +92,15 @@ def run_pipeline(
     )
     materializations = result.asset_materializations_for_node("description_variants")
     metadata = {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
-    return PipelineReport(added, removed, metadata)
+    check_results = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+    published = _materialize(PUBLISHING, resources, instance)
+    pub_meta = published.asset_materializations_for_node("published_variants")[0].metadata
+    return PipelineReport(
+        added, removed, metadata, check_results,
+        published=pub_meta["published"].value, withheld=pub_meta["withheld"].value,
+    )

@@ -79,12 +79,26 @@ class ProductRepository(dg.ConfigurableResource):
     max_description_chars: int = Field(default=2000, description="Longest description accepted.")
     create_sample_if_missing: bool = Field(default=False)
 
-    def load(self) -> pl.DataFrame:
+    def _ensure_sample(self) -> None:
         if self.create_sample_if_missing and not os.path.exists(os.path.join(self.path, "_delta_log")):
             from segcopy_assets.sample_data import write_sample_products
 
             write_sample_products(self.path)
+
+    def load(self) -> pl.DataFrame:
+        self._ensure_sample()
         return load_products(self.path, max_description_chars=self.max_description_chars)
+
+    def current_version(self) -> str:
+        """Cheap change marker: the Delta version, or a file's size and modification time."""
+        self._ensure_sample()
+        if os.path.isdir(os.path.join(self.path, "_delta_log")):
+            return f"delta@{cdp_source.delta_table_version(self.path)}"
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            raise SourceUnavailableError(f"product repository not found at {self.path}") from None
+        return f"file@{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def cdp_source_from_env() -> CdpSource:
@@ -189,9 +203,43 @@ class Copywriter(dg.ConfigurableResource):
         return self.backend if self.backend == "offline" else f"openai-compatible {self.base_url or 'api.openai.com'}"
 
 
+class QualityRules(dg.ConfigurableResource):
+    """Thresholds of the automated checks on variants (brand words come from brand_voice.md)."""
+
+    place_share_threshold: float = Field(
+        default=0.5, description="A region, state or city may be named only if it holds this share of the segment."
+    )
+    min_words: int = Field(default=30)
+    max_words: int = Field(default=250)
+    min_length_ratio: float = Field(default=0.6, description="Variant words / original words, lowest.")
+    max_length_ratio: float = Field(default=2.0, description="Variant words / original words, highest.")
+
+    def settings(self, prompts_dir: str):
+        from pathlib import Path
+
+        from segcopy_assets.variant_checks import CheckSettings, avoid_words_from_brand_voice
+
+        voice = Path(prompts_dir) / "brand_voice.md"
+        avoid = avoid_words_from_brand_voice(voice.read_text(encoding="utf-8")) if voice.exists() else ()
+        return CheckSettings(
+            place_share_threshold=self.place_share_threshold,
+            min_words=self.min_words,
+            max_words=self.max_words,
+            min_length_ratio=self.min_length_ratio,
+            max_length_ratio=self.max_length_ratio,
+            avoid_words=tuple(avoid),
+        )
+
+
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def quality_rules_from_env() -> QualityRules:
+    """SEGCOPY_PLACE_SHARE_THRESHOLD overrides the 50% rule for naming places."""
+    value = os.environ.get("SEGCOPY_PLACE_SHARE_THRESHOLD")
+    return QualityRules(place_share_threshold=float(value)) if value else QualityRules()
 
 
 def segmentation_from_env() -> Segmentation:

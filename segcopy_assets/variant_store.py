@@ -1,4 +1,5 @@
-"""The ``description_variants`` Delta table: read earlier generations, replace whole segments.
+"""Segment-keyed Delta tables (``description_variants``, ``variant_checks``): read earlier
+generations, replace whole segments.
 
 A segment's rows are replaced in one Delta commit (a predicate overwrite on ``segment_id``), so
 a reader sees either the old rows of a segment or the new ones, never a mix, whatever the run
@@ -11,6 +12,7 @@ import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
 from segcopy_assets.generation import VARIANT_SCHEMA
+from segcopy_assets.variant_checks import VERDICT_SCHEMA  # noqa: F401  (re-exported for readers)
 
 
 def table_exists(path: str) -> bool:
@@ -33,30 +35,40 @@ def read_reusable(path: str, input_hashes: list[str]) -> pl.DataFrame:
     )
 
 
-def read_segments(path: str, segment_ids: list[str] | None = None) -> pl.DataFrame:
+def read_segments(
+    path: str, segment_ids: list[str] | None = None, schema: pl.Schema = VARIANT_SCHEMA
+) -> pl.DataFrame:
     if not table_exists(path):
-        return VARIANT_SCHEMA.to_frame()
+        return schema.to_frame()
     lf = pl.scan_delta(path)
     if segment_ids is not None:
         lf = lf.filter(pl.col("segment_id").is_in(segment_ids))
-    return lf.select(list(VARIANT_SCHEMA)).collect()
+    return lf.select(list(schema)).collect()
 
 
-def unchanged(path: str, rows: pl.DataFrame, segment_ids: list[str]) -> bool:
-    """True when the table already holds exactly these (segment, product, input_hash, status) rows."""
-    current = read_segments(path, segment_ids)
-    key = ["segment_id", "product_id", "input_hash", "status"]
-    return current.height == rows.height and current.select(key).sort(key).equals(rows.select(key).sort(key))
+def unchanged(
+    path: str, rows: pl.DataFrame, segment_ids: list[str], key: list[str] | None = None
+) -> bool:
+    """True when the table already holds exactly these rows for the segments (compared on
+    ``key``; default: segment, product, input_hash, status)."""
+    key = key or ["segment_id", "product_id", "input_hash", "status"]
+    schema = pl.Schema({k: rows.schema[k] for k in key})
+    current = read_segments(path, segment_ids, schema)
+    return current.height == rows.height and current.sort(key, nulls_last=True).equals(
+        rows.select(key).sort(key, nulls_last=True)
+    )
 
 
-def replace_segments(path: str, rows: pl.DataFrame, segment_ids: list[str]) -> int:
+def replace_segments(
+    path: str, rows: pl.DataFrame, segment_ids: list[str], schema: pl.Schema = VARIANT_SCHEMA
+) -> int:
     """Replace every row of ``segment_ids`` with ``rows`` in one commit; returns the new version."""
     if not segment_ids:
         raise ValueError("replace_segments needs at least one segment id")
     stray = set(rows["segment_id"].unique().to_list()) - set(segment_ids)
     if stray:
         raise ValueError(f"rows for segments outside the replaced set: {sorted(stray)}")
-    data = rows.select(list(VARIANT_SCHEMA)).to_arrow()
+    data = rows.select(list(schema)).to_arrow()
     if not table_exists(path):
         write_deltalake(path, data, mode="overwrite", partition_by=["segment_id"])
     else:

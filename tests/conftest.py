@@ -7,7 +7,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository, Segmentation, Warehouse
+from segcopy_assets.resources import (
+    CdpSource,
+    Copywriter,
+    ProductRepository,
+    QualityRules,
+    Segmentation,
+    Warehouse,
+)
 from segcopy_assets.warehouse_io import warehouse_io_manager
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +55,7 @@ def make_resources(tmp_path: Path, sample_tables: dict, copywriter: Copywriter |
         "product_repository": ProductRepository(path=sample_tables["products"]),
         "segmentation": Segmentation(),
         "copywriter": copywriter or Copywriter(backend="offline", prompts_dir=str(PROMPTS)),
+        "quality_rules": QualityRules(),
         "warehouse": warehouse,
         "warehouse_io_manager": warehouse_io_manager(warehouse.root),
     }

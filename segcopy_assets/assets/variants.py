@@ -11,9 +11,12 @@ from segcopy_assets.dagster_helpers import markdown_table, reported_as_failure
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import PAIRINGS, generate_variants, input_hash, plan_pairs
 from segcopy_assets.partitions import segments_partitions
-from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
+from segcopy_assets.resources import Copywriter, QualityRules, Warehouse, copywriter_from_env
+from segcopy_assets.variant_checks import CHECKS, judge_partition
 
 TABLE = "description_variants"
+CHECKS_TABLE = "variant_checks"
+VERDICT_SCHEMA = variant_store.VERDICT_SCHEMA
 
 
 def _prompt_code_version() -> str | None:
@@ -45,6 +48,27 @@ def _preview(rows: pl.DataFrame, products: pl.DataFrame, n: int = 4) -> str:
     return markdown_table(sample, max_rows=n, max_chars=400)
 
 
+def verdict_summary(verdicts: pl.DataFrame) -> tuple[dict, pl.DataFrame]:
+    """Failing-verdict counts per check, and the failing (segment, product, check, reason) rows."""
+    failing = verdicts.filter(~pl.col("passed"))
+    counts = {check: int((failing["check"] == check).sum()) for check in CHECKS}
+    return counts, failing.select("segment_id", "product_id", "check", "severity", "reason").sort(
+        "segment_id", "product_id", "check")
+
+
+def _observe_verdicts(context: dg.AssetExecutionContext, verdicts: pl.DataFrame, segment_ids: list[str]) -> None:
+    """One observation per segment partition with its check verdicts, so per-segment results are
+    visible in the UI even when a range run records its asset checks without a partition."""
+    for segment_id in segment_ids:
+        counts, failing = verdict_summary(verdicts.filter(pl.col("segment_id") == segment_id))
+        metadata = {f"failing_{check}": dg.MetadataValue.int(n) for check, n in counts.items()}
+        metadata["failing_pairs"] = dg.MetadataValue.md(markdown_table(failing, max_rows=50, max_chars=200))
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, partition=segment_id, metadata=metadata))
+    total, _ = verdict_summary(verdicts)
+    if any(total.values()):
+        context.log.warning("failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n))
+
+
 @dg.asset(
     partitions_def=segments_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -53,12 +77,13 @@ def _preview(rows: pl.DataFrame, products: pl.DataFrame, n: int = 4) -> str:
     code_version=_prompt_code_version(),
     description="A tailored variant of every product description for each segment, with a "
     "Rationale for the reviewer. Written straight to Delta, one commit per run, replacing "
-    "exactly the segments of the run.",
+    "exactly the segments of the run; each variant's check verdicts go to variant_checks.",
 )
 def description_variants(
     context: dg.AssetExecutionContext,
     config: VariantsConfig,
     copywriter: Copywriter,
+    quality_rules: QualityRules,
     warehouse: Warehouse,
     segment_summaries: pl.DataFrame,
     products: pl.DataFrame,
@@ -110,6 +135,19 @@ def description_variants(
     if stats.failed:
         failed = rows.filter(pl.col("status") == "failed").select("segment_id", "product_id", "error")
         context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
+
+    verdicts = judge_partition(
+        rows,
+        [(s["segment_id"], p["product_id"]) for s, p in pairs],
+        dict(zip(products["product_id"], products["description"])),
+        {s["segment_id"]: s for s in segments.to_dicts()},
+        quality_rules.settings(copywriter.prompts_dir),
+    )
+    checks_path = warehouse.table_path(CHECKS_TABLE)
+    verdict_key = list(VERDICT_SCHEMA)
+    if not variant_store.unchanged(checks_path, verdicts, segment_ids, key=verdict_key):
+        variant_store.replace_segments(checks_path, verdicts, segment_ids, schema=VERDICT_SCHEMA)
+    _observe_verdicts(context, verdicts, segment_ids)
 
     cost = stats.cost_usd(prompt_set.price_per_1m())
     p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)

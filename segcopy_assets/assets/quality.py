@@ -1,0 +1,75 @@
+"""Asset checks on ``description_variants``: per-segment summaries of the persisted verdicts.
+
+The judging happens once, per variant, when variants are written (``variant_checks`` table);
+these checks read those verdicts for the run's segments so the UI, publishing and the CLI agree.
+"""
+
+import dagster as dg
+import polars as pl
+
+from segcopy_assets import variant_store
+from segcopy_assets.assets.variants import CHECKS_TABLE, VERDICT_SCHEMA, description_variants
+from segcopy_assets.dagster_helpers import markdown_table
+from segcopy_assets.partitions import segments_partitions
+from segcopy_assets.resources import Warehouse
+from segcopy_assets.variant_checks import CHECKS, WARN
+
+DESCRIPTIONS = {
+    "coverage": "Every product × segment pair of the partition is present and generated ok.",
+    "well_formed": "One row per pair with the required columns (a failure is a bug; blocks downstream).",
+    "rationale_present": "Non-empty copy and a non-empty rationale on every row.",
+    "facts_preserved": "Every number with its unit, model and component name and count of the original is kept.",
+    "no_invented_offers": "No price, discount, percentage or free-shipping claim the original does not make.",
+    "whole_segment_voice": "No copy that gives the whole segment one person's traits; places only at the configured share.",
+    "no_refusal": "No 'I'm sorry' / 'As an AI' answers.",
+    "length_in_bounds": "Word count within bounds and relative to the original.",
+    "brand_voice": "None of the words that prompts/brand_voice.md excludes.",
+}
+
+
+def summarize_check(verdicts: pl.DataFrame, check: str, segment_ids: list[str]) -> dg.AssetCheckResult:
+    """Pass/fail of one check over the segments, failing pairs and reasons in the metadata."""
+    rows = verdicts.filter(pl.col("check") == check)
+    failing = rows.filter(~pl.col("passed")).sort("segment_id", "product_id")
+    per_segment = (
+        rows.group_by("segment_id")
+        .agg(pl.len().alias("evaluated"), (~pl.col("passed")).sum().alias("failing"))
+        .sort("segment_id")
+    )
+    return dg.AssetCheckResult(
+        check_name=check,
+        passed=failing.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN if CHECKS[check] == WARN else dg.AssetCheckSeverity.ERROR,
+        description=None if not rows.is_empty() else "nothing to judge: no generated variants in these segments",
+        metadata={
+            "segments": ", ".join(segment_ids),
+            "evaluated": dg.MetadataValue.int(rows.height),
+            "failing": dg.MetadataValue.int(failing.height),
+            "failing_pairs": dg.MetadataValue.md(
+                markdown_table(failing.select("segment_id", "product_id", "reason"), max_rows=50, max_chars=300)
+                if failing.height else "none"
+            ),
+            "per_segment": dg.MetadataValue.md(markdown_table(per_segment, max_rows=200)),
+        },
+    )
+
+
+def _build_check(check: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=description_variants,
+        name=check,
+        partitions_def=segments_partitions,
+        blocking=check == "well_formed",
+        description=DESCRIPTIONS[check],
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        segment_ids = list(context.partition_keys)
+        verdicts = variant_store.read_segments(
+            warehouse.table_path(CHECKS_TABLE), segment_ids, schema=VERDICT_SCHEMA
+        )
+        return summarize_check(verdicts, check, segment_ids)
+
+    return _check
+
+
+variant_checks = [_build_check(check) for check in CHECKS]
