@@ -93,6 +93,7 @@ def segment_summaries(
 )
 def products(context: dg.AssetExecutionContext, product_repository: ProductRepository) -> dg.Output[pl.DataFrame]:
     with reported_as_failure():
+        source_version = product_repository.current_version()
         df = product_repository.load()
     context.log.info(f"{df.height} products loaded from {product_repository.path}")
     return dg.Output(
@@ -101,6 +102,7 @@ def products(context: dg.AssetExecutionContext, product_repository: ProductRepos
             "row_count": dg.MetadataValue.int(df.height),
             "dagster/row_count": dg.MetadataValue.int(df.height),
             "source": product_repository.path,
+            "source_version": source_version,
             "subcategories": dg.MetadataValue.int(df["subcategory"].n_unique()),
             "preview": dg.MetadataValue.md(markdown_table(df.drop("content_hash"), max_rows=20)),
         },
