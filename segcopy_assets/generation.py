@@ -152,12 +152,14 @@ async def generate_variants(
     reusable: pl.DataFrame | None = None,
     force_regenerate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    on_generated: Callable[[dict], None] | None = None,
 ) -> tuple[pl.DataFrame, GenerationStats]:
     """Rows for every pair (schema ``VARIANT_SCHEMA``) and what it cost.
 
     ``reusable`` holds earlier ``ok`` rows; a pair whose input_hash is among them is copied, not
-    generated, unless ``force_regenerate``. A ``GenerationError`` (bad key, unknown model) stops
-    everything and propagates: the caller writes nothing.
+    generated, unless ``force_regenerate``. ``on_generated`` receives each new ``ok`` row as it
+    completes (the journal makes it durable). A ``GenerationError`` (bad key, unknown model)
+    stops everything and propagates: the caller writes nothing.
     """
     started = time.perf_counter()
     stats = GenerationStats(pairs=len(pairs))
@@ -183,6 +185,8 @@ async def generate_variants(
     async def run(segment, product, ihash):
         nonlocal done
         result = await _generate_one(segment, product, prompt_set, writer, ihash, stats)
+        if on_generated is not None and result["status"] == "ok":
+            on_generated(result)
         done += 1
         if on_progress and (done % step == 0 or done == len(todo)):
             on_progress(done, len(todo))

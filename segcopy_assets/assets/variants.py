@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from segcopy_assets import variant_store
+from segcopy_assets import generation_journal, variant_store
 from segcopy_assets.dagster_helpers import markdown_table, reported_as_failure
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import PAIRINGS, generate_variants, input_hash, plan_pairs
@@ -16,6 +16,7 @@ from segcopy_assets.variant_checks import CHECKS, judge_partition
 
 TABLE = "description_variants"
 CHECKS_TABLE = "variant_checks"
+JOURNAL_TABLE = "generation_journal"
 VERDICT_SCHEMA = variant_store.VERDICT_SCHEMA
 
 
@@ -106,14 +107,18 @@ def description_variants(
         prompt_set = copywriter.prompt_set()
         pairs = plan_pairs(segments, products, config.pairing)
         hashes = [input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs]
-        reusable = variant_store.read_reusable(path, hashes)
+        journal_path = warehouse.table_path(JOURNAL_TABLE)
+        journaled = generation_journal.read_journal(journal_path, hashes)
+        if journaled.height:
+            context.log.info(f"{journaled.height} generation(s) recovered from an interrupted run")
+        reusable = pl.concat([variant_store.read_reusable(path, hashes), journaled])
         writer = copywriter.writer(prompt_set)
         context.log.info(
             f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
             f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
         )
 
-        async def run():
+        async def run(journal):
             async with writer:
                 return await generate_variants(
                     pairs,
@@ -122,9 +127,14 @@ def description_variants(
                     reusable=reusable,
                     force_regenerate=config.force_regenerate,
                     on_progress=lambda done, total: context.log.info(f"generated {done}/{total}"),
+                    on_generated=journal.add,
                 )
 
-        rows, stats = asyncio.run(run())
+        with generation_journal.GenerationJournal(journal_path) as journal:
+            rows, stats = asyncio.run(run(journal))
+        if journal.errors:
+            context.log.warning(f"generation journal could not be written ({journal.errors[0]}); "
+                                "a crash now would lose this run's calls")
 
     if stats.calls == 0 and stats.failed == 0 and variant_store.unchanged(path, rows, segment_ids):
         context.log.info("nothing changed: the table already holds these variants; no write")
@@ -132,6 +142,8 @@ def description_variants(
     else:
         table_version = variant_store.replace_segments(path, rows, segment_ids)
         context.log.info(f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})")
+    if stats.calls or journaled.height:
+        generation_journal.forget_segments(journal_path, segment_ids)
     if stats.failed:
         failed = rows.filter(pl.col("status") == "failed").select("segment_id", "product_id", "error")
         context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")

@@ -1,0 +1,70 @@
+"""Crash and resume: kill -9 a real `segcopy run` mid-generation, then run again."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from tests.conftest import REPO
+from tests.fake_openai import FakeOpenAIServer
+
+SEGCOPY = str(Path(sys.executable).parent / "segcopy")
+
+
+def env_for(home, base_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"}
+    env.update({"SEGCOPY_HOME": str(home), "SEGCOPY_LLM_BASE_URL": base_url, "SEGCOPY_LLM_API_KEY": "sk-crash",
+                "SEGCOPY_LLM_MAX_CONCURRENCY": "4"})
+    return env
+
+
+@pytest.mark.slow
+def test_kill_mid_run_then_resume_pays_only_for_the_rest(tmp_path):
+    home = tmp_path / "home"
+    variants = home / "warehouse" / "segcopy" / "description_variants"
+    with FakeOpenAIServer(api_key="sk-crash", latency_ms=150) as srv:
+        env = env_for(home, srv.base_url)
+        # First a complete run, so there is a table whose readers must never see a half-write.
+        first = subprocess.run([SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr[-2000:]
+        version_before = DeltaTable(str(variants)).version()
+        before = pl.read_delta(str(variants))
+        # A prompt edit forces a full regeneration (196 calls at ~4 in flight: ~8 s).
+        prompts = tmp_path / "prompts"
+        subprocess.run(["cp", "-r", str(REPO / "prompts"), str(prompts)], check=True)
+        (prompts / "user.md.j2").write_text((prompts / "user.md.j2").read_text() + "\nWrite for the web.\n")
+        env["SEGCOPY_PROMPTS_DIR"] = str(prompts)
+        srv.reset_stats()
+        proc = subprocess.Popen([SEGCOPY, "run"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while srv.success_count < 80:
+            assert proc.poll() is None and time.monotonic() < deadline, "run ended before the kill"
+            time.sleep(0.05)
+        time.sleep(1.2)  # let the journal flush what completed (it batches ~1 s)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        completed_before_kill = srv.success_count
+        # Readers see the old table, untouched: no half-written segment.
+        assert DeltaTable(str(variants)).version() == version_before
+        assert pl.read_delta(str(variants)).sort("segment_id", "product_id").equals(
+            before.sort("segment_id", "product_id"))
+
+        srv.reset_stats()
+        resumed = subprocess.run([SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        calls_on_resume = srv.success_count
+    after = pl.read_delta(str(variants))
+    assert after.height == 196 and (after["status"] == "ok").all()
+    assert after["prompt_hash"].n_unique() == 1 and after["prompt_hash"][0] != before["prompt_hash"][0]
+    # Only the pairs that had not completed (allowing the few in flight at the kill) were paid again.
+    assert 196 - completed_before_kill <= calls_on_resume <= 196 - completed_before_kill + 8
+    assert calls_on_resume < 196 - 60
+    journal = home / "warehouse" / "segcopy" / "generation_journal"
+    assert pl.read_delta(str(journal)).height == 0  # written for good, so forgotten
