@@ -55,17 +55,21 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition, k
 
 
 def variant_run_requests(ordered_keys: list[str], segments: list[str], reason: str, key_parts: object) -> list[dg.RunRequest]:
-    """One RunRequest per contiguous block of ``segments`` (each a single run over a range)."""
+    """One RunRequest per contiguous block of ``segments`` (each a single run over a range).
+
+    A one-segment block is a plain partition run: dagster 1.13 records the asset checks of a
+    range run without a partition, so the UI would show that segment's checks as skipped.
+    """
     requests = []
     for block in contiguous_blocks(ordered_keys, segments):
-        tags = {RANGE_START: block[0], RANGE_END: block[-1], "segcopy/reason": reason}
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{reason}:{_digest([key_parts, block])}",
-                asset_selection=[description_variants.key],
-                tags=tags,
-            )
-        )
+        run_key = f"{reason}:{_digest([key_parts, block])}"
+        tags = {"segcopy/reason": reason}
+        if len(block) == 1:
+            requests.append(dg.RunRequest(run_key=run_key, asset_selection=[description_variants.key],
+                                          partition_key=block[0], tags=tags))
+        else:
+            requests.append(dg.RunRequest(run_key=run_key, asset_selection=[description_variants.key],
+                                          tags={**tags, RANGE_START: block[0], RANGE_END: block[-1]}))
     return requests
 
 
