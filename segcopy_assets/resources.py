@@ -180,6 +180,16 @@ class Copywriter(dg.ConfigurableResource):
         from segcopy_assets.errors import GenerationError
         from segcopy_assets.llm_client import ChatCompletionsWriter
 
+        if self.max_concurrency < 1:
+            raise GenerationError(
+                f"copywriter max_concurrency must be at least 1, not {self.max_concurrency} "
+                "(SEGCOPY_LLM_MAX_CONCURRENCY)"
+            )
+        if self.timeout_s <= 0:
+            raise GenerationError(
+                f"copywriter timeout_s must be positive, not {self.timeout_s} (SEGCOPY_LLM_TIMEOUT_S)"
+            )
+
         key = self.api_key
         if not key:
             if not self.base_url:
@@ -231,6 +241,14 @@ class QualityRules(dg.ConfigurableResource):
         )
 
 
+def _env_number(name: str, kind: type):
+    value = os.environ[name]
+    try:
+        return kind(value)
+    except ValueError:
+        raise SourceUnavailableError(f"{name} must be a number, not {value!r}") from None
+
+
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
@@ -238,8 +256,9 @@ def _env_list(name: str) -> list[str] | None:
 
 def quality_rules_from_env() -> QualityRules:
     """SEGCOPY_PLACE_SHARE_THRESHOLD overrides the 50% rule for naming places."""
-    value = os.environ.get("SEGCOPY_PLACE_SHARE_THRESHOLD")
-    return QualityRules(place_share_threshold=float(value)) if value else QualityRules()
+    if os.environ.get("SEGCOPY_PLACE_SHARE_THRESHOLD"):
+        return QualityRules(place_share_threshold=_env_number("SEGCOPY_PLACE_SHARE_THRESHOLD", float))
+    return QualityRules()
 
 
 def segmentation_from_env() -> Segmentation:
@@ -250,7 +269,7 @@ def segmentation_from_env() -> Segmentation:
     if _env_list("SEGCOPY_HIGH_VALUE_TIERS"):
         overrides["high_value_tiers"] = _env_list("SEGCOPY_HIGH_VALUE_TIERS")
     if os.environ.get("SEGCOPY_MIN_SEGMENT_SIZE"):
-        overrides["min_segment_size"] = int(os.environ["SEGCOPY_MIN_SEGMENT_SIZE"])
+        overrides["min_segment_size"] = _env_number("SEGCOPY_MIN_SEGMENT_SIZE", int)
     return Segmentation(**overrides)
 
 
@@ -275,9 +294,9 @@ def copywriter_from_env() -> Copywriter:
             break
     extra = {}
     if os.environ.get("SEGCOPY_LLM_MAX_CONCURRENCY"):
-        extra["max_concurrency"] = int(os.environ["SEGCOPY_LLM_MAX_CONCURRENCY"])
+        extra["max_concurrency"] = _env_number("SEGCOPY_LLM_MAX_CONCURRENCY", int)
     if os.environ.get("SEGCOPY_LLM_TIMEOUT_S"):
-        extra["timeout_s"] = float(os.environ["SEGCOPY_LLM_TIMEOUT_S"])
+        extra["timeout_s"] = _env_number("SEGCOPY_LLM_TIMEOUT_S", float)
     return Copywriter(
         backend=backend,
         base_url=base_url,

@@ -130,6 +130,8 @@ def validate_customers(
 ) -> None:
     """The CDP table has the Amperity-shaped columns, known tiers, unique ids, no null keys."""
     check_columns(lf.collect_schema(), CUSTOMER_COLUMNS, table)
+    if lf.select(pl.len()).collect().item() == 0:
+        raise InputValidationError(table, None, "the table has no rows: no customers to segment")
     keys = ["customer_id", *[c for c in segment_key_columns if c != "customer_id"]]
     check_no_nulls(lf, keys, table, "customer_id")
     check_allowed_values(lf, "predicted_clv_tier", tiers, table, "customer_id")
@@ -145,6 +147,14 @@ def validate_products(lf: pl.LazyFrame, *, table: str, max_description_chars: in
     if lf.filter(empty).select(pl.len()).collect().item():
         row = _example_row(lf, empty, "product_id", "description")
         raise InputValidationError(table, "description", "empty product description", row)
+    control = pl.col("description").str.contains(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    n_control = lf.filter(control).select(pl.len()).collect().item()
+    if n_control:
+        row = _example_row(lf, control, "product_id", "description")
+        row["description"] = row["description"][:60].encode("unicode_escape").decode() + "…"
+        raise InputValidationError(
+            table, "description", f"{n_control} description(s) contain control characters", row
+        )
     too_long = pl.col("description").str.len_chars() > max_description_chars
     n_long = lf.filter(too_long).select(pl.len()).collect().item()
     if n_long:

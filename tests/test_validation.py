@@ -78,3 +78,14 @@ def test_products_duplicate_id_empty_and_long_description():
     assert err.value.column == "description" and err.value.row["product_id"] == "P2"
     with pytest.raises(InputValidationError, match="longer than 3 characters"):
         validate_products(products(), table="products", max_description_chars=3)
+
+
+def test_empty_table_and_control_characters():
+    with pytest.raises(InputValidationError, match="no rows"):
+        check(good_customers().head(0))
+    with pytest.raises(InputValidationError) as err:
+        validate_products(products(description=["Fine.", "Bad\x07bell."]), table="products", max_description_chars=100)
+    assert err.value.column == "description" and err.value.row["product_id"] == "P2"
+    assert "control characters" in str(err.value) and "\\x07" in str(err.value)
+    validate_products(products(description=["Line one.\nLine two.\tTabbed.", "Good."]), table="products",
+                      max_description_chars=100)
