@@ -7,7 +7,6 @@ background thread; the cache reads this journal as well as the variants table, s
 were written for good are deleted from the journal.
 """
 
-import os
 import threading
 import time
 
@@ -15,10 +14,7 @@ import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
 from segcopy_assets.generation import VARIANT_SCHEMA
-
-
-def _exists(path: str) -> bool:
-    return os.path.isdir(os.path.join(path, "_delta_log"))
+from segcopy_assets.variant_store import read_reusable, table_exists
 
 
 class GenerationJournal:
@@ -80,20 +76,13 @@ class GenerationJournal:
 
 
 def read_journal(path: str, input_hashes: list[str]) -> pl.DataFrame:
-    """Journaled ``ok`` rows for these input hashes."""
-    if not _exists(path) or not input_hashes:
-        return VARIANT_SCHEMA.to_frame()
-    return (
-        pl.scan_delta(path)
-        .filter((pl.col("status") == "ok") & pl.col("input_hash").is_in(input_hashes))
-        .select(list(VARIANT_SCHEMA))
-        .collect()
-    )
+    """Journaled ``ok`` rows for these input hashes (same shape as the variants table)."""
+    return read_reusable(path, input_hashes)
 
 
 def forget_segments(path: str, segment_ids: list[str]) -> None:
     """Drop journal rows of segments whose variants are now written for good."""
-    if not _exists(path) or not segment_ids:
+    if not table_exists(path) or not segment_ids:
         return
     quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in segment_ids)
     DeltaTable(path).delete(predicate=f"segment_id IN ({quoted})")
