@@ -226,6 +226,12 @@ def cmd_review_import(args) -> int:
     return 0
 
 
+def cmd_review_serve(args) -> int:
+    from segcopy_assets.review_app import cmd_review_serve as serve_review
+
+    return serve_review(args)
+
+
 def cmd_dev(args) -> int:
     """``dagster dev`` on 127.0.0.1 with the instance under $SEGCOPY_HOME."""
     _use_home_instance()
@@ -293,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--csv", required=True)
     imp.add_argument("--reviewer")
     imp.set_defaults(func=cmd_review_import)
+    page = review_sub.add_parser("serve", help="the review page in your browser (127.0.0.1)")
+    page.add_argument("--port", type=int, default=8000)
+    page.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+    page.set_defaults(func=cmd_review_serve)
 
     dev = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)

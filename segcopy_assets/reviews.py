@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from segcopy_assets.errors import InputValidationError
 
@@ -53,8 +55,17 @@ def make_decision(
     }
 
 
+@retry(
+    retry=retry_if_exception_type(CommitFailedError),
+    stop=stop_after_attempt(8),
+    wait=wait_random_exponential(multiplier=0.05, max=2),
+    reraise=True,
+)
 def append_reviews(path: str, decisions: list[dict]) -> int:
-    """Append decisions in ONE commit (all or nothing); returns the new table version."""
+    """Append decisions in ONE commit (all or nothing); returns the new table version.
+
+    Several reviewers creating the log at the same moment can make delta-rs refuse a commit
+    ("protocol/metadata changed"); a refused commit wrote nothing, so it is simply retried."""
     if not decisions:
         raise ValueError("no decisions to append")
     frame = pl.DataFrame(decisions, schema=REVIEW_SCHEMA)
