@@ -96,10 +96,13 @@ def sharing_table_version(url: str, timeout_s: float = 5.0) -> int:
 def read_sharing_table(url: str, version: int | None = None) -> pl.DataFrame:
     """All rows of the shared table (at ``version`` if given) through the official connector."""
     import delta_sharing  # ~1.3 s to import: only when a share is actually read
+    import pandas
 
     table = parse_sharing_url(url)
     try:
-        frame = delta_sharing.load_as_pandas(url, version=version)
+        # Arrow-backed strings: halves the time of 1M rows (no Python object per value).
+        with pandas.option_context("future.infer_string", True):
+            frame = delta_sharing.load_as_pandas(url, version=version)
     except Exception as exc:
         raise SourceUnavailableError(
             f"reading shared table {table.share}.{table.schema}.{table.table} failed: "

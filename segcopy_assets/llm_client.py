@@ -3,7 +3,10 @@ Model Serving, vLLM, Ollama, llama.cpp server) through the official ``openai`` c
 
 Retries are the client's own: exponential backoff (0.5 s doubling, capped at 8 s) that honours
 ``Retry-After`` / ``retry-after-ms`` on 429 and retries 408/409/5xx and connection errors.
-Concurrency is bounded by a semaphore; the API key never leaves the client object.
+Concurrency is bounded by a semaphore; with ``max_rps`` request starts are also spaced evenly,
+at most ``max_rps`` per second (an endpoint's request-rate limit is then met by waiting, not by
+429s: the client retries every 429 at exactly its ``Retry-After``, so rejected calls come back
+together and are mostly rejected again). The API key never leaves the client object.
 """
 
 import asyncio
@@ -28,7 +31,8 @@ class Completion:
 
 
 class ChatCompletionsWriter:
-    """One async client shared by every call of a run, with at most ``max_concurrency`` in flight."""
+    """One async client shared by every call of a run, with at most ``max_concurrency`` in flight
+    and, if ``max_rps`` is set, at most ``max_rps`` requests started per second."""
 
     backend = "openai"
 
@@ -43,22 +47,33 @@ class ChatCompletionsWriter:
         max_concurrency: int = 32,
         timeout_s: float = 60.0,
         max_retries: int = 4,
+        max_rps: float | None = None,
     ):
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if max_rps is not None and not max_rps > 0:
+            raise ValueError("max_rps must be positive (or None for no rate limit)")
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.max_concurrency = max_concurrency
+        self.max_rps = max_rps
         self._client_args = dict(
             base_url=base_url or None, api_key=api_key, timeout=timeout_s, max_retries=max_retries
         )
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
+        self._limiter = None
 
     async def __aenter__(self) -> "ChatCompletionsWriter":
         self._client = openai.AsyncOpenAI(**self._client_args)
         self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        if self.max_rps is not None:
+            from aiolimiter import AsyncLimiter
+
+            # A bucket of one: starts are 1/max_rps apart, never a burst. (A bucket of max_rps
+            # would let up to 2 x max_rps through in the first second of a run.)
+            self._limiter = AsyncLimiter(1, 1.0 / self.max_rps)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -73,6 +88,8 @@ class ChatCompletionsWriter:
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
         assert self._client is not None and self._semaphore is not None, "use 'async with'"
         async with self._semaphore:
+            if self._limiter is not None:
+                await self._limiter.acquire()
             started = time.perf_counter()
             try:
                 response = await self._client.chat.completions.create(

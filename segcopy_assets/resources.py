@@ -161,6 +161,9 @@ class Copywriter(dg.ConfigurableResource):
     max_concurrency: int = Field(default=32, description="Calls in flight at once.")
     timeout_s: float = Field(default=60.0, description="Per-call timeout in seconds.")
     max_retries: int = Field(default=4, description="Client retries (backoff honours Retry-After).")
+    max_rps: float | None = Field(
+        default=None, description="At most this many requests started per second (the endpoint's rate limit)."
+    )
 
     def prompt_set(self):
         from segcopy_assets.prompts import load_prompt_set
@@ -207,6 +210,7 @@ class Copywriter(dg.ConfigurableResource):
             max_concurrency=self.max_concurrency,
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
+            max_rps=self.max_rps,
         )
 
     def describe(self) -> str:
@@ -297,6 +301,8 @@ def copywriter_from_env() -> Copywriter:
         extra["max_concurrency"] = _env_number("SEGCOPY_LLM_MAX_CONCURRENCY", int)
     if os.environ.get("SEGCOPY_LLM_TIMEOUT_S"):
         extra["timeout_s"] = _env_number("SEGCOPY_LLM_TIMEOUT_S", float)
+    if os.environ.get("SEGCOPY_LLM_MAX_RPS"):
+        extra["max_rps"] = _env_number("SEGCOPY_LLM_MAX_RPS", float)
     return Copywriter(
         backend=backend,
         base_url=base_url,

@@ -1,7 +1,8 @@
 """Segment summaries: who is in each segment, in numbers and in a prompt-ready paragraph.
 
-The walkthrough's optional step 3, done for every segment at once with polars' lazy engine:
-one group-by per profile dimension over the customer table, then a few dozen rows of Python.
+The walkthrough's optional step 3, done for every segment at once with polars: one streaming
+group-by over the customer table (the count of every combination of the columns used), every
+distribution from that small frame, then a few dozen rows of Python.
 """
 
 import hashlib
@@ -71,20 +72,40 @@ def _share_struct(count: pl.Expr, total: pl.Expr, value: pl.Expr) -> pl.Expr:
     )
 
 
+_ROWS = "_rows"  # customers per distinct combination in the cube
+
+
 def _distribution(
-    base: pl.LazyFrame, keys: list[str], dimension: str, out: str, top: int | None
-) -> pl.LazyFrame:
+    cube: pl.DataFrame, keys: list[str], dimension: str, out: str, top: int | None
+) -> pl.DataFrame:
     """Per segment, the values of ``dimension`` with count and share, most common first."""
     counts = (
-        base.group_by([*keys, pl.col(dimension).alias("_value")])
-        .agg(pl.len().cast(pl.Int64).alias("_n"))
+        cube.lazy()
+        .group_by([*keys, pl.col(dimension).alias("_value")])
+        .agg(pl.col(_ROWS).sum().cast(pl.Int64).alias("_n"))
         .with_columns(pl.col("_n").sum().over(keys).alias("_total"))
         .sort([*keys, "_n", "_value"], descending=[*[False] * len(keys), True, False])
     )
     if top is not None:
         counts = counts.filter(pl.int_range(pl.len()).over(keys) < top)
-    return counts.group_by(keys, maintain_order=True).agg(
-        _share_struct(pl.col("_n"), pl.col("_total"), pl.col("_value")).alias(out)
+    return (
+        counts.group_by(keys, maintain_order=True)
+        .agg(_share_struct(pl.col("_n"), pl.col("_total"), pl.col("_value")).alias(out))
+        .collect()
+    )
+
+
+def _top_category(cube: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Per segment, the most common ``preferred_category`` (ties: the first in sort order, as
+    ``mode().sort().first()`` would pick: a null before any value, then the smallest value)."""
+    return (
+        cube.lazy()
+        .group_by([*keys, pl.col("preferred_category").cast(pl.String).alias("_value")])
+        .agg(pl.col(_ROWS).sum().alias("_n"))
+        .sort([*keys, "_n", "_value"], descending=[*[False] * len(keys), True, False], nulls_last=False)
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("_value").first().alias("top_category"))
+        .collect()
     )
 
 
@@ -100,27 +121,34 @@ def with_value_group(lf: pl.LazyFrame, spec: SegmentationSpec) -> pl.LazyFrame:
 def compute_segment_summaries(
     customers: pl.LazyFrame, spec: SegmentationSpec = SegmentationSpec()
 ) -> pl.DataFrame:
-    """One row per segment: counts, share distributions, a description and a summary hash."""
+    """One row per segment: counts, share distributions, a description and a summary hash.
+
+    The customer table is read once: one streaming group-by counts the customers of every
+    distinct combination of the columns used (the "cube": ~10^5 rows for millions of customers),
+    and every number of the summary is then a sum over that small frame.
+    """
     keys = list(spec.keys)
     dims = {**PROFILE_DIMENSIONS, **{d: d.replace("_", " ").capitalize() for d in spec.extra_dimensions}}
-    needed = set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"}
-    base = customers.select(sorted(needed))
-    if VALUE_GROUP in keys:
-        base = with_value_group(base, spec)
-    fill = [pl.col(d).cast(pl.String).fill_null("Unknown") for d in [*dims, *PLACE_DIMENSIONS]]
-    base = base.with_columns(fill)
-
-    totals = base.group_by(keys).agg(
-        pl.len().cast(pl.Int64).alias("customer_count"),
-        pl.col("preferred_category").cast(pl.String).mode().sort().first().alias("top_category"),
+    needed = sorted(set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"})
+    cube = (
+        customers.select(needed)
+        .group_by(needed)
+        .agg(pl.len().cast(pl.Int64).alias(_ROWS))
+        .collect(engine="streaming")
+        .lazy()
     )
-    parts = [totals]
-    parts += [_distribution(base, keys, d, f"{d}_shares", None) for d in dims]
-    parts += [_distribution(base, keys, d, out, n) for d, (out, n) in PLACE_DIMENSIONS.items()]
-    frames = pl.collect_all(parts)
+    if VALUE_GROUP in keys:
+        cube = with_value_group(cube, spec)
+    fill = [pl.col(d).cast(pl.String).fill_null("Unknown") for d in [*dims, *PLACE_DIMENSIONS]]
+    cube = cube.with_columns(fill).collect()
 
-    summary = frames[0]
-    for frame in frames[1:]:
+    totals = cube.group_by(keys).agg(pl.col(_ROWS).sum().cast(pl.Int64).alias("customer_count"))
+    parts = [totals.join(_top_category(cube, keys), on=keys, how="left", nulls_equal=True)]
+    parts += [_distribution(cube, keys, d, f"{d}_shares", None) for d in dims]
+    parts += [_distribution(cube, keys, d, out, n) for d, (out, n) in PLACE_DIMENSIONS.items()]
+
+    summary = parts[0]
+    for frame in parts[1:]:
         summary = summary.join(frame, on=keys, how="left")
     all_customers = summary["customer_count"].sum()
     summary = (
