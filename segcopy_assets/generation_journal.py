@@ -12,6 +12,8 @@ import time
 
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from segcopy_assets.generation import VARIANT_SCHEMA
 from segcopy_assets.variant_store import read_reusable, table_exists
@@ -80,8 +82,17 @@ def read_journal(path: str, input_hashes: list[str]) -> pl.DataFrame:
     return read_reusable(path, input_hashes)
 
 
+@retry(
+    retry=retry_if_exception_type(CommitFailedError),
+    stop=stop_after_attempt(6),
+    wait=wait_random_exponential(multiplier=0.05, max=1),
+    reraise=True,
+)
 def forget_segments(path: str, segment_ids: list[str]) -> None:
-    """Drop journal rows of segments whose variants are now written for good."""
+    """Drop journal rows of segments whose variants are now written for good.
+
+    Two runs forgetting at once conflict when one journal file holds rows of both; each attempt
+    reloads the table, so the loser simply deletes again from the new version."""
     if not table_exists(path) or not segment_ids:
         return
     quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in segment_ids)

@@ -14,7 +14,7 @@ from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.partitions import segments_partitions, sync_segment_partitions
 
-UPSTREAM = ["cdp_customers", "segment_summaries", "products"]
+CDP_ASSETS = ["cdp_customers", "segment_summaries"]
 PUBLISHING = ["published_variants", "customer_variant_assignments"]
 TABLES = [
     "cdp_customers",
@@ -67,10 +67,25 @@ def _materialize(
     return result
 
 
+def preflight(resources: dict) -> None:
+    """Check the cheap inputs (products, prompts, copywriter settings) before any table is
+    written, so bad input there fails the run with every table as it was."""
+    try:
+        resources["product_repository"].load()
+        copywriter = resources["copywriter"]
+        copywriter.writer(copywriter.prompt_set())
+    except SegcopyError as exc:
+        raise PipelineFailed(str(exc)) from None
+
+
 def run_pipeline(
     instance: dg.DagsterInstance, resources: dict, *, force_regenerate: bool = False
 ) -> PipelineReport:
-    _materialize(UPSTREAM, resources, instance)
+    preflight(resources)
+    # The CDP first and products after, in separate runs: Dagster runs independent steps of a
+    # run even when one fails, which would rewrite products after a bad CDP table.
+    _materialize(CDP_ASSETS, resources, instance)
+    _materialize(["products"], resources, instance)
 
     summaries_path = resources["warehouse"].table_path("segment_summaries")
     segment_ids = pl.read_delta(summaries_path, columns=["segment_id"])["segment_id"].to_list()

@@ -11,8 +11,17 @@ import os
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
+from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import VARIANT_SCHEMA
 from segcopy_assets.variant_checks import VERDICT_SCHEMA  # noqa: F401  (re-exported for readers)
+
+
+#: How often ``replace_segments`` writes before giving up on a segment other writers keep replacing.
+REPLACE_ATTEMPTS = 6
+
+
+class ConcurrentWriteError(SegcopyError):
+    """Concurrent runs kept replacing the same segments first; nothing of this run was written."""
 
 
 def table_exists(path: str) -> bool:
@@ -62,16 +71,38 @@ def unchanged(
 def replace_segments(
     path: str, rows: pl.DataFrame, segment_ids: list[str], schema: pl.Schema = VARIANT_SCHEMA
 ) -> int:
-    """Replace every row of ``segment_ids`` with ``rows`` in one commit; returns the new version."""
+    """Replace every row of ``segment_ids`` with ``rows`` in one commit; returns the new version.
+
+    Safe with concurrent writers (checked against deltalake 1.6.6). Two runs of different
+    segments both land: delta-rs merges commits to disjoint partitions itself. Two runs of the
+    SAME segment conflict: the later commit raises ``CommitFailedError`` ("a concurrent
+    transaction added new data") and is rerun here against the new table state, so the
+    segment ends with exactly one run's rows; after ``REPLACE_ATTEMPTS`` lost races it fails
+    with ``ConcurrentWriteError``. The table is created with delta-rs's own commit retries off:
+    with them, a second creator's commit is silently retried as an append and a segment written
+    twice at once ends up duplicated (and a plain overwrite would drop another segment).
+    """
+    from deltalake import CommitProperties
+    from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
     if not segment_ids:
         raise ValueError("replace_segments needs at least one segment id")
     stray = set(rows["segment_id"].unique().to_list()) - set(segment_ids)
     if stray:
         raise ValueError(f"rows for segments outside the replaced set: {sorted(stray)}")
     data = rows.select(list(schema)).to_arrow()
-    if not table_exists(path):
-        write_deltalake(path, data, mode="overwrite", partition_by=["segment_id"])
-    else:
+
+    def write_once() -> None:
+        if not table_exists(path):
+            try:
+                write_deltalake(path, data, mode="error", partition_by=["segment_id"],
+                                commit_properties=CommitProperties(max_commit_retries=0))
+                return
+            except DeltaError:
+                if not table_exists(path):
+                    raise
+                # another writer created the table first: replace our segments in it
         write_deltalake(
             path,
             data,
@@ -79,4 +110,20 @@ def replace_segments(
             predicate=f"segment_id IN ({_sql_list(segment_ids)})",
             partition_by=["segment_id"],
         )
+
+    retrying = Retrying(
+        retry=retry_if_exception_type((CommitFailedError, TableNotFoundError)),
+        stop=stop_after_attempt(REPLACE_ATTEMPTS),
+        wait=wait_random_exponential(multiplier=0.05, max=2.0),
+        reraise=True,
+    )
+    try:
+        retrying(write_once)
+    except (CommitFailedError, TableNotFoundError) as exc:
+        shown = ", ".join(segment_ids[:5]) + (f" and {len(segment_ids) - 5} more" if len(segment_ids) > 5 else "")
+        raise ConcurrentWriteError(
+            f"could not replace segment(s) {shown} in {path}: concurrent writers committed first "
+            f"{REPLACE_ATTEMPTS} times in a row ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "nothing of this run was written, run it again"
+        ) from exc
     return DeltaTable(path).version()

@@ -143,7 +143,11 @@ def description_variants(
         table_version = variant_store.replace_segments(path, rows, segment_ids)
         context.log.info(f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})")
     if stats.calls or journaled.height:
-        generation_journal.forget_segments(journal_path, segment_ids)
+        try:
+            generation_journal.forget_segments(journal_path, segment_ids)
+        except Exception as exc:  # the variants are written; stale journal rows only cost disk
+            context.log.warning(f"could not trim the generation journal ({type(exc).__name__}); "
+                                "its rows stay valid as cache and are trimmed by a later run")
     if stats.failed:
         failed = rows.filter(pl.col("status") == "failed").select("segment_id", "product_id", "error")
         context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
