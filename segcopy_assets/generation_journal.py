@@ -12,9 +12,8 @@ import time
 
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from segcopy_assets.delta_commits import retry_refused_commits
 from segcopy_assets.generation import VARIANT_SCHEMA
 from segcopy_assets.variant_store import read_reusable, table_exists
 
@@ -82,12 +81,7 @@ def read_journal(path: str, input_hashes: list[str]) -> pl.DataFrame:
     return read_reusable(path, input_hashes)
 
 
-@retry(
-    retry=retry_if_exception_type(CommitFailedError),
-    stop=stop_after_attempt(6),
-    wait=wait_random_exponential(multiplier=0.05, max=1),
-    reraise=True,
-)
+@retry_refused_commits(attempts=6, max_wait_s=1)
 def forget_segments(path: str, segment_ids: list[str]) -> None:
     """Drop journal rows of segments whose variants are now written for good.
 

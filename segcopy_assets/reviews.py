@@ -11,9 +11,8 @@ from datetime import datetime, timezone
 
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from segcopy_assets.delta_commits import retry_refused_commits
 from segcopy_assets.errors import InputValidationError
 
 DECISIONS = ("approve", "reject", "edit")
@@ -55,12 +54,7 @@ def make_decision(
     }
 
 
-@retry(
-    retry=retry_if_exception_type(CommitFailedError),
-    stop=stop_after_attempt(8),
-    wait=wait_random_exponential(multiplier=0.05, max=2),
-    reraise=True,
-)
+@retry_refused_commits(attempts=8, max_wait_s=2)
 def append_reviews(path: str, decisions: list[dict]) -> int:
     """Append decisions in ONE commit (all or nothing); returns the new table version.
 
