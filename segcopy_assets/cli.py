@@ -64,7 +64,7 @@ def cmd_run(args) -> int:
     for table in TABLES:
         path = resources["warehouse"].table_path(table)
         rows = pl.scan_delta(path).select(pl.len()).collect().item()
-        print(f"  {table:<22} {rows:>8,} rows  {path}")
+        print(f"  {table:<30} {rows:>9,} rows  {path}")
     m = report.variant_metadata
     if report.segments_added or report.segments_removed:
         print(f"\nSegments: {len(report.segments_added)} added, {len(report.segments_removed)} removed")
