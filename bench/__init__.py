@@ -282,16 +282,3 @@ def sample_segments(n: int, customers: int = 20_000):
                 lambda h, k=k: hashlib.sha256(f"{h}|{k}".encode()).hexdigest()[:16], return_dtype=pl.String),
         ))
     return pl.concat(copies).head(n).sort("segment_id")
-
-
-def use_template_cache() -> None:
-    """Apply the prompt-template cache PROPOSED for ``segcopy_assets/prompts.py`` (see
-    RESULTS.md): ``PromptSet.render`` then compiles each template once instead of on every call.
-    Only for ``--template-cache`` runs; the default measures the code as it is."""
-    import functools
-
-    from segcopy_assets import prompts
-
-    env = prompts._environment()
-    env.from_string = functools.lru_cache(maxsize=64)(env.from_string)
-    prompts._environment = lambda: env

@@ -32,7 +32,6 @@ from bench import (
     synthetic_products,
     table,
     timed,
-    use_template_cache,
     with_content_hash,
 )
 
@@ -51,8 +50,6 @@ def parse_args(argv):
     p.add_argument("--rate-limit-rps", type=float, default=50.0, help="endpoint limit in (c); 0 skips (c)")
     p.add_argument("--max-rps", type=float, default=None, help="client pacing in (c) (default: the limit)")
     p.add_argument("--skip-unpaced", action="store_true", help="skip (c) without client pacing")
-    p.add_argument("--template-cache", action="store_true",
-                   help="apply the prompt-template cache proposed for prompts.py (bench.use_template_cache)")
     return p.parse_args(argv)
 
 
@@ -111,8 +108,6 @@ def main(argv=None) -> dict:
     from segcopy_assets.generation import plan_pairs
     from segcopy_assets.prompts import load_prompt_set
 
-    if args.template_cache:
-        use_template_cache()
     segments = sample_segments(args.segments)
     products = with_content_hash(synthetic_products(args.products))
     pairs = plan_pairs(segments, products)
@@ -121,7 +116,7 @@ def main(argv=None) -> dict:
     sample = n if args.sequential_sample <= 0 else min(args.sequential_sample, n)
     result: dict = {"n": n, "latency_ms": args.latency_ms, "products": products.height,
                     "segments": segments.height, "concurrency": args.concurrency,
-                    "template_cache": args.template_cache, "load_avg_start": load_avg()}
+                    "load_avg_start": load_avg()}
     rows_out = []
 
     server_options = dict(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
@@ -199,8 +194,7 @@ def main(argv=None) -> dict:
     text = [
         f"generation: {n} pairs ({products.height} products x {segments.height} segments), "
         f"{args.latency_ms:g} ms latency" + (f" +- {args.jitter_ms:g} ms" if args.jitter_ms else "")
-        + ", fake endpoint in its own process"
-        + (" [template cache applied]" if args.template_cache else ""),
+        + ", fake endpoint in its own process",
         "",
         table(["run", "pairs", "wall s", "client cpu s", "ok", "429s", "speedup"], rows_out),
         "",

@@ -35,7 +35,6 @@ from bench import (
     synthetic_products,
     table,
     timed,
-    use_template_cache,
 )
 
 
@@ -46,8 +45,6 @@ def parse_args(argv):
     p.add_argument("--customers", type=int, default=20_000, help="sample CDP customers (14 segments)")
     p.add_argument("--latency-ms", type=float, default=150.0)
     p.add_argument("--concurrency", type=int, default=32, help="Copywriter.max_concurrency (default 32)")
-    p.add_argument("--template-cache", action="store_true",
-                   help="apply the prompt-template cache proposed for prompts.py (bench.use_template_cache)")
     p.add_argument("--dagster-log-level", default="WARNING",
                    help="console log level of the runs (run_pipeline's own default is INFO)")
     return p.parse_args(argv)
@@ -103,10 +100,8 @@ def main(argv=None) -> dict:
     from segcopy_assets.sample_data import write_sample_customers
     from tests.conftest import make_resources
 
-    if args.template_cache:
-        use_template_cache()
     result: dict = {"latency_ms": args.latency_ms, "concurrency": args.concurrency,
-                    "template_cache": args.template_cache, "load_avg_start": load_avg()}
+                    "load_avg_start": load_avg()}
     with tempfile.TemporaryDirectory(prefix="segcopy-bench-pipeline-") as tmp, \
             FakeServerProcess(latency_ms=args.latency_ms) as server, \
             dg.instance_for_test() as instance, \
@@ -197,8 +192,7 @@ def main(argv=None) -> dict:
     text = [
         f"pipeline: {r['pairs']} pairs ({r['products']} products x {r['segments']} segments, "
         f"{args.customers:,} customers), {args.latency_ms:g} ms latency, max_concurrency {args.concurrency}, "
-        f"in-process Dagster, fake endpoint in its own process"
-        + (" [template cache applied]" if args.template_cache else ""),
+        f"in-process Dagster, fake endpoint in its own process",
         "",
         table(["run", "model calls", "wall s", "overhead vs 2."], rows_out),
         "",
