@@ -180,6 +180,18 @@ def _max_in_window(times: list[float], span: float) -> int:
     return best
 
 
+def stop_child(process, conn, stop_message) -> None:
+    """Ask a spawned server process to stop; terminate it if it has not within 15 s."""
+    try:
+        conn.send(stop_message)
+    except (OSError, ValueError):
+        pass
+    process.join(15)
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+
+
 class FakeServerProcess:
     """``tests.fake_openai.FakeOpenAIServer`` in a spawned process (never forked: the parent
     may already run the deltalake/polars Rust runtimes). Same options; ``set(...)`` changes
@@ -223,14 +235,7 @@ class FakeServerProcess:
     def __exit__(self, *exc: object) -> None:
         if self._process is None:
             return
-        try:
-            self._conn.send(("stop", None))
-        except (OSError, ValueError):
-            pass
-        self._process.join(15)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
+        stop_child(self._process, self._conn, ("stop", None))
         self._conn.close()
         self._process = None
 

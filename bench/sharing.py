@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import DEFAULT_DATA_DIR, emit, load_avg, log, machine, table, timed
+from bench import DEFAULT_DATA_DIR, emit, load_avg, log, machine, stop_child, table, timed
 from bench.summaries import customers_table
 
 
@@ -125,14 +125,7 @@ class SharingServerProcess:
         self._conn.recv()
 
     def __exit__(self, *exc) -> None:
-        try:
-            self._conn.send("stop")
-        except (OSError, ValueError):
-            pass
-        self._process.join(15)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
+        stop_child(self._process, self._conn, "stop")
 
 
 # ------------------------------------------------------------------------------------- breakdown
