@@ -58,9 +58,10 @@ class PromptSet:
     backend: str
     pricing: dict = field(default_factory=dict, compare=False)
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
-        """Covers the template files, brand voice, brand, parameters, model and backend."""
+        """Covers the template files, brand voice, brand, parameters, model and backend
+        (computed once: generation reads it for every pair)."""
         content = {
             "system": self.system_source,
             "user": self.user_source,
