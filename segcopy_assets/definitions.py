@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from segcopy_assets.assets.cdp import cdp_customers, products, segment_summaries
+from segcopy_assets.assets.cdp import cdp_customers, products, segment_definitions, segment_summaries
 from segcopy_assets.assets.publishing import customer_variant_assignments, published_variants
 from segcopy_assets.assets.quality import variant_checks
 from segcopy_assets.assets.variants import description_variants
@@ -21,6 +21,7 @@ from segcopy_assets.warehouse_io import warehouse_io_manager
 ALL_ASSETS = [
     cdp_customers,
     segment_summaries,
+    segment_definitions,
     products,
     description_variants,
     published_variants,

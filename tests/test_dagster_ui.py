@@ -35,6 +35,7 @@ VARIANTS = {"path": ["description_variants"]}
 ASSETS = {
     "cdp_customers",
     "segment_summaries",
+    "segment_definitions",
     "products",
     "description_variants",
     "published_variants",

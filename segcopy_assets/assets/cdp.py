@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from segcopy_assets.dagster_helpers import combined_hash, markdown_table, reported_as_failure
+from segcopy_assets.partitions import segments_partitions
 from segcopy_assets.resources import CdpSource, ProductRepository, Segmentation
 from segcopy_assets.sample_data import CLV_TIERS
 from segcopy_assets.summaries import compute_segment_summaries
@@ -47,6 +48,37 @@ def cdp_customers(
     )
 
 
+# Dagster's data-version tags (dagster._core.definitions.data_version), spelled out because
+# AssetObservation has no data_version argument.
+DATA_VERSION_TAGS = ("dagster/data_version", "dagster/data_version_is_user_provided")
+
+segment_definitions = dg.AssetSpec(
+    "segment_definitions",
+    partitions_def=segments_partitions,
+    deps=["segment_summaries"],
+    group_name="cdp",
+    kinds={"polars"},
+    description="Each segment's definition as one partition, observed by every segment_summaries "
+    "run with the segment's summary_hash as its data version: the description_variants partition "
+    "of a segment shows stale exactly when that segment's summary moved.",
+)
+
+
+def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObservation]:
+    """One observation per segment whose data version is its summary_hash."""
+    version_tag, provided_tag = DATA_VERSION_TAGS
+    return [
+        dg.AssetObservation(
+            asset_key=segment_definitions.key,
+            partition=segment_id,
+            tags={version_tag: summary_hash, provided_tag: "true"},
+            metadata={"customer_count": dg.MetadataValue.int(customer_count)},
+        )
+        for segment_id, summary_hash, customer_count in summaries.select(
+            "segment_id", "summary_hash", "customer_count").iter_rows()
+    ]
+
+
 @dg.asset(
     group_name="cdp",
     kinds={"deltalake", "polars"},
@@ -69,6 +101,8 @@ def segment_summaries(
             + ", ".join(f"{r['segment_id']} ({r['customer_count']})" for r in dropped.iter_rows(named=True))
         )
     context.log.info(f"{summaries.height} segments summarised")
+    for observation in segment_definition_observations(summaries):
+        context.log_event(observation)
     preview = summaries.select("segment_id", "customer_count", "summary_hash", "segment_description")
     return dg.Output(
         summaries,

@@ -7,6 +7,7 @@ import polars as pl
 from pydantic import Field
 
 from segcopy_assets import generation_journal, variant_store
+from segcopy_assets.assets.cdp import segment_definitions
 from segcopy_assets.dagster_helpers import markdown_table, reported_as_failure
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import PAIRINGS, generate_variants, input_hash, plan_pairs
@@ -15,6 +16,7 @@ from segcopy_assets.resources import Copywriter, QualityRules, Warehouse, copywr
 from segcopy_assets.variant_checks import CHECKS, judge_partition
 
 TABLE = "description_variants"
+SUMMARIES_TABLE = "segment_summaries"
 CHECKS_TABLE = "variant_checks"
 JOURNAL_TABLE = "generation_journal"
 VERDICT_SCHEMA = variant_store.VERDICT_SCHEMA
@@ -70,12 +72,38 @@ def _observe_verdicts(context: dg.AssetExecutionContext, verdicts: pl.DataFrame,
         context.log.warning("failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n))
 
 
+def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
+    """Refuse to read segment_summaries while this same run has yet to write it.
+
+    description_variants reaches segment_summaries through the observed segment_definitions
+    (for per-segment staleness), so Dagster does not order the two steps within one run.
+    """
+    selected = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
+    summaries_key = dg.AssetKey(SUMMARIES_TABLE)
+    if summaries_key not in selected:
+        return
+    latest = context.instance.get_latest_materialization_event(summaries_key)
+    if latest is None or latest.run_id != context.run.run_id:
+        raise dg.Failure(
+            f"{SUMMARIES_TABLE} is selected in this run but has not been written by it (it failed, or "
+            "Dagster scheduled this step first): description_variants did not run. Materialize "
+            "description_variants in its own run; with sensors on, segment_sensor does so for the "
+            "segments that changed once segment_summaries lands."
+        )
+
+
 @dg.asset(
     partitions_def=segments_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="generation",
     kinds={"openai", "deltalake", "polars"},
     code_version=_prompt_code_version(),
+    # Lowest priority: in a run that also writes segment_summaries, Dagster cannot see that this
+    # step reads it (see _require_summaries_landed); the priority makes it go after.
+    op_tags={"dagster/priority": "-1"},
+    # Per-segment lineage: the segment_summaries table is read through the warehouse, so a
+    # partition goes stale on ITS segment's definition, not on any change to the table.
+    deps=[segment_definitions],
     description="A tailored variant of every product description for each segment, with a "
     "Rationale for the reviewer. Written straight to Delta, one commit per run, replacing "
     "exactly the segments of the run; each variant's check verdicts go to variant_checks.",
@@ -86,13 +114,17 @@ def description_variants(
     copywriter: Copywriter,
     quality_rules: QualityRules,
     warehouse: Warehouse,
-    segment_summaries: pl.DataFrame,
     products: pl.DataFrame,
 ) -> dg.MaterializeResult:
     segment_ids = list(context.partition_keys)
     path = warehouse.table_path(TABLE)
+    _require_summaries_landed(context)
     if config.pairing not in PAIRINGS:
         raise dg.Failure(f"pairing must be one of {PAIRINGS}, not {config.pairing!r}")
+    summaries_path = warehouse.table_path(SUMMARIES_TABLE)
+    if not variant_store.table_exists(summaries_path):
+        raise dg.Failure(f"{SUMMARIES_TABLE} is not materialized yet ({summaries_path}): materialize it first")
+    segment_summaries = pl.read_delta(summaries_path)
     known = set(segment_summaries["segment_id"].to_list())
     unknown = [s for s in segment_ids if s not in known]
     if unknown:
