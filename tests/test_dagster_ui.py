@@ -94,12 +94,44 @@ query Sensors($repositorySelector: RepositorySelector!, $ticks: Int!) {
       results {
         name
         sensorState {
+          id
           status
           ticks(limit: $ticks) { timestamp status skipReason error { message } runIds }
         }
       }
     }
     ... on PythonError { message }
+  }
+}
+"""
+
+# The UI's sensor toggle (ui-core/src/sensors/SensorMutations.tsx) and the asset page's
+# stale badges and "why" popover (staleStatusByPartition / staleCausesByPartition).
+STOP_SENSOR = """
+mutation StopRunningSensor($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { id status } }
+    ... on PythonError { message }
+  }
+}
+"""
+START_SENSOR = """
+mutation StartSensor($sensorSelector: SensorSelector!) {
+  startSensor(sensorSelector: $sensorSelector) {
+    __typename
+    ... on Sensor { id sensorState { id status } }
+    ... on PythonError { message }
+  }
+}
+"""
+STALENESS = """
+query Staleness($assetKeys: [AssetKeyInput!]!, $partitions: [String!]!) {
+  assetNodes(assetKeys: $assetKeys) {
+    staleStatusByPartition(partitions: $partitions)
+    staleCausesByPartition(partitions: $partitions) {
+      key { path } partitionKey category reason dependency { path } dependencyPartitionKey
+    }
   }
 }
 """
@@ -348,6 +380,23 @@ class DevServer:
         assert result["__typename"] == "Sensors", result
         return result["results"]
 
+    def set_sensor(self, name: str, running: bool) -> str:
+        """Turn a sensor on or off the way the UI's toggle does; returns its new status."""
+        if running:
+            result = self.gql(START_SENSOR, {"sensorSelector": {**self.repository_selector(), "sensorName": name}})
+            result = result["startSensor"]
+            assert result["__typename"] == "Sensor", result
+            return result["sensorState"]["status"]
+        [state_id] = [s["sensorState"]["id"] for s in self.sensors() if s["name"] == name]
+        result = self.gql(STOP_SENSOR, {"id": state_id})["stopSensor"]
+        assert result["__typename"] == "StopSensorMutationResult", result
+        return result["instigationState"]["status"]
+
+    def staleness(self, partitions: list[str]) -> dict[str, tuple[str, list[dict]]]:
+        """partition → (stale status, root causes) of description_variants, as the asset page shows."""
+        [node] = self.gql(STALENESS, {"assetKeys": [VARIANTS], "partitions": partitions})["assetNodes"]
+        return dict(zip(partitions, zip(node["staleStatusByPartition"], node["staleCausesByPartition"])))
+
     def runs(self, limit: int = 50) -> list[dict]:
         result = self.gql(RUNS_QUERY, {"limit": limit})["runsOrError"]
         assert result["__typename"] == "Runs", result
@@ -575,26 +624,26 @@ def _variant_rows(home: Path) -> pl.DataFrame:
     return pl.read_delta(str(path), columns=["segment_id", "product_id", "summary_hash", "generated_at"])
 
 
-def _wait_for_runs(server: DevServer, since: float, timeout: float) -> tuple[list[dict], list[dict], list[dict]]:
-    """The cdp_change_sensor run and then the segment_sensor run, both SUCCESS."""
+def _wait_for_sensor_runs(server: DevServer, since: float, sensors: list[str], timeout: float):
+    """Runs created since ``since``: wait until each of ``sensors`` has launched one and all of
+    theirs succeeded; returns (runs by sensor name, every new run)."""
     deadline = time.monotonic() + timeout
     while True:
         new = [r for r in server.runs(50) if r["creationTime"] >= since]
-        by_sensor = {}
+        by_sensor: dict[str, list[dict]] = {}
         for run in new:
             by_sensor.setdefault(run_tags(run).get("dagster/sensor_name"), []).append(run)
         for run in new:
             if run["status"] in ("FAILURE", "CANCELED"):
                 pytest.fail(f"run {run['id']} ({run_tags(run).get('dagster/sensor_name')}) ended "
                             f"{run['status']}: {server.run_errors(run['id'])}\n{server.diagnostics()}")
-        cdp_runs = by_sensor.get("cdp_change_sensor", [])
-        segment_runs = by_sensor.get("segment_sensor", [])
-        if cdp_runs and segment_runs and all(r["status"] == "SUCCESS" for r in cdp_runs + segment_runs):
-            return cdp_runs, segment_runs, new
+        theirs = [r for name in sensors for r in by_sensor.get(name, [])]
+        if all(by_sensor.get(name) for name in sensors) and all(r["status"] == "SUCCESS" for r in theirs):
+            return by_sensor, new
         if time.monotonic() > deadline:
-            pytest.fail(f"no cdp_change_sensor → segment_sensor refresh within {timeout:.0f} s "
-                        f"(cdp runs {[r['status'] for r in cdp_runs]}, segment runs "
-                        f"{[r['status'] for r in segment_runs]})\n{server.diagnostics()}")
+            pytest.fail(f"no successful runs from {sensors} within {timeout:.0f} s "
+                        f"({ {n: [r['status'] for r in by_sensor.get(n, [])] for n in sensors} })\n"
+                        f"{server.diagnostics()}")
         time.sleep(2)
 
 
@@ -605,6 +654,12 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     before_rows = _variant_rows(server.home)
     partitions_before = set(before_counts)
     assert len(partitions_before) == 14
+    partitions = sorted(partitions_before)
+    assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(partitions, "FRESH")
+
+    # Hold segment_sensor with the UI's toggle, to read the UI between the CDP refresh and the
+    # variants refresh.
+    assert server.set_sensor("segment_sensor", running=False) == "STOPPED"
 
     # Move one segment's customers to another region: a new Delta version of the CDP table.
     customers = pl.read_delta(customers_path)
@@ -616,9 +671,22 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
         pl.when(moved).then(pl.lit("Mountain West")).otherwise(pl.col("region")).alias("region")
     ).write_delta(customers_path, mode="overwrite")
 
-    cdp_runs, segment_runs, new_runs = _wait_for_runs(server, since, timeout=240)
-    print(f"[dagster-ui] CDP change → cdp_change_sensor run → segment_sensor run SUCCESS in "
-          f"{time.monotonic() - started:.1f} s; new runs: "
+    _wait_for_sensor_runs(server, since, ["cdp_change_sensor"], timeout=240)
+    cdp_s = time.monotonic() - started
+
+    # The asset page: exactly the moved segment's variants are stale, because of its definition.
+    staleness = server.staleness(partitions)
+    stale = {p: causes for p, (status, causes) in staleness.items() if status != "FRESH"}
+    assert list(stale) == [CHANGED_SEGMENT], staleness
+    [cause] = stale[CHANGED_SEGMENT]
+    assert cause["key"]["path"] == ["segment_definitions"] and cause["partitionKey"] == CHANGED_SEGMENT, cause
+    assert cause["category"] == "DATA" and cause["reason"] == "has a new data version", cause
+
+    assert server.set_sensor("segment_sensor", running=True) == "RUNNING"
+    by_sensor, new_runs = _wait_for_sensor_runs(server, since, ["cdp_change_sensor", "segment_sensor"], timeout=240)
+    cdp_runs, segment_runs = by_sensor["cdp_change_sensor"], by_sensor["segment_sensor"]
+    print(f"[dagster-ui] CDP change → cdp_change_sensor run SUCCESS in {cdp_s:.1f} s; segment_sensor "
+          f"(turned back on) run SUCCESS {time.monotonic() - started:.1f} s after the change; new runs: "
           f"{[(run_tags(r).get('dagster/sensor_name'), r['status']) for r in new_runs]}")
 
     [cdp_run] = cdp_runs
@@ -655,6 +723,8 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     changed = joined.filter(pl.col("generated_at") != pl.col("generated_at_after"))
     assert set(changed["segment_id"]) == {CHANGED_SEGMENT} and changed.height == 14
     assert set(changed["summary_hash_after"]) == {new_hash} and new_hash not in set(changed["summary_hash"])
+    # and the asset page shows every partition fresh again
+    assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(partitions, "FRESH")
 
 
 def test_sensor_refresh_records_the_segments_check_results(dev_server):
