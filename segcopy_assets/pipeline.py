@@ -107,11 +107,11 @@ def run_pipeline(
     )
     materializations = result.asset_materializations_for_node("description_variants")
     metadata = {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
-    check_results = {
-        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+    check_results: dict[str, bool] = {}  # a check passed if it passed on every partition
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.asset_check_evaluation_data
+            check_results[evaluation.check_name] = check_results.get(evaluation.check_name, True) and evaluation.passed
 
     published = _materialize(PUBLISHING, resources, instance)
     pub_meta = published.asset_materializations_for_node("published_variants")[0].metadata

@@ -57,8 +57,8 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition, k
 def variant_run_requests(ordered_keys: list[str], segments: list[str], reason: str, key_parts: object) -> list[dg.RunRequest]:
     """One RunRequest per contiguous block of ``segments`` (each a single run over a range).
 
-    A one-segment block is a plain partition run: dagster 1.13 records the asset checks of a
-    range run without a partition, so the UI would show that segment's checks as skipped.
+    A one-segment block is a plain partition run, which is what the UI's Materialize button
+    sends for one partition.
     """
     requests = []
     for block in contiguous_blocks(ordered_keys, segments):

@@ -5,6 +5,7 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
+from dagster._core.storage.event_log.base import PartitionKeyFilter
 from deltalake import DeltaTable
 
 from segcopy_assets.definitions import ALL_ASSETS
@@ -210,3 +211,33 @@ def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
     assert secret not in logs
     hits = variants(resources).select(pl.all().cast(pl.String).str.contains(secret, literal=True).any())
     assert not any(hits.row(0))
+
+
+def test_a_range_run_records_every_partitions_check_results(tmp_path, sample_tables, instance):
+    """One run over all segments still gives each partition its own check executions."""
+    from tests.fake_openai import FakeOpenAIServer, default_reply
+
+    def responder(body):
+        if "E-Bikes" in body["messages"][0]["content"]:  # the system prompt: the segment's description
+            return "Now 62% off for you!\n\n**Rationale:** A discount sells."
+        return default_reply(body)
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        copywriter = Copywriter(backend="openai", base_url=srv.base_url, api_key="k", prompts_dir=str(PROMPTS))
+        run_pipeline(instance, make_resources(tmp_path, sample_tables, copywriter=copywriter))
+
+    key = dg.AssetCheckKey(dg.AssetKey("description_variants"), "no_invented_offers")
+    [range_run] = {r.run_id for r in instance.fetch_materializations(dg.AssetKey("description_variants"), limit=20).records}
+    partitions = instance.get_dynamic_partitions("segments")
+    storage = instance.event_log_storage
+    statuses = {}
+    for partition in partitions:
+        [record] = storage.get_asset_check_execution_history(
+            key, limit=5, partition_filter=PartitionKeyFilter(key=partition))
+        assert record.run_id == range_run and record.partition == partition
+        evaluation = record.event.dagster_event.asset_check_evaluation_data
+        assert evaluation.metadata["segments"].value == partition
+        assert evaluation.metadata["evaluated"].value == 14
+        assert evaluation.target_materialization_data.run_id == range_run
+        statuses[partition] = record.status.value
+    assert statuses == {p: "FAILED" if p.startswith("e-bikes--") else "SUCCEEDED" for p in partitions}

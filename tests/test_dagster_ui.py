@@ -547,6 +547,19 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     sensors = {s["name"]: s["sensorState"]["status"] for s in server.sensors()}
     assert sensors == {name: "RUNNING" for name in SENSORS}, sensors
 
+    # `segcopy run` generated every segment in one run over the range: each partition's check
+    # tab still shows that run's result for that partition.
+    range_runs = set()
+    for check in sorted(CHECKS):
+        executions = server.gql(CHECK_EXECUTIONS, {
+            "assetKey": VARIANTS, "checkName": check, "partition": CHANGED_SEGMENT,
+        })["assetCheckExecutions"]
+        assert executions and executions[0]["status"] == "SUCCEEDED", (check, executions)
+        assert executions[0]["evaluation"]["partition"] == CHANGED_SEGMENT, (check, executions[0])
+        assert metadata(executions[0]["evaluation"]["metadataEntries"])["segments"] == CHANGED_SEGMENT
+        range_runs.add(executions[0]["runId"])
+    assert len(range_runs) == 1, range_runs
+
     # The Materialize button, step by step, as the UI sends it.
     before = server.materialization_counts()
     started = time.monotonic()

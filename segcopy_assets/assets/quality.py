@@ -6,6 +6,9 @@ these checks read those verdicts for the run's segments so the UI, publishing an
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from segcopy_assets import variant_store
 from segcopy_assets.assets.variants import CHECKS_TABLE, VERDICT_SCHEMA, description_variants
@@ -14,6 +17,7 @@ from segcopy_assets.partitions import segments_partitions
 from segcopy_assets.resources import Warehouse
 from segcopy_assets.variant_checks import CHECKS, WARN
 
+BLOCKING = "well_formed"
 DESCRIPTIONS = {
     "coverage": "Every product × segment pair of the partition is present and generated ok.",
     "well_formed": "One row per pair with the required columns (a failure is a bug; blocks downstream).",
@@ -54,12 +58,59 @@ def summarize_check(verdicts: pl.DataFrame, check: str, segment_ids: list[str]) 
     )
 
 
+def _latest_materializations(instance: dg.DagsterInstance, partitions: list[str]) -> dict:
+    """Each partition's latest materialization (what its evaluation is about), in one query
+    for a range run's partitions, which were all just materialized."""
+    def fetch(keys: list[str], limit: int):
+        return instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=description_variants.key, asset_partitions=keys), limit=limit
+        ).records
+
+    latest = {}
+    for record in fetch(partitions, len(partitions)):
+        latest.setdefault(record.partition_key, record)
+    for partition in partitions:
+        if partition not in latest:  # materialized in an earlier run, or never
+            records = fetch([partition], 1)
+            if records:
+                latest[partition] = records[0]
+    return {p: AssetCheckEvaluationTargetMaterializationData(storage_id=r.storage_id, run_id=r.run_id,
+                                                             timestamp=r.timestamp)
+            for p, r in latest.items()}
+
+
+def per_segment_evaluations(
+    verdicts: pl.DataFrame, check: str, segment_ids: list[str], instance: dg.DagsterInstance
+) -> list[dg.AssetCheckEvaluation]:
+    """One evaluation per segment partition of a range run.
+
+    Dagster 1.13 records a check of a range run once, without a partition, and leaves every
+    partition's planned execution unresolved (shown as skipped); these fill them in.
+    """
+    evaluations = []
+    targets = _latest_materializations(instance, segment_ids)
+    for segment_id in segment_ids:
+        result = summarize_check(verdicts.filter(pl.col("segment_id") == segment_id), check, [segment_id])
+        evaluations.append(dg.AssetCheckEvaluation(
+            asset_key=description_variants.key,
+            check_name=check,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            description=result.description,
+            blocking=check == BLOCKING,
+            partition=segment_id,
+            target_materialization_data=targets.get(segment_id),
+        ))
+    return evaluations
+
+
 def _build_check(check: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=description_variants,
         name=check,
         partitions_def=segments_partitions,
-        blocking=check == "well_formed",
+        blocking=check == BLOCKING,
         description=DESCRIPTIONS[check],
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -67,6 +118,9 @@ def _build_check(check: str) -> dg.AssetChecksDefinition:
         verdicts = variant_store.read_segments(
             warehouse.table_path(CHECKS_TABLE), segment_ids, schema=VERDICT_SCHEMA
         )
+        if context.has_partition_key_range and len(segment_ids) > 1:
+            for evaluation in per_segment_evaluations(verdicts, check, segment_ids, context.instance):
+                context.op_execution_context.log_event(evaluation)
         return summarize_check(verdicts, check, segment_ids)
 
     return _check

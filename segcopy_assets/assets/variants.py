@@ -59,14 +59,7 @@ def verdict_summary(verdicts: pl.DataFrame) -> tuple[dict, pl.DataFrame]:
         "segment_id", "product_id", "check")
 
 
-def _observe_verdicts(context: dg.AssetExecutionContext, verdicts: pl.DataFrame, segment_ids: list[str]) -> None:
-    """One observation per segment partition with its check verdicts, so per-segment results are
-    visible in the UI even when a range run records its asset checks without a partition."""
-    for segment_id in segment_ids:
-        counts, failing = verdict_summary(verdicts.filter(pl.col("segment_id") == segment_id))
-        metadata = {f"failing_{check}": dg.MetadataValue.int(n) for check, n in counts.items()}
-        metadata["failing_pairs"] = dg.MetadataValue.md(markdown_table(failing, max_rows=50, max_chars=200))
-        context.log_event(dg.AssetObservation(asset_key=context.asset_key, partition=segment_id, metadata=metadata))
+def _warn_failing(context: dg.AssetExecutionContext, verdicts: pl.DataFrame) -> None:
     total, _ = verdict_summary(verdicts)
     if any(total.values()):
         context.log.warning("failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n))
@@ -195,7 +188,7 @@ def description_variants(
     verdict_key = list(VERDICT_SCHEMA)
     if not variant_store.unchanged(checks_path, verdicts, segment_ids, key=verdict_key):
         variant_store.replace_segments(checks_path, verdicts, segment_ids, schema=VERDICT_SCHEMA)
-    _observe_verdicts(context, verdicts, segment_ids)
+    _warn_failing(context, verdicts)
 
     cost = stats.cost_usd(prompt_set.price_per_1m())
     p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
