@@ -57,6 +57,9 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(tmp_path):
         assert pl.read_delta(str(variants)).sort("segment_id", "product_id").equals(
             before.sort("segment_id", "product_id"))
 
+        # The server still answers the requests the killed run had in flight (150 ms each):
+        # let them land before counting the resume's calls.
+        time.sleep(1.0)
         srv.reset_stats()
         resumed = subprocess.run([SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         assert resumed.returncode == 0, resumed.stderr[-2000:]
