@@ -40,6 +40,15 @@ def plan_segment_refresh(
     return SegmentPlan(added, removed, changed, unchanged)
 
 
+def summary_changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, list[str]]:
+    """Segments new, changed (summary_hash moved) and removed between two summaries tables."""
+    return {
+        "new": sorted(s for s in after if s not in before),
+        "changed": sorted(s for s in after if s in before and before[s] != after[s]),
+        "removed": sorted(s for s in before if s not in after),
+    }
+
+
 def contiguous_blocks(ordered_keys: list[str], wanted: Iterable[str]) -> list[list[str]]:
     """Split ``wanted`` into runs of neighbours in partition order, so each block can be ONE
     run over a partition range without touching the segments between blocks."""

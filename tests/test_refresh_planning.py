@@ -29,3 +29,13 @@ def test_stale_by_hash():
     generated = {"a": {"p1"}, "b": {"p0"}, "c": {"p1", "p0"}}
     assert stale_by_hash("p1", generated, ["a", "b", "c", "d"]) == ["b", "c", "d"]
     assert stale_by_hash({"c1", "c2"}, {"a": {"c1", "c2"}, "b": {"c1"}}, ["a", "b"]) == ["b"]
+
+
+def test_summary_changes_between_two_tables():
+    from segcopy_assets.refresh_planning import summary_changes
+
+    before = {"a": "1", "b": "1", "c": "1"}
+    after = {"a": "1", "b": "2", "d": "1"}
+    assert summary_changes(before, after) == {"new": ["d"], "changed": ["b"], "removed": ["c"]}
+    assert summary_changes({}, after) == {"new": ["a", "b", "d"], "changed": [], "removed": []}
+    assert summary_changes(after, after) == {"new": [], "changed": [], "removed": []}

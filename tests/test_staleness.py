@@ -81,7 +81,11 @@ def test_after_a_full_run_no_partition_is_stale(world):
 def test_one_moved_segment_makes_exactly_its_partition_stale_until_regenerated(world):
     instance, resources = world["instance"], world["resources"]
     move_one_segment(world["tables"])
-    assert materialize(resources, instance, ["cdp_customers", "segment_summaries"]).success
+    result = materialize(resources, instance, ["cdp_customers", "segment_summaries"])
+    assert result.success
+    meta = result.asset_materializations_for_node("segment_summaries")[0].metadata
+    assert [meta[f"segments_{k}"].value for k in ("new", "changed", "removed")] == [0, 1, 0]
+    assert meta["changes"].value == f"- **changed**: {CHANGED}"
 
     assert stale_partitions(instance) == {
         CHANGED: [f"segment_definitions[{CHANGED}]: has a new data version"]}

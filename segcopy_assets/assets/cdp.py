@@ -7,7 +7,9 @@ import polars as pl
 
 from segcopy_assets.dagster_helpers import combined_hash, markdown_table, reported_as_failure
 from segcopy_assets.partitions import segments_partitions
-from segcopy_assets.resources import CdpSource, ProductRepository, Segmentation
+from segcopy_assets import variant_store
+from segcopy_assets.refresh_planning import summary_changes
+from segcopy_assets.resources import CdpSource, ProductRepository, Segmentation, Warehouse
 from segcopy_assets.sample_data import CLV_TIERS
 from segcopy_assets.summaries import compute_segment_summaries
 from segcopy_assets.validation import check_no_nulls, validate_customers
@@ -79,6 +81,21 @@ def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObs
     ]
 
 
+def _previous_hashes(warehouse: Warehouse) -> dict[str, str]:
+    """segment_id → summary_hash of the table this run replaces (empty on the first run)."""
+    path = warehouse.table_path("segment_summaries")
+    if not variant_store.table_exists(path):
+        return {}
+    return dict(pl.read_delta(path, columns=["segment_id", "summary_hash"]).iter_rows())
+
+
+def _listed(ids: list[str], at_most: int = 20) -> str:
+    if not ids:
+        return "none"
+    more = f" and {len(ids) - at_most} more" if len(ids) > at_most else ""
+    return ", ".join(ids[:at_most]) + more
+
+
 @dg.asset(
     group_name="cdp",
     kinds={"deltalake", "polars"},
@@ -87,7 +104,8 @@ def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObs
     "a prompt-ready description and a summary_hash.",
 )
 def segment_summaries(
-    context: dg.AssetExecutionContext, segmentation: Segmentation, cdp_customers: pl.LazyFrame
+    context: dg.AssetExecutionContext, segmentation: Segmentation, warehouse: Warehouse,
+    cdp_customers: pl.LazyFrame,
 ) -> dg.Output[pl.DataFrame]:
     spec = segmentation.spec()
     with reported_as_failure():
@@ -100,7 +118,9 @@ def segment_summaries(
             f"{dropped.height} segment(s) below min_segment_size={spec.min_segment_size} left out: "
             + ", ".join(f"{r['segment_id']} ({r['customer_count']})" for r in dropped.iter_rows(named=True))
         )
-    context.log.info(f"{summaries.height} segments summarised")
+    changes = summary_changes(_previous_hashes(warehouse), dict(summaries.select("segment_id", "summary_hash").iter_rows()))
+    context.log.info(f"{summaries.height} segments summarised; "
+                     + "; ".join(f"{kind}: {_listed(ids)}" for kind, ids in changes.items()))
     for observation in segment_definition_observations(summaries):
         context.log_event(observation)
     preview = summaries.select("segment_id", "customer_count", "summary_hash", "segment_description")
@@ -111,6 +131,9 @@ def segment_summaries(
             "dagster/row_count": dg.MetadataValue.int(summaries.height),
             "customers_covered": dg.MetadataValue.int(int(summaries["customer_count"].sum())),
             "segments_left_out": dg.MetadataValue.int(dropped.height),
+            **{f"segments_{kind}": dg.MetadataValue.int(len(ids)) for kind, ids in changes.items()},
+            "changes": dg.MetadataValue.md("\n".join(
+                f"- **{kind}**: {_listed(ids, 100)}" for kind, ids in changes.items() if ids) or "none"),
             "segment_keys": ", ".join(spec.keys),
             "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=30, max_chars=400)),
         },
