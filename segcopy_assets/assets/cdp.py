@@ -1,13 +1,14 @@
-"""CDP-side assets: raw customers from the share, segment summaries, the product repository."""
+"""CDP-side assets: raw customers from the share, segment summaries and the per-segment
+definitions they observe, the product repository."""
 
 from dataclasses import replace
 
 import dagster as dg
 import polars as pl
 
+from segcopy_assets import variant_store
 from segcopy_assets.dagster_helpers import combined_hash, markdown_table, reported_as_failure
 from segcopy_assets.partitions import segments_partitions
-from segcopy_assets import variant_store
 from segcopy_assets.refresh_planning import summary_changes
 from segcopy_assets.resources import CdpSource, ProductRepository, Segmentation, Warehouse
 from segcopy_assets.sample_data import CLV_TIERS
