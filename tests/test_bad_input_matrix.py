@@ -22,7 +22,7 @@ from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
 from segcopy_assets.sharing_server import SharedTable, running_server, write_profile
 
-from tests.conftest import PROMPTS, free_port, make_resources
+from tests.conftest import PROMPTS, free_port, make_resources, memory_instance
 
 # description_variants is left out here: it reaches segment_summaries through the observed
 # segment_definitions, so in a run with a failing CDP step it fails too, with its own message
@@ -37,7 +37,7 @@ SHARE_TOKEN = "matrix-share-token-5b1e"
 def baseline(tmp_path_factory, sample_tables):
     """A warehouse after one successful full run, and the instance that knows its partitions."""
     root = tmp_path_factory.mktemp("baseline")
-    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+    with pytest.MonkeyPatch.context() as mp, memory_instance() as instance:
         mp.setenv("SEGCOPY_HOME", str(root / "home"))
         resources = make_resources(root, sample_tables)
         run_pipeline(instance, resources)

@@ -27,7 +27,7 @@ from segcopy_assets.generation import VARIANT_SCHEMA
 from segcopy_assets.review_app import create_app, inline_diff, make_server, word_diff
 from segcopy_assets.review_workflow import ReviewTables, review_queue
 
-from tests.conftest import free_port, make_resources
+from tests.conftest import free_port, make_resources, memory_instance
 
 ORIGINAL = {
     "P1": "The Aero weighs 8.1 kg. It has a Shimano 105 groupset with 12 speeds.",
@@ -462,7 +462,7 @@ def real_variants(tmp_path, sample_tables):
     from segcopy_assets.pipeline import run_pipeline
 
     resources = make_resources(tmp_path, sample_tables)
-    with dg.instance_for_test() as instance:
+    with memory_instance() as instance:
         run_pipeline(instance, resources)
     root = str(resources["warehouse"].table_path("description_variants")).rsplit("/", 1)[0]
     t = ReviewTables.under(root)

@@ -13,7 +13,7 @@ from segcopy_assets.review_workflow import ReviewTables, decide, export_csv, imp
 from segcopy_assets.resources import Copywriter
 from segcopy_assets.variant_checks import CheckSettings
 
-from tests.conftest import PROMPTS, make_resources
+from tests.conftest import PROMPTS, make_resources, memory_instance
 
 ORIGINAL = "The Aero weighs 8.1 kg. It has a Shimano 105 groupset with 12 speeds."
 SEGMENT = {"segment_id": "s1", "top_regions": [{"value": "Pacific", "count": 3, "share": 0.3}],
@@ -96,7 +96,7 @@ def test_decisions_validated():
 @pytest.fixture
 def generated(tmp_path, sample_tables):
     resources = make_resources(tmp_path, sample_tables)
-    with dg.instance_for_test() as instance:
+    with memory_instance() as instance:
         report = run_pipeline(instance, resources)
         yield resources, instance, report
 

@@ -195,8 +195,18 @@ def shared_cdp(tmp_path, sample_tables):
         yield {"endpoint": endpoint, "profile": profile, "url": f"{profile}#segcopy.cdp.customers"}
 
 
+@pytest.fixture
+def disk_instance(tmp_path):
+    """An on-disk instance under tmp_path, so the scan also reads its event databases and
+    compute logs."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        yield instance
+
+
 @pytest.mark.slow
-def test_api_key_and_bearer_token_appear_nowhere(tmp_path, sample_tables, instance, shared_cdp, monkeypatch,
+def test_api_key_and_bearer_token_appear_nowhere(tmp_path, sample_tables, disk_instance, shared_cdp, monkeypatch,
                                                   capfd, caplog):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("SEGCOPY_LLM_API_KEY", API_KEY)
@@ -205,24 +215,25 @@ def test_api_key_and_bearer_token_appear_nowhere(tmp_path, sample_tables, instan
                                 api_key=dg.EnvVar("SEGCOPY_LLM_API_KEY"), model="gpt-4o-mini")
         resources = make_resources(tmp_path, sample_tables, copywriter=copywriter, share_url=shared_cdp["url"])
         resources["product_repository"] = ProductRepository(path=small_products(tmp_path, sample_tables))
-        report = run_pipeline(instance, resources)
-        publish(resources, instance, auto_approve=True)
+        report = run_pipeline(disk_instance, resources)
+        publish(resources, disk_instance, auto_approve=True)
         calls = srv.success_count
     # The run really used both secrets: every pair generated, customers read through the share.
     assert calls == 42 and report.variant_metadata["calls_made"] == 42
     wh = resources["warehouse"]
     assert DeltaTable(wh.table_path("cdp_customers")).version() == 0
     assert pl.read_delta(wh.table_path("customer_variant_assignments")).height > 0
-    cdp_meta = instance.fetch_materializations(dg.AssetKey("cdp_customers"), limit=1).records[0]
+    cdp_meta = disk_instance.fetch_materializations(dg.AssetKey("cdp_customers"), limit=1).records[0]
     assert "delta-sharing segcopy.cdp.customers" in str(cdp_meta.asset_materialization.metadata)
     assert _delta_tables_containing(tmp_path, "Basecamp")  # the scan does read table contents
+    assert _files_containing(tmp_path / "dagster", "segment_summaries")  # and the instance's files
 
-    _assert_nowhere([API_KEY, SHARE_TOKEN], tmp_path=tmp_path, skip={shared_cdp["profile"]}, instance=instance,
+    _assert_nowhere([API_KEY, SHARE_TOKEN], tmp_path=tmp_path, skip={shared_cdp["profile"]}, instance=disk_instance,
                     capfd=capfd, caplog=caplog)
 
 
 @pytest.mark.slow
-def test_failure_paths_do_not_leak_secrets(tmp_path, sample_tables, instance, shared_cdp, monkeypatch, capfd,
+def test_failure_paths_do_not_leak_secrets(tmp_path, sample_tables, disk_instance, shared_cdp, monkeypatch, capfd,
                                            caplog):
     caplog.set_level(logging.DEBUG)
     wrong_key, wrong_token = "sk-segcopy-WRONG-key-c0ffee11", "dss-WRONG-token-0badf00d"
@@ -235,7 +246,7 @@ def test_failure_paths_do_not_leak_secrets(tmp_path, sample_tables, instance, sh
         resources = make_resources(tmp_path, sample_tables, copywriter=copywriter)
         resources["product_repository"] = ProductRepository(path=small_products(tmp_path, sample_tables))
         with pytest.raises(PipelineFailed, match="HTTP 401") as pipeline_error:
-            run_pipeline(instance, resources)
+            run_pipeline(disk_instance, resources)
         ps = load_prompt_set(PROMPTS, backend="openai")
         segments = pl.DataFrame({"segment_id": ["s"], "summary_hash": ["h"], "segment_description": ["d"]})
         products = pl.read_delta(small_products(tmp_path / "direct", sample_tables)).with_columns(
@@ -257,13 +268,13 @@ def test_failure_paths_do_not_leak_secrets(tmp_path, sample_tables, instance, sh
     with pytest.raises(SourceUnavailableError, match="HTTP 401") as source_error:
         sharing_table_version(bad_url)
     with pytest.raises(PipelineFailed, match="rejected the bearer token") as share_pipeline_error:
-        run_pipeline(instance, {**resources, "cdp": CdpSource(share_url=bad_url)})
+        run_pipeline(disk_instance, {**resources, "cdp": CdpSource(share_url=bad_url)})
 
     errors = "\n".join(_exception_text(e.value) for e in
                        (pipeline_error, generation_error, source_error, share_pipeline_error))
     assert "HTTP 401" in errors and "segcopy.cdp.customers" in errors  # the scan sees the messages
     _assert_nowhere([wrong_key, wrong_token, API_KEY, SHARE_TOKEN], tmp_path=tmp_path,
-                    skip={shared_cdp["profile"], bad_profile}, instance=instance, capfd=capfd, caplog=caplog,
+                    skip={shared_cdp["profile"], bad_profile}, instance=disk_instance, capfd=capfd, caplog=caplog,
                     extra=errors)
 
 

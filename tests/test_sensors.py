@@ -21,7 +21,7 @@ from segcopy_assets.sensors import (
     segment_sensor,
 )
 
-from tests.conftest import PROMPTS, make_resources
+from tests.conftest import PROMPTS, make_resources, memory_instance
 
 
 def tick(sensor, instance, resources, cursor=None):
@@ -56,7 +56,7 @@ def world(tmp_path, sample_tables):
         tmp_path, {"customers": str(customers), "products": str(products)},
         copywriter=Copywriter(backend="offline", prompts_dir=str(prompts)),
     )
-    with dg.instance_for_test() as instance:
+    with memory_instance() as instance:
         run_pipeline(instance, resources)
         yield {"instance": instance, "resources": resources, "customers": customers,
                "products": products, "prompts": prompts}

@@ -18,7 +18,7 @@ from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.errors import SourceUnavailableError
 from segcopy_assets.resources import CdpSource
 
-from tests.conftest import REPO, free_port, make_resources
+from tests.conftest import REPO, free_port, make_resources, memory_instance
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def test_profile_and_server_are_local_and_private(shared_table):
 
 
 def test_cdp_customers_through_the_connector_equals_local(tmp_path, shared_table, sample_tables):
-    with dg.instance_for_test() as instance:
+    with memory_instance() as instance:
         resources = make_resources(tmp_path, sample_tables, share_url=shared_table["url"])
         result = dg.materialize(ALL_ASSETS, selection=["cdp_customers"], resources=resources, instance=instance)
         assert result.success

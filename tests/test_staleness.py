@@ -19,7 +19,7 @@ from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import CdpSource
 
-from tests.conftest import make_resources
+from tests.conftest import make_resources, memory_instance
 
 VARIANTS = dg.AssetKey("description_variants")
 CHANGED = "e-bikes--core"  # E-Bikes × Low tier: its customers move region below
@@ -53,7 +53,7 @@ def world(tmp_path, sample_tables):
     shutil.copytree(sample_tables["products"], products)
     tables = {"customers": str(customers), "products": str(products)}
     resources = make_resources(tmp_path, tables)
-    with dg.instance_for_test() as instance:
+    with memory_instance() as instance:
         run_pipeline(instance, resources)
         yield {"resources": resources, "instance": instance, "tables": tables}
 
@@ -150,7 +150,7 @@ def test_variants_in_a_run_whose_summaries_failed_refuse_to_run(world, tmp_path)
 
 def test_variants_need_the_summaries_table(tmp_path, sample_tables):
     resources = make_resources(tmp_path, sample_tables)
-    with dg.instance_for_test() as instance:
+    with memory_instance() as instance:
         instance.add_dynamic_partitions("segments", [CHANGED])
         assert materialize(resources, instance, ["products"]).success
         result = materialize(resources, instance, ["description_variants"], partition_key=CHANGED)
