@@ -253,6 +253,13 @@ def two_runs_at_once(tmp_path, sample_tables, instance, segments: tuple[str, str
 
 
 @pytest.fixture
+def instance():
+    """On disk: the spawned runs open it from its ref (overrides conftest's in-memory one)."""
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
 def warehouse(tmp_path, sample_tables, instance):
     resources = make_resources(tmp_path, sample_tables)
     run_pipeline(instance, resources)
