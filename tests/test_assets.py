@@ -238,6 +238,26 @@ def test_a_range_run_records_every_partitions_check_results(tmp_path, sample_tab
         evaluation = record.event.dagster_event.asset_check_evaluation_data
         assert evaluation.metadata["segments"].value == partition
         assert evaluation.metadata["evaluated"].value == 14
-        assert evaluation.target_materialization_data.run_id == range_run
+        [latest] = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("description_variants"), asset_partitions=[partition]),
+            limit=1).records
+        assert evaluation.target_materialization_data.storage_id == latest.storage_id
+        assert evaluation.target_materialization_data.run_id == range_run == latest.run_id
         statuses[partition] = record.status.value
     assert statuses == {p: "FAILED" if p.startswith("e-bikes--") else "SUCCEEDED" for p in partitions}
+
+
+def test_a_one_partition_range_run_records_that_partitions_checks(resources, instance):
+    from segcopy_assets.definitions import ALL_CHECKS
+
+    run_pipeline(instance, resources)
+    partition = "tents--core"
+    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=["description_variants"], resources=resources,
+                            instance=instance, tags={"dagster/asset_partition_range_start": partition,
+                                                     "dagster/asset_partition_range_end": partition})
+    assert result.success
+    for check in ("coverage", "well_formed", "facts_preserved"):
+        key = dg.AssetCheckKey(dg.AssetKey("description_variants"), check)
+        [record] = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=1, partition_filter=PartitionKeyFilter(key=partition))
+        assert record.run_id == result.run_id and record.status.value == "SUCCEEDED", (check, record.status)

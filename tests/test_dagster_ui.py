@@ -673,29 +673,30 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     # Hold segment_sensor with the UI's toggle, to read the UI between the CDP refresh and the
     # variants refresh.
     assert server.set_sensor("segment_sensor", running=False) == "STOPPED"
+    try:
+        # Move one segment's customers to another region: a new Delta version of the CDP table.
+        customers = pl.read_delta(customers_path)
+        moved = (pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low")
+        assert customers.filter(moved & (pl.col("region") != "Mountain West")).height > 100
+        since = time.time() - 1
+        started = time.monotonic()
+        customers.with_columns(
+            pl.when(moved).then(pl.lit("Mountain West")).otherwise(pl.col("region")).alias("region")
+        ).write_delta(customers_path, mode="overwrite")
 
-    # Move one segment's customers to another region: a new Delta version of the CDP table.
-    customers = pl.read_delta(customers_path)
-    moved = (pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low")
-    assert customers.filter(moved & (pl.col("region") != "Mountain West")).height > 100
-    since = time.time() - 1
-    started = time.monotonic()
-    customers.with_columns(
-        pl.when(moved).then(pl.lit("Mountain West")).otherwise(pl.col("region")).alias("region")
-    ).write_delta(customers_path, mode="overwrite")
+        _wait_for_sensor_runs(server, since, ["cdp_change_sensor"], timeout=240)
+        cdp_s = time.monotonic() - started
 
-    _wait_for_sensor_runs(server, since, ["cdp_change_sensor"], timeout=240)
-    cdp_s = time.monotonic() - started
-
-    # The asset page: exactly the moved segment's variants are stale, because of its definition.
-    staleness = server.staleness(partitions)
-    stale = {p: causes for p, (status, causes) in staleness.items() if status != "FRESH"}
-    assert list(stale) == [CHANGED_SEGMENT], staleness
-    [cause] = stale[CHANGED_SEGMENT]
-    assert cause["key"]["path"] == ["segment_definitions"] and cause["partitionKey"] == CHANGED_SEGMENT, cause
-    assert cause["category"] == "DATA" and cause["reason"] == "has a new data version", cause
-
-    assert server.set_sensor("segment_sensor", running=True) == "RUNNING"
+        # The asset page: exactly the moved segment's variants are stale, because of its definition.
+        staleness = server.staleness(partitions)
+        stale = {p: causes for p, (status, causes) in staleness.items() if status != "FRESH"}
+        assert list(stale) == [CHANGED_SEGMENT], staleness
+        [cause] = stale[CHANGED_SEGMENT]
+        assert cause["key"]["path"] == ["segment_definitions"] and cause["partitionKey"] == CHANGED_SEGMENT, cause
+        assert cause["category"] == "DATA" and cause["reason"] == "has a new data version", cause
+    finally:  # never leave it off for the tests after this one
+        sensor_status = server.set_sensor("segment_sensor", running=True)
+    assert sensor_status == "RUNNING"
     by_sensor, new_runs = _wait_for_sensor_runs(server, since, ["cdp_change_sensor", "segment_sensor"], timeout=240)
     cdp_runs, segment_runs = by_sensor["cdp_change_sensor"], by_sensor["segment_sensor"]
     print(f"[dagster-ui] CDP change → cdp_change_sensor run SUCCESS in {cdp_s:.1f} s; segment_sensor "

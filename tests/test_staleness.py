@@ -72,6 +72,9 @@ def test_segment_summaries_observe_one_data_version_per_segment(world):
     versions = {r.partition_key: r.asset_observation.tags["dagster/data_version"] for r in reversed(records)}
     assert versions == dict(summaries.select("segment_id", "summary_hash").iter_rows())
     assert len(versions) == 14
+    # recorded after the table was written, never before it
+    [table_written] = instance.fetch_materializations(dg.AssetKey("segment_summaries"), limit=1).records
+    assert min(r.storage_id for r in records) > table_written.storage_id
 
 
 def test_after_a_full_run_no_partition_is_stale(world):
@@ -142,7 +145,7 @@ def test_variants_in_a_run_whose_summaries_failed_refuse_to_run(world, tmp_path)
     failures = {e.step_key: e.step_failure_data.error.message for e in result.all_events if e.is_step_failure}
     assert set(failures) == {"cdp_customers", "description_variants"}, failures
     assert "column 'region'" in failures["cdp_customers"]
-    assert "segment_summaries is selected in this run but has not been written by it" in failures[
+    assert "segment_summaries is part of this run but this run has not written it" in failures[
         "description_variants"]
     assert pl.read_delta(wh.table_path("description_variants")).equals(before)
     assert not result.asset_materializations_for_node("description_variants")
@@ -158,3 +161,18 @@ def test_variants_need_the_summaries_table(tmp_path, sample_tables):
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "segment_summaries is not materialized yet" in failure.step_failure_data.error.message
 
+
+
+
+def test_the_guard_waits_only_for_a_summaries_step_this_run_executes():
+    from segcopy_assets.assets.variants import summaries_pending
+
+    key = dg.AssetKey("segment_summaries")
+    variants_only = {VARIANTS}
+    mixed = {VARIANTS, key, dg.AssetKey("cdp_customers")}
+    assert not summaries_pending(variants_only, None, written=False)  # the sensors' runs
+    assert summaries_pending(mixed, None, written=False)  # summaries failed in this run
+    assert not summaries_pending(mixed, None, written=True)
+    # re-execution from failure keeps the selection but runs only the failed step
+    assert not summaries_pending(mixed, ["description_variants"], written=False)
+    assert summaries_pending(mixed, ["segment_summaries", "description_variants"], written=False)

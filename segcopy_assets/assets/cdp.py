@@ -1,6 +1,7 @@
 """CDP-side assets: raw customers from the share, segment summaries and the per-segment
 definitions they observe, the product repository."""
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import dagster as dg
@@ -107,7 +108,7 @@ def _listed(ids: list[str], at_most: int = 20) -> str:
 def segment_summaries(
     context: dg.AssetExecutionContext, segmentation: Segmentation, warehouse: Warehouse,
     cdp_customers: pl.LazyFrame,
-) -> dg.Output[pl.DataFrame]:
+) -> Iterator:
     spec = segmentation.spec()
     with reported_as_failure():
         check_no_nulls(cdp_customers, spec.source_key_columns(), "cdp_customers", "customer_id")
@@ -122,10 +123,8 @@ def segment_summaries(
     changes = summary_changes(_previous_hashes(warehouse), dict(summaries.select("segment_id", "summary_hash").iter_rows()))
     context.log.info(f"{summaries.height} segments summarised; "
                      + "; ".join(f"{kind}: {_listed(ids)}" for kind, ids in changes.items()))
-    for observation in segment_definition_observations(summaries):
-        context.log_event(observation)
     preview = summaries.select("segment_id", "customer_count", "summary_hash", "segment_description")
-    return dg.Output(
+    yield dg.Output(
         summaries,
         metadata={
             "row_count": dg.MetadataValue.int(summaries.height),
@@ -140,6 +139,10 @@ def segment_summaries(
         },
         data_version=dg.DataVersion(combined_hash(summaries["summary_hash"].to_list())),
     )
+    # Only once the table is written (the IO manager stores the Output before this resumes): a
+    # failed write records no new versions, and a variants run never sees a version newer than
+    # the table it reads.
+    yield from segment_definition_observations(summaries)
 
 
 @dg.asset(

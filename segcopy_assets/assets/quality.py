@@ -118,7 +118,7 @@ def _build_check(check: str) -> dg.AssetChecksDefinition:
         verdicts = variant_store.read_segments(
             warehouse.table_path(CHECKS_TABLE), segment_ids, schema=VERDICT_SCHEMA
         )
-        if context.has_partition_key_range and len(segment_ids) > 1:
+        if not context.has_partition_key:  # a range run, even of one partition
             for evaluation in per_segment_evaluations(verdicts, check, segment_ids, context.instance):
                 context.op_execution_context.log_event(evaluation)
         return summarize_check(verdicts, check, segment_ids)

@@ -65,6 +65,19 @@ def _warn_failing(context: dg.AssetExecutionContext, verdicts: pl.DataFrame) -> 
         context.log.warning("failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n))
 
 
+def summaries_pending(selected: set, steps_to_execute: list[str] | None, written: bool) -> bool:
+    """Whether this run executes the segment_summaries step and has not written the table yet.
+
+    A re-execution from failure keeps the parent run's selection but runs only some steps
+    (``steps_to_execute``); the table it reads was then written by the parent run.
+    """
+    if dg.AssetKey(SUMMARIES_TABLE) not in selected:
+        return False
+    if steps_to_execute is not None and SUMMARIES_TABLE not in steps_to_execute:
+        return False
+    return not written
+
+
 def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
     """Refuse to read segment_summaries while this same run has yet to write it.
 
@@ -72,16 +85,16 @@ def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
     (for per-segment staleness), so Dagster does not order the two steps within one run.
     """
     selected = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
-    summaries_key = dg.AssetKey(SUMMARIES_TABLE)
-    if summaries_key not in selected:
-        return
-    latest = context.instance.get_latest_materialization_event(summaries_key)
-    if latest is None or latest.run_id != context.run.run_id:
+    written = any(
+        entry.dagster_event.asset_key == dg.AssetKey(SUMMARIES_TABLE)
+        for entry in context.instance.all_logs(context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    )
+    if summaries_pending(selected, context.run.step_keys_to_execute, written):
         raise dg.Failure(
-            f"{SUMMARIES_TABLE} is selected in this run but has not been written by it (it failed, or "
-            "Dagster scheduled this step first): description_variants did not run. Materialize "
-            "description_variants in its own run; with sensors on, segment_sensor does so for the "
-            "segments that changed once segment_summaries lands."
+            f"{SUMMARIES_TABLE} is part of this run but this run has not written it (its step failed "
+            "or was skipped): description_variants did not run, rather than read the old table. "
+            "Materialize description_variants in its own run; with sensors on, segment_sensor does "
+            "so for the segments that changed once segment_summaries lands."
         )
 
 
