@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.data_version import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
 
 from segcopy_assets import variant_store
 from segcopy_assets.dagster_helpers import combined_hash, markdown_table, reported_as_failure
@@ -52,10 +53,6 @@ def cdp_customers(
     )
 
 
-# Dagster's data-version tags (dagster._core.definitions.data_version), spelled out because
-# AssetObservation has no data_version argument.
-DATA_VERSION_TAGS = ("dagster/data_version", "dagster/data_version_is_user_provided")
-
 segment_definitions = dg.AssetSpec(
     "segment_definitions",
     partitions_def=segments_partitions,
@@ -69,13 +66,13 @@ segment_definitions = dg.AssetSpec(
 
 
 def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObservation]:
-    """One observation per segment whose data version is its summary_hash."""
-    version_tag, provided_tag = DATA_VERSION_TAGS
+    """One observation per segment whose data version is its summary_hash (as tags: an
+    AssetObservation has no data_version argument)."""
     return [
         dg.AssetObservation(
             asset_key=segment_definitions.key,
             partition=segment_id,
-            tags={version_tag: summary_hash, provided_tag: "true"},
+            tags={DATA_VERSION_TAG: summary_hash, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"},
             metadata={"customer_count": dg.MetadataValue.int(customer_count)},
         )
         for segment_id, summary_hash, customer_count in summaries.select(
