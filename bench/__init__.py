@@ -131,7 +131,7 @@ def log(message: str) -> None:
 
 
 def _serve_fake(conn, options: dict) -> None:  # runs in the spawned child
-    from tests.fake_openai import FakeOpenAIServer
+    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
     server = FakeOpenAIServer(**options).start()
     conn.send(("ready", server.base_url))
@@ -193,7 +193,7 @@ def stop_child(process, conn, stop_message) -> None:
 
 
 class FakeServerProcess:
-    """``tests.fake_openai.FakeOpenAIServer`` in a spawned process (never forked: the parent
+    """``segcopy_assets.devtools.fake_openai.FakeOpenAIServer`` in a spawned process (never forked: the parent
     may already run the deltalake/polars Rust runtimes). Same options; ``set(...)`` changes
     them while it runs, ``stats()`` reads its counters, ``reset()`` clears them."""
 
@@ -248,7 +248,7 @@ def synthetic_products(n: int):
     distinct ids and names (``RB-100-02`` "Tempo Endurance Road Bike 2"), same descriptions."""
     import polars as pl
 
-    from segcopy_assets.sample_data import sample_products_frame
+    from segcopy_assets.devtools.sample_products import sample_products_frame
 
     base = sample_products_frame()
     copies = []
@@ -260,7 +260,7 @@ def synthetic_products(n: int):
 
 def with_content_hash(products):
     """Products as ``products.load_products`` returns them (with ``content_hash``)."""
-    from segcopy_assets.products import content_hash_expr
+    from segcopy_assets.core.products import content_hash_expr
 
     return products.with_columns(content_hash_expr().alias("content_hash")).sort("product_id")
 
@@ -272,8 +272,8 @@ def sample_segments(n: int, customers: int = 20_000):
 
     import polars as pl
 
-    from segcopy_assets.sample_data import generate_customers
-    from segcopy_assets.summaries import compute_segment_summaries
+    from segcopy_assets.devtools.sample_data import generate_customers
+    from segcopy_assets.core.segments import compute_segment_summaries
 
     real = compute_segment_summaries(pl.concat(list(generate_customers(customers))).lazy())
     copies = []

@@ -155,7 +155,7 @@ class FaultInjector:
 
 
 def _error(status: int, message: str) -> dict:
-    from tests.fake_openai import error_body
+    from segcopy_assets.devtools.fake_openai import error_body
 
     return error_body(status, message)
 
@@ -212,9 +212,9 @@ def _malformed_sender(send, *, empty: bool):
 
 def build_pairs(n: int) -> tuple[list[tuple[dict, dict]], Any]:
     """``n`` pairs: the 14 sample products × as many synthetic segments as needed."""
-    from segcopy_assets.generation import plan_pairs
-    from segcopy_assets.products import content_hash_expr
-    from segcopy_assets.sample_data import sample_products_frame
+    from segcopy_assets.generation.variants import plan_pairs
+    from segcopy_assets.core.products import content_hash_expr
+    from segcopy_assets.devtools.sample_products import sample_products_frame
 
     products = sample_products_frame().with_columns(content_hash_expr().alias("content_hash"))
     n_segments = -(-n // products.height)
@@ -250,10 +250,10 @@ def check_rows(rows: pl.DataFrame, pairs: list[tuple[dict, dict]]) -> dict:
 
 def run_soak(n: int = 1000, *, seed: int = 7, timeout_s: float = 1.0, max_retries: int = 4,
              concurrency: int = 32, latency_ms: float = 20.0, rates: dict[str, float] = FAULT_RATES) -> dict:
-    from segcopy_assets.generation import generate_variants
-    from segcopy_assets.llm_client import ChatCompletionsWriter
-    from segcopy_assets.prompts import load_prompt_set
-    from tests.fake_openai import FakeOpenAIServer
+    from segcopy_assets.generation.variants import generate_variants
+    from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
+    from segcopy_assets.generation.prompts import load_prompt_set
+    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
     from bench import PROMPTS
 

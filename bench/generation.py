@@ -54,7 +54,7 @@ def parse_args(argv):
 
 
 def make_writer(prompt_set, base_url, **kwargs):
-    from segcopy_assets.llm_client import ChatCompletionsWriter
+    from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 
     return ChatCompletionsWriter(
         base_url=base_url, api_key="sk-bench", model=prompt_set.params.name,
@@ -64,7 +64,7 @@ def make_writer(prompt_set, base_url, **kwargs):
 
 def run_segcopy(pairs, prompt_set, base_url, **writer_kwargs):
     """segcopy's generation path, as the asset runs it; returns (timing, rows, stats)."""
-    from segcopy_assets.generation import generate_variants
+    from segcopy_assets.generation.variants import generate_variants
 
     writer = make_writer(prompt_set, base_url, **writer_kwargs)
 
@@ -81,7 +81,7 @@ def run_sequential(pairs, prompt_set, base_url):
     """The walkthrough's way: a blocking client, one call after another (render, call, parse)."""
     import openai
 
-    from segcopy_assets.copy_parsing import split_copy_and_rationale
+    from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
 
     client = openai.OpenAI(base_url=base_url, api_key="sk-bench")
     ok = 0
@@ -105,8 +105,8 @@ def count_ok(rows) -> int:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from segcopy_assets.generation import plan_pairs
-    from segcopy_assets.prompts import load_prompt_set
+    from segcopy_assets.generation.variants import plan_pairs
+    from segcopy_assets.generation.prompts import load_prompt_set
 
     segments = sample_segments(args.segments)
     products = with_content_hash(synthetic_products(args.products))

@@ -73,7 +73,7 @@ class MaterializeTimer:
         self.module._materialize = self.original
 
     def take(self) -> dict[str, float]:
-        out = {",".join(sel): round(s, 3) for sel, s in self.calls}
+        out = {",".join(key.to_user_string() for key in sel): round(s, 3) for sel, s in self.calls}
         self.calls.clear()
         return out
 
@@ -95,9 +95,9 @@ def main(argv=None) -> dict:
     import polars as pl
 
     from segcopy_assets import pipeline
-    from segcopy_assets.generation import generate_variants, plan_pairs
+    from segcopy_assets.generation.variants import generate_variants, plan_pairs
     from segcopy_assets.resources import CdpSource, Copywriter
-    from segcopy_assets.sample_data import write_sample_customers
+    from segcopy_assets.devtools.sample_data import write_sample_customers
     from tests.conftest import make_resources
 
     result: dict = {"latency_ms": args.latency_ms, "concurrency": args.concurrency,

@@ -71,7 +71,7 @@ class _Timing:
 
 
 def _serve_share(conn, table_path: str, token: str) -> None:  # runs in the spawned child
-    from segcopy_assets import sharing_server as ss
+    from segcopy_assets.devtools import sharing_server as ss
 
     stats: dict = {}
     create_app = ss.create_app
@@ -100,7 +100,7 @@ class SharingServerProcess:
         self.table_path, self.workdir = table_path, workdir
 
     def __enter__(self) -> "SharingServerProcess":
-        from segcopy_assets.sharing_server import write_profile
+        from segcopy_assets.devtools.sharing_server import write_profile
 
         token = secrets.token_urlsafe(24)
         ctx = multiprocessing.get_context("spawn")
@@ -260,7 +260,7 @@ def main(argv=None) -> dict:
     import polars as pl
     from deltalake import DeltaTable
 
-    from segcopy_assets.cdp_source import read_sharing_table
+    from segcopy_assets.core.cdp_source import read_sharing_table
 
     path = customers_table(Path(args.data_dir), args.rows)
     with timed() as imported:

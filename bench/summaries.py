@@ -34,7 +34,7 @@ def parse_args(argv):
 
 def customers_table(data_dir: Path, rows: int) -> str:
     """The cached synthetic table of ``rows`` customers (written on first use, atomically)."""
-    from segcopy_assets.sample_data import write_sample_customers
+    from segcopy_assets.devtools.sample_data import write_sample_customers
 
     path = data_dir / f"customers_{rows}"
     if not (path / "_delta_log").is_dir():
@@ -58,7 +58,7 @@ def pandas_segment_summaries(path: str):
     import pandas as pd
     from deltalake import DeltaTable
 
-    from segcopy_assets.summaries import (
+    from segcopy_assets.core.segments import (
         CORE, HIGH_VALUE, PLACE_DIMENSIONS, PROFILE_DIMENSIONS, VALUE_GROUP, SegmentationSpec,
         describe_segment, segment_slug, summary_hash,
     )
@@ -120,7 +120,7 @@ def assert_same(polars_frame, pandas_frame) -> None:
 def run_polars(path: str):
     import polars as pl
 
-    from segcopy_assets.summaries import compute_segment_summaries
+    from segcopy_assets.core.segments import compute_segment_summaries
 
     return compute_segment_summaries(pl.scan_delta(path))
 

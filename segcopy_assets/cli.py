@@ -19,7 +19,11 @@ def _use_home_instance() -> Path:
 
 
 def _write_sample(customers: int, seed: int, force: bool, only_unconfigured: bool) -> None:
-    from segcopy_assets.sample_data import write_sample_customers, write_sample_products
+    """The synthetic sample tables, for the sources not configured (or all, for init-sample)."""
+    from segcopy_assets.storage import delta
+
+    from segcopy_assets.devtools.sample_data import write_sample_customers
+    from segcopy_assets.devtools.sample_products import write_sample_products
 
     tables = []
     if not (only_unconfigured and settings.cdp_source_configured()):
@@ -28,7 +32,7 @@ def _write_sample(customers: int, seed: int, force: bool, only_unconfigured: boo
     if not (only_unconfigured and settings.products_source_configured()):
         tables.append((settings.sample_products_path(), write_sample_products))
     for path, writer in tables:
-        if (path / "_delta_log").exists() and not force:
+        if delta.table_exists(str(path)) and not force:
             if not only_unconfigured:
                 print(f"kept existing {path} (use --force to rewrite)")
             continue
@@ -48,11 +52,16 @@ def cmd_run(args) -> int:
     import dagster as dg
     import polars as pl
 
-    from segcopy_assets.definitions import build_resources
     from segcopy_assets.errors import SegcopyError
-    from segcopy_assets.pipeline import TABLES, run_pipeline
+    from segcopy_assets.pipeline import run_pipeline
+    from segcopy_assets.resources import resources_from_env
+    from segcopy_assets.storage.tables import REPORTED
 
-    resources = build_resources()
+    try:
+        resources = resources_from_env()
+    except SegcopyError as exc:
+        print(f"segcopy run failed:\n{exc}", file=sys.stderr)
+        return 1
     print(f"segcopy: CDP {resources['cdp'].describe()}; copywriter {resources['copywriter'].describe()}")
     with dg.DagsterInstance.get() as instance:
         try:
@@ -61,7 +70,7 @@ def cmd_run(args) -> int:
             print(f"segcopy run failed:\n{exc}", file=sys.stderr)
             return 1
     print("\nTables (Delta):")
-    for table in TABLES:
+    for table in REPORTED:
         path = resources["warehouse"].table_path(table)
         rows = pl.scan_delta(path).select(pl.len()).collect().item()
         print(f"  {table:<30} {rows:>9,} rows  {path}")
@@ -86,14 +95,20 @@ def cmd_preview(args) -> int:
 
     import polars as pl
 
-    from segcopy_assets.copy_parsing import split_copy_and_rationale
+    from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
     from segcopy_assets.errors import SegcopyError
     from segcopy_assets.resources import copywriter_from_env, warehouse_from_env
 
-    warehouse, copywriter = warehouse_from_env(), copywriter_from_env()
+    from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES
+
     try:
-        summaries = pl.read_delta(warehouse.table_path("segment_summaries"))
-        products = pl.read_delta(warehouse.table_path("products"))
+        warehouse, copywriter = warehouse_from_env(), copywriter_from_env()
+    except SegcopyError as exc:
+        print(f"segcopy preview failed: {exc}", file=sys.stderr)
+        return 1
+    try:
+        summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
+        products = pl.read_delta(warehouse.table_path(PRODUCTS))
     except Exception:
         print("no segment_summaries/products yet: run `segcopy run` first", file=sys.stderr)
         return 1
@@ -131,7 +146,7 @@ def cmd_preview(args) -> int:
 
 
 def cmd_share_serve(args) -> int:
-    from segcopy_assets.sharing_server import serve
+    from segcopy_assets.devtools.sharing_server import serve
 
     table = args.table or str(settings.sample_customers_path())
     profile = args.profile or str(settings.segcopy_home() / "share" / "profile.share")
@@ -142,9 +157,9 @@ def cmd_share_serve(args) -> int:
 
 
 def _review_tables():
-    from segcopy_assets.review_workflow import ReviewTables
+    from segcopy_assets.review.service import ReviewTables
 
-    return ReviewTables.under(str(settings.warehouse_root() / settings.WAREHOUSE_SCHEMA))
+    return ReviewTables.from_env()
 
 
 def _reviewer(args) -> str:
@@ -172,7 +187,7 @@ def _review_errors(fn):
 def cmd_review_list(args) -> int:
     import polars as pl
 
-    from segcopy_assets.review_workflow import review_queue
+    from segcopy_assets.review.service import review_queue
 
     queue = review_queue(_review_tables())
     if args.segment:
@@ -192,7 +207,7 @@ def cmd_review_list(args) -> int:
 
 @_review_errors
 def cmd_review_decide(args) -> int:
-    from segcopy_assets.review_workflow import decide
+    from segcopy_assets.review.service import decide
 
     edited = None
     if args.review_command == "edit":
@@ -210,7 +225,7 @@ def cmd_review_decide(args) -> int:
 
 @_review_errors
 def cmd_review_export(args) -> int:
-    from segcopy_assets.review_workflow import export_csv
+    from segcopy_assets.review.service import export_csv
 
     n = export_csv(_review_tables(), args.csv, status=args.status)
     print(f"wrote {n} variant(s) to {args.csv}: fill in decision (approve/reject/edit), edited_text, note")
@@ -219,7 +234,7 @@ def cmd_review_export(args) -> int:
 
 @_review_errors
 def cmd_review_import(args) -> int:
-    from segcopy_assets.review_workflow import import_csv
+    from segcopy_assets.review.service import import_csv
 
     n = import_csv(_review_tables(), args.csv, reviewer=_reviewer(args))
     print(f"imported {n} decision(s) from {args.csv}")
@@ -227,7 +242,7 @@ def cmd_review_import(args) -> int:
 
 
 def cmd_review_serve(args) -> int:
-    from segcopy_assets.review_app import cmd_review_serve as serve_review
+    from segcopy_assets.review.web.app import cmd_review_serve as serve_review
 
     return serve_review(args)
 
@@ -235,6 +250,7 @@ def cmd_review_serve(args) -> int:
 def cmd_dev(args) -> int:
     """``dagster dev`` on 127.0.0.1 with the instance under $SEGCOPY_HOME."""
     _use_home_instance()
+    _write_sample(args.customers, args.seed, force=False, only_unconfigured=True)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background parent may have set it to ignore
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     dagster = Path(sys.executable).parent / "dagster"
@@ -306,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--customers", type=int, default=20_000, help="sample size if sample data is made")
+    dev.add_argument("--seed", type=int, default=7)
     dev.set_defaults(func=cmd_dev)
     return parser
 

@@ -1,55 +1,28 @@
-"""The segcopy code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here."""
+"""The segcopy code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here.
+
+Each domain under ``defs/`` declares its own assets, checks and sensors; this module merges
+them with the resources configured from the environment.
+"""
 
 import dagster as dg
 
-from segcopy_assets.assets.cdp import cdp_customers, products, segment_definitions, segment_summaries
-from segcopy_assets.assets.publishing import customer_variant_assignments, published_variants
-from segcopy_assets.assets.quality import variant_checks
-from segcopy_assets.assets.variants import description_variants
-from segcopy_assets.sensors import ALL_SENSORS
-from segcopy_assets.resources import (
-    copywriter_from_env,
-    cdp_source_from_env,
-    product_repository_from_env,
-    quality_rules_from_env,
-    segmentation_from_env,
-    warehouse_from_env,
-)
+from segcopy_assets.defs.cdp import definitions as cdp
+from segcopy_assets.defs.content import definitions as content
+from segcopy_assets.defs.generation import definitions as generation
+from segcopy_assets.defs.publishing import definitions as publishing
+from segcopy_assets.resources import resources_from_env
 
-from segcopy_assets.warehouse_io import warehouse_io_manager
+# Modules, not their Definitions: Dagster allows one Definitions object at module scope.
+DOMAINS = tuple(module.defs for module in (cdp, content, generation, publishing))
 
-ALL_ASSETS = [
-    cdp_customers,
-    segment_summaries,
-    segment_definitions,
-    products,
-    description_variants,
-    published_variants,
-    customer_variant_assignments,
-]
-ALL_CHECKS = variant_checks
-
-
-def build_resources() -> dict:
-    """Resources configured from the environment (see README, "Configuration")."""
-    warehouse = warehouse_from_env()
-    return {
-        "cdp": cdp_source_from_env(),
-        "product_repository": product_repository_from_env(),
-        "segmentation": segmentation_from_env(),
-        "copywriter": copywriter_from_env(),
-        "quality_rules": quality_rules_from_env(),
-        "warehouse": warehouse,
-        "warehouse_io_manager": warehouse_io_manager(warehouse.root),
-    }
-
+#: Every asset (with external specs) and every asset check, in pipeline order.
+ALL_ASSETS = [asset for domain in DOMAINS for asset in domain.assets or []]
+ALL_CHECKS = [check for domain in DOMAINS for check in domain.asset_checks or []]
+ALL_SENSORS = [sensor for domain in DOMAINS for sensor in domain.sensors or []]
 
 # In-process executor: a variants run has ten steps (the asset and nine checks) that each compute
 # for well under a second; a process per step (the default) costs ~3 s of imports each.
-defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    asset_checks=ALL_CHECKS,
-    sensors=ALL_SENSORS,
-    resources=build_resources(),
-    executor=dg.in_process_executor,
+defs = dg.Definitions.merge(
+    *DOMAINS,
+    dg.Definitions(resources=resources_from_env(), executor=dg.in_process_executor),
 )

@@ -30,3 +30,7 @@ class PromptError(SegcopyError):
 
 class GenerationError(SegcopyError):
     """The model endpoint refused the whole job (bad key, unknown model): nothing is written."""
+
+
+class SettingsError(SegcopyError):
+    """A setting (environment variable or resource field) has an unusable value."""

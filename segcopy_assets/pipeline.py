@@ -10,21 +10,17 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
+from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
+from segcopy_assets.defs.cdp.partitions import segments_partitions, sync_segment_partitions
+from segcopy_assets.defs.content.assets import products
+from segcopy_assets.defs.generation.assets import description_variants
+from segcopy_assets.defs.publishing.assets import customer_variant_assignments, published_variants
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.errors import SegcopyError
-from segcopy_assets.partitions import segments_partitions, sync_segment_partitions
+from segcopy_assets.storage.tables import SEGMENT_SUMMARIES
 
-CDP_ASSETS = ["cdp_customers", "segment_summaries"]
-PUBLISHING = ["published_variants", "customer_variant_assignments"]
-TABLES = [
-    "cdp_customers",
-    "segment_summaries",
-    "products",
-    "description_variants",
-    "variant_checks",
-    "published_variants",
-    "customer_variant_assignments",
-]
+CDP_ASSETS = [cdp_customers.key, segment_summaries.key]
+PUBLISHING = [published_variants.key, customer_variant_assignments.key]
 
 
 class PipelineFailed(SegcopyError):
@@ -54,7 +50,7 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _materialize(
-    selection: list[str], resources: dict, instance: dg.DagsterInstance, run_config: dict | None = None,
+    selection: list[dg.AssetKey], resources: dict, instance: dg.DagsterInstance, run_config: dict | None = None,
     log_level: str = "INFO", **kwargs,
 ):
     run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
@@ -85,18 +81,18 @@ def run_pipeline(
     # The CDP first and products after, in separate runs: Dagster runs independent steps of a
     # run even when one fails, which would rewrite products after a bad CDP table.
     _materialize(CDP_ASSETS, resources, instance)
-    _materialize(["products"], resources, instance)
+    _materialize([products.key], resources, instance)
 
-    summaries_path = resources["warehouse"].table_path("segment_summaries")
+    summaries_path = resources["warehouse"].table_path(SEGMENT_SUMMARIES)
     segment_ids = pl.read_delta(summaries_path, columns=["segment_id"])["segment_id"].to_list()
     added, removed = sync_segment_partitions(instance, segment_ids)
     keys = instance.get_dynamic_partitions(segments_partitions.name)
     if not keys:
         raise PipelineFailed("segment_summaries produced no segments: nothing to generate")
 
-    run_config = {"ops": {"description_variants": {"config": {"force_regenerate": force_regenerate}}}}
+    run_config = {"ops": {description_variants.op.name: {"config": {"force_regenerate": force_regenerate}}}}
     result = _materialize(
-        ["description_variants"],
+        [description_variants.key],
         resources,
         instance,
         run_config=run_config,
@@ -105,7 +101,7 @@ def run_pipeline(
             "dagster/asset_partition_range_end": keys[-1],
         },
     )
-    materializations = result.asset_materializations_for_node("description_variants")
+    materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
     metadata = {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
     check_results: dict[str, bool] = {}  # a check passed if it passed on every partition
     for event in result.all_events:
@@ -114,7 +110,7 @@ def run_pipeline(
             check_results[evaluation.check_name] = check_results.get(evaluation.check_name, True) and evaluation.passed
 
     published = _materialize(PUBLISHING, resources, instance)
-    pub_meta = published.asset_materializations_for_node("published_variants")[0].metadata
+    pub_meta = published.asset_materializations_for_node(published_variants.key.path[-1])[0].metadata
     return PipelineReport(
         added, removed, metadata, check_results,
         published=pub_meta["published"].value, withheld=pub_meta["withheld"].value,

@@ -1,17 +1,28 @@
-"""Dagster resources: the configurable edges of segcopy (CDP source, product repository).
+"""Dagster resources: the configurable edges of segcopy, validated by pydantic.
 
-Each resource is thin; the reading lives in plain modules (``cdp_source``, ``products``).
+Each resource is thin; the reading and writing live in plain modules (``core``, ``generation``,
+``quality``, ``storage``). ``resources_from_env`` builds them all from the environment (README,
+"Configuration"); a bad value fails there with one message naming the variable.
 """
 
 import os
+from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from segcopy_assets import cdp_source, settings
-from segcopy_assets.errors import SourceUnavailableError
-from segcopy_assets.products import load_products
+from segcopy_assets import settings
+from segcopy_assets.core import cdp_source
+from segcopy_assets.core.products import load_products
+from segcopy_assets.core.segments import SegmentationSpec
+from segcopy_assets.errors import GenerationError, SettingsError, SourceUnavailableError
+from segcopy_assets.generation.prompts import PromptSet, load_prompt_set
+from segcopy_assets.quality.judge import CheckSettings
+from segcopy_assets.quality.brand_voice import avoid_words_from_brand_voice
+from segcopy_assets.storage import delta
+from segcopy_assets.storage.io_manager import warehouse_io_manager
 
 
 class CdpSource(dg.ConfigurableResource):
@@ -20,13 +31,10 @@ class CdpSource(dg.ConfigurableResource):
     share_url: str | None = Field(
         default=None, description="Delta Sharing table URL '<profile file>#share.schema.table'."
     )
-    delta_path: str | None = Field(default=None, description="Local or object-store Delta table path.")
-    create_sample_if_missing: bool = Field(
-        default=False,
-        description="Write the synthetic sample table at delta_path if nothing is there yet "
-        "(the embedded default; never set for real data).",
+    delta_path: str | None = Field(
+        default=None, description="Local or object-store Delta table path."
     )
-    version_timeout_s: float = Field(default=5.0, description="Timeout of a version poll.")
+    version_timeout_s: float = Field(default=5.0, gt=0, description="Timeout of a version poll.")
 
     def _check(self) -> None:
         if bool(self.share_url) == bool(self.delta_path):
@@ -48,51 +56,32 @@ class CdpSource(dg.ConfigurableResource):
             return cdp_source.describe_sharing_url(self.share_url)
         return f"delta {self.delta_path}"
 
-    def ensure_sample(self) -> None:
-        if self.create_sample_if_missing and self.delta_path and not os.path.exists(
-            os.path.join(self.delta_path, "_delta_log")
-        ):
-            from segcopy_assets.sample_data import write_sample_customers
-
-            write_sample_customers(self.delta_path)
-
     def current_version(self) -> int:
         """The source table's version, cheaply (one HTTP request or one log listing)."""
         self._check()
         if self.share_url:
             return cdp_source.sharing_table_version(self.share_url, self.version_timeout_s)
-        self.ensure_sample()
-        return cdp_source.delta_table_version(self.delta_path)
+        return cdp_source.delta_table_version(str(self.delta_path))
 
     def read(self, version: int | None = None) -> pl.LazyFrame:
         self._check()
         if self.share_url:
             return cdp_source.read_sharing_table(self.share_url, version).lazy()
-        self.ensure_sample()
-        return cdp_source.scan_delta_table(self.delta_path, version)
+        return cdp_source.scan_delta_table(str(self.delta_path), version)
 
 
 class ProductRepository(dg.ConfigurableResource):
     """The content repository of standard product descriptions (Delta, CSV or Parquet)."""
 
     path: str = Field(description="Delta table path, or a .csv / .parquet file.")
-    max_description_chars: int = Field(default=2000, description="Longest description accepted.")
-    create_sample_if_missing: bool = Field(default=False)
-
-    def _ensure_sample(self) -> None:
-        if self.create_sample_if_missing and not os.path.exists(os.path.join(self.path, "_delta_log")):
-            from segcopy_assets.sample_data import write_sample_products
-
-            write_sample_products(self.path)
+    max_description_chars: int = Field(default=2000, ge=1, description="Longest description accepted.")
 
     def load(self) -> pl.DataFrame:
-        self._ensure_sample()
         return load_products(self.path, max_description_chars=self.max_description_chars)
 
     def current_version(self) -> str:
         """Cheap change marker: the Delta version, or a file's size and modification time."""
-        self._ensure_sample()
-        if os.path.isdir(os.path.join(self.path, "_delta_log")):
+        if delta.table_exists(self.path):
             return f"delta@{cdp_source.delta_table_version(self.path)}"
         try:
             stat = os.stat(self.path)
@@ -101,26 +90,12 @@ class ProductRepository(dg.ConfigurableResource):
         return f"file@{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def cdp_source_from_env() -> CdpSource:
-    share_url = os.environ.get("SEGCOPY_CDP_SHARE_URL") or None
-    delta_path = os.environ.get("SEGCOPY_CDP_DELTA_PATH") or None
-    if share_url or delta_path:
-        return CdpSource(share_url=share_url, delta_path=delta_path)
-    return CdpSource(delta_path=str(settings.sample_customers_path()), create_sample_if_missing=True)
-
-
-def product_repository_from_env() -> ProductRepository:
-    path = os.environ.get("SEGCOPY_PRODUCTS_PATH")
-    if path:
-        return ProductRepository(path=path)
-    return ProductRepository(path=str(settings.sample_products_path()), create_sample_if_missing=True)
-
-
 class Segmentation(dg.ConfigurableResource):
     """How customers are cut into segments (default: the walkthrough's subcategory × value)."""
 
     key_columns: list[str] = Field(
         default=["preferred_subcategory", "value_group"],
+        min_length=1,
         description="Customer columns that define a segment; 'value_group' derives from the tier.",
     )
     high_value_tiers: list[str] = Field(
@@ -128,12 +103,12 @@ class Segmentation(dg.ConfigurableResource):
         description="CLV tiers grouped as 'high value'; the others are 'core'.",
     )
     min_segment_size: int = Field(
-        default=25, description="Segments with fewer customers are left out (too few to write for)."
+        default=25,
+        ge=1,
+        description="Segments with fewer customers are left out (too few to write for).",
     )
 
-    def spec(self):
-        from segcopy_assets.summaries import SegmentationSpec
-
+    def spec(self) -> SegmentationSpec:
         return SegmentationSpec(
             keys=tuple(self.key_columns),
             high_value_tiers=tuple(self.high_value_tiers),
@@ -153,45 +128,34 @@ class Warehouse(dg.ConfigurableResource):
 class Copywriter(dg.ConfigurableResource):
     """Who writes the variants: an OpenAI-compatible endpoint, or the offline template writer."""
 
-    backend: str = Field(default="offline", description="'openai' or 'offline'.")
+    backend: Literal["openai", "offline"] = Field(default="offline")
     base_url: str | None = Field(default=None, description="OpenAI-compatible base URL (…/v1).")
     api_key: str | None = Field(default=None, description="API key; set it through dg.EnvVar only.")
-    model: str | None = Field(default=None, description="Overrides [model] name in prompts/config.toml.")
+    model: str | None = Field(
+        default=None, description="Overrides [model] name in prompts/config.toml."
+    )
     prompts_dir: str = Field(description="Directory with the prompt templates and config.toml.")
-    max_concurrency: int = Field(default=32, description="Calls in flight at once.")
-    timeout_s: float = Field(default=60.0, description="Per-call timeout in seconds.")
-    max_retries: int = Field(default=4, description="Client retries (backoff honours Retry-After).")
+    max_concurrency: int = Field(default=32, ge=1, description="Calls in flight at once.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-call timeout in seconds.")
+    max_retries: int = Field(
+        default=4, ge=0, description="Client retries (backoff honours Retry-After)."
+    )
     max_rps: float | None = Field(
-        default=None, description="At most this many requests started per second (the endpoint's rate limit)."
+        default=None,
+        gt=0,
+        description="At most this many requests started per second (the endpoint's rate limit).",
     )
 
-    def prompt_set(self):
-        from segcopy_assets.prompts import load_prompt_set
-
-        if self.backend not in ("openai", "offline"):
-            from segcopy_assets.errors import PromptError
-
-            raise PromptError(f"unknown copywriter backend {self.backend!r}: use 'openai' or 'offline'")
+    def prompt_set(self) -> PromptSet:
         return load_prompt_set(self.prompts_dir, backend=self.backend, model_override=self.model)
 
-    def writer(self, prompt_set):
+    def writer(self, prompt_set: PromptSet):
         """A fresh async writer for one run (use it with ``async with``)."""
         if self.backend == "offline":
-            from segcopy_assets.offline_writer import OfflineWriter
+            from segcopy_assets.generation.offline_writer import OfflineWriter
 
             return OfflineWriter()
-        from segcopy_assets.errors import GenerationError
-        from segcopy_assets.llm_client import ChatCompletionsWriter
-
-        if self.max_concurrency < 1:
-            raise GenerationError(
-                f"copywriter max_concurrency must be at least 1, not {self.max_concurrency} "
-                "(SEGCOPY_LLM_MAX_CONCURRENCY)"
-            )
-        if self.timeout_s <= 0:
-            raise GenerationError(
-                f"copywriter timeout_s must be positive, not {self.timeout_s} (SEGCOPY_LLM_TIMEOUT_S)"
-            )
+        from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 
         key = self.api_key
         if not key:
@@ -214,27 +178,34 @@ class Copywriter(dg.ConfigurableResource):
         )
 
     def describe(self) -> str:
-        return self.backend if self.backend == "offline" else f"openai-compatible {self.base_url or 'api.openai.com'}"
+        if self.backend == "offline":
+            return self.backend
+        return f"openai-compatible {self.base_url or 'api.openai.com'}"
 
 
 class QualityRules(dg.ConfigurableResource):
     """Thresholds of the automated checks on variants (brand words come from brand_voice.md)."""
 
     place_share_threshold: float = Field(
-        default=0.5, description="A region, state or city may be named only if it holds this share of the segment."
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A region, state or city may be named only if it holds this share of the segment.",
     )
-    min_words: int = Field(default=30)
-    max_words: int = Field(default=250)
-    min_length_ratio: float = Field(default=0.6, description="Variant words / original words, lowest.")
-    max_length_ratio: float = Field(default=2.0, description="Variant words / original words, highest.")
+    min_words: int = Field(default=30, ge=0)
+    max_words: int = Field(default=250, ge=1)
+    min_length_ratio: float = Field(
+        default=0.6, ge=0, description="Variant words / original words, lowest."
+    )
+    max_length_ratio: float = Field(
+        default=2.0, gt=0, description="Variant words / original words, highest."
+    )
 
-    def settings(self, prompts_dir: str):
-        from pathlib import Path
-
-        from segcopy_assets.variant_checks import CheckSettings, avoid_words_from_brand_voice
-
+    def settings(self, prompts_dir: str) -> CheckSettings:
         voice = Path(prompts_dir) / "brand_voice.md"
-        avoid = avoid_words_from_brand_voice(voice.read_text(encoding="utf-8")) if voice.exists() else ()
+        avoid = (
+            avoid_words_from_brand_voice(voice.read_text(encoding="utf-8")) if voice.exists() else ()
+        )
         return CheckSettings(
             place_share_threshold=self.place_share_threshold,
             min_words=self.min_words,
@@ -245,12 +216,15 @@ class QualityRules(dg.ConfigurableResource):
         )
 
 
-def _env_number(name: str, kind: type):
+# ----------------------------------------------------------------------------- from the environment
+
+
+def _env_number(name: str, kind: type) -> float | int:
     value = os.environ[name]
     try:
         return kind(value)
     except ValueError:
-        raise SourceUnavailableError(f"{name} must be a number, not {value!r}") from None
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
 
 
 def _env_list(name: str) -> list[str] | None:
@@ -258,27 +232,67 @@ def _env_list(name: str) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _built(resource: type[dg.ConfigurableResource], env_names: dict[str, str], **fields):
+    """``resource(**fields)``, a validation error named by the environment variable it came from."""
+    try:
+        return resource(**fields)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field_name = str(error["loc"][0]) if error["loc"] else "?"
+            source = env_names.get(field_name, f"{resource.__name__}.{field_name}")
+            problems.append(f"{source}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid setting: " + "; ".join(problems)) from None
+
+
+def cdp_source_from_env() -> CdpSource:
+    share_url = os.environ.get("SEGCOPY_CDP_SHARE_URL") or None
+    delta_path = os.environ.get("SEGCOPY_CDP_DELTA_PATH") or None
+    if share_url or delta_path:
+        return CdpSource(share_url=share_url, delta_path=delta_path)
+    return CdpSource(delta_path=str(settings.sample_customers_path()))
+
+
+def product_repository_from_env() -> ProductRepository:
+    return ProductRepository(
+        path=os.environ.get("SEGCOPY_PRODUCTS_PATH") or str(settings.sample_products_path())
+    )
+
+
 def quality_rules_from_env() -> QualityRules:
     """SEGCOPY_PLACE_SHARE_THRESHOLD overrides the 50% rule for naming places."""
+    fields = {}
     if os.environ.get("SEGCOPY_PLACE_SHARE_THRESHOLD"):
-        return QualityRules(place_share_threshold=_env_number("SEGCOPY_PLACE_SHARE_THRESHOLD", float))
-    return QualityRules()
+        fields["place_share_threshold"] = _env_number("SEGCOPY_PLACE_SHARE_THRESHOLD", float)
+    return _built(QualityRules, {"place_share_threshold": "SEGCOPY_PLACE_SHARE_THRESHOLD"}, **fields)
 
 
 def segmentation_from_env() -> Segmentation:
     """SEGCOPY_SEGMENT_KEYS, SEGCOPY_HIGH_VALUE_TIERS (comma lists), SEGCOPY_MIN_SEGMENT_SIZE."""
-    overrides = {}
-    if _env_list("SEGCOPY_SEGMENT_KEYS"):
-        overrides["key_columns"] = _env_list("SEGCOPY_SEGMENT_KEYS")
-    if _env_list("SEGCOPY_HIGH_VALUE_TIERS"):
-        overrides["high_value_tiers"] = _env_list("SEGCOPY_HIGH_VALUE_TIERS")
+    names = {
+        "key_columns": "SEGCOPY_SEGMENT_KEYS",
+        "high_value_tiers": "SEGCOPY_HIGH_VALUE_TIERS",
+        "min_segment_size": "SEGCOPY_MIN_SEGMENT_SIZE",
+    }
+    fields: dict[str, object] = {}
+    for field_name in ("key_columns", "high_value_tiers"):
+        if _env_list(names[field_name]):
+            fields[field_name] = _env_list(names[field_name])
     if os.environ.get("SEGCOPY_MIN_SEGMENT_SIZE"):
-        overrides["min_segment_size"] = _env_number("SEGCOPY_MIN_SEGMENT_SIZE", int)
-    return Segmentation(**overrides)
+        fields["min_segment_size"] = _env_number("SEGCOPY_MIN_SEGMENT_SIZE", int)
+    return _built(Segmentation, names, **fields)
 
 
 def warehouse_from_env() -> Warehouse:
     return Warehouse(root=str(settings.warehouse_root()))
+
+
+COPYWRITER_ENV = {
+    "backend": "SEGCOPY_LLM_BACKEND",
+    "max_concurrency": "SEGCOPY_LLM_MAX_CONCURRENCY",
+    "timeout_s": "SEGCOPY_LLM_TIMEOUT_S",
+    "max_rps": "SEGCOPY_LLM_MAX_RPS",
+}
 
 
 def copywriter_from_env() -> Copywriter:
@@ -296,14 +310,13 @@ def copywriter_from_env() -> Copywriter:
         if os.environ.get(name):
             api_key = dg.EnvVar(name)
             break
-    extra = {}
-    if os.environ.get("SEGCOPY_LLM_MAX_CONCURRENCY"):
-        extra["max_concurrency"] = _env_number("SEGCOPY_LLM_MAX_CONCURRENCY", int)
-    if os.environ.get("SEGCOPY_LLM_TIMEOUT_S"):
-        extra["timeout_s"] = _env_number("SEGCOPY_LLM_TIMEOUT_S", float)
-    if os.environ.get("SEGCOPY_LLM_MAX_RPS"):
-        extra["max_rps"] = _env_number("SEGCOPY_LLM_MAX_RPS", float)
-    return Copywriter(
+    extra: dict[str, object] = {}
+    for field_name, kind in (("max_concurrency", int), ("timeout_s", float), ("max_rps", float)):
+        if os.environ.get(COPYWRITER_ENV[field_name]):
+            extra[field_name] = _env_number(COPYWRITER_ENV[field_name], kind)
+    return _built(
+        Copywriter,
+        COPYWRITER_ENV,
         backend=backend,
         base_url=base_url,
         api_key=api_key if backend == "openai" else None,
@@ -311,3 +324,17 @@ def copywriter_from_env() -> Copywriter:
         prompts_dir=str(settings.prompts_dir()),
         **extra,
     )
+
+
+def resources_from_env() -> dict:
+    """Every resource of the code location, configured from the environment."""
+    warehouse = warehouse_from_env()
+    return {
+        "cdp": cdp_source_from_env(),
+        "product_repository": product_repository_from_env(),
+        "segmentation": segmentation_from_env(),
+        "copywriter": copywriter_from_env(),
+        "quality_rules": quality_rules_from_env(),
+        "warehouse": warehouse,
+        "warehouse_io_manager": warehouse_io_manager(warehouse.root),
+    }

@@ -19,11 +19,6 @@ def warehouse_root() -> Path:
     return segcopy_home() / "warehouse"
 
 
-def warehouse_table_path(table: str) -> Path:
-    """Path of a segcopy-owned Delta table: ``$SEGCOPY_HOME/warehouse/segcopy/<table>``."""
-    return warehouse_root() / WAREHOUSE_SCHEMA / table
-
-
 def dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or segcopy_home() / "dagster").resolve()
 
@@ -41,11 +36,12 @@ def sample_products_path() -> Path:
 
 
 def prompts_dir() -> Path:
-    """``$SEGCOPY_PROMPTS_DIR``, else the ``prompts/`` folder of this checkout."""
+    """``$SEGCOPY_PROMPTS_DIR``, else the default prompt set: package data that, in a checkout,
+    links to the top-level ``prompts/`` folder (so edits there take effect)."""
     configured = os.environ.get("SEGCOPY_PROMPTS_DIR")
     if configured:
         return Path(configured).resolve()
-    return Path(__file__).resolve().parent.parent / "prompts"
+    return (Path(__file__).parent / "default_prompts").resolve()
 
 
 def cdp_source_configured() -> bool:

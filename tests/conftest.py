@@ -16,7 +16,7 @@ from segcopy_assets.resources import (
     Segmentation,
     Warehouse,
 )
-from segcopy_assets.warehouse_io import warehouse_io_manager
+from segcopy_assets.storage.io_manager import warehouse_io_manager
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPTS = REPO / "prompts"
@@ -40,7 +40,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def sample_tables(tmp_path_factory):
     """Sample CDP (20,000 customers, the default) and product Delta tables, written once."""
-    from segcopy_assets.sample_data import write_sample_customers, write_sample_products
+    from segcopy_assets.devtools.sample_data import write_sample_customers
+    from segcopy_assets.devtools.sample_products import write_sample_products
 
     root = tmp_path_factory.mktemp("sample")
     customers, products = root / "cdp_customers", root / "products"

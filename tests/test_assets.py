@@ -9,7 +9,7 @@ from dagster._core.storage.event_log.base import PartitionKeyFilter
 from deltalake import DeltaTable
 
 from segcopy_assets.definitions import ALL_ASSETS
-from segcopy_assets.partitions import segments_partitions
+from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
 
@@ -186,7 +186,7 @@ def test_own_category_pairing(resources, instance):
 
 def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
         tmp_path, sample_tables, instance, monkeypatch):
-    from tests.fake_openai import FakeOpenAIServer
+    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
     secret = "sk-segcopy-test-secret-0123456789"
     monkeypatch.setenv("SEGCOPY_LLM_API_KEY", secret)
@@ -215,7 +215,7 @@ def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
 
 def test_a_range_run_records_every_partitions_check_results(tmp_path, sample_tables, instance):
     """One run over all segments still gives each partition its own check executions."""
-    from tests.fake_openai import FakeOpenAIServer, default_reply
+    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer, default_reply
 
     def responder(body):
         if "E-Bikes" in body["messages"][0]["content"]:  # the system prompt: the segment's description

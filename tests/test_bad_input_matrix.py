@@ -20,7 +20,7 @@ from deltalake import DeltaTable
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
-from segcopy_assets.sharing_server import SharedTable, running_server, write_profile
+from segcopy_assets.devtools.sharing_server import SharedTable, running_server, write_profile
 
 from tests.conftest import PROMPTS, free_port, make_resources, memory_instance
 
@@ -237,16 +237,25 @@ def test_prompt_file_missing(missing, case):
 # --------------------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize("setting, expected", [
-    ({"max_concurrency": 0}, "max_concurrency must be at least 1, not 0"),
-    ({"timeout_s": -1}, "timeout_s must be positive, not -1"),
+@pytest.mark.parametrize("variable, value, expected", [
+    ("SEGCOPY_LLM_MAX_CONCURRENCY", "0", "SEGCOPY_LLM_MAX_CONCURRENCY: Input should be greater than or equal to 1"),
+    ("SEGCOPY_LLM_TIMEOUT_S", "-1", "SEGCOPY_LLM_TIMEOUT_S: Input should be greater than 0"),
+    ("SEGCOPY_LLM_TIMEOUT_S", "soon", "SEGCOPY_LLM_TIMEOUT_S must be a number, not 'soon'"),
+    ("SEGCOPY_LLM_BACKEND", "gpt", "SEGCOPY_LLM_BACKEND: Input should be 'openai' or 'offline'"),
+    ("SEGCOPY_MIN_SEGMENT_SIZE", "0", "SEGCOPY_MIN_SEGMENT_SIZE: Input should be greater than or equal to 1"),
+    ("SEGCOPY_PLACE_SHARE_THRESHOLD", "50", "SEGCOPY_PLACE_SHARE_THRESHOLD: Input should be less than or equal to 1"),
 ])
-def test_bad_copywriter_config(setting, expected, case):
-    # No server listens there: a call made anyway would fail every pair and write them.
-    copywriter = Copywriter(backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", api_key="sk-x",
-                            prompts_dir=str(PROMPTS), max_retries=0, **setting)
-    message, _ = case.run(VARIANTS_AND_DOWNSTREAM, copywriter=copywriter)
-    assert expected in message
+def test_bad_setting_fails_before_anything_runs(variable, value, expected, monkeypatch):
+    """A bad value is refused while the resources are built (before any run, any call, any
+    write), with one message naming the variable."""
+    from segcopy_assets.errors import SettingsError
+    from segcopy_assets.resources import resources_from_env
+
+    monkeypatch.setenv("SEGCOPY_LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        resources_from_env()
+    assert expected in str(caught.value)
 
 
 # ------------------------------------------------------------------------------ through `run`

@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from segcopy_assets.generation import generate_variants, plan_pairs
-from segcopy_assets.llm_client import ChatCompletionsWriter
-from segcopy_assets.prompts import load_prompt_set
+from segcopy_assets.generation.variants import generate_variants, plan_pairs
+from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
+from segcopy_assets.generation.prompts import load_prompt_set
 
 from tests.conftest import PROMPTS, REPO
-from tests.fake_openai import FakeOpenAIServer
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
 
 def run_bench(name: str, *args: str, timeout: float = 180) -> dict:

@@ -22,10 +22,10 @@ from deltalake import DeltaTable
 from deltalake import write_deltalake as real_write_deltalake
 from deltalake.exceptions import CommitFailedError
 
-from segcopy_assets import variant_store
+from segcopy_assets.storage import variant_store
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.pipeline import run_pipeline
-from segcopy_assets.variant_store import ConcurrentWriteError, replace_segments
+from segcopy_assets.storage.variant_store import ConcurrentWriteError, replace_segments
 
 from tests.conftest import make_resources
 
@@ -305,7 +305,7 @@ def test_two_runs_of_the_same_segment_at_once_end_with_one_clean_result(tmp_path
 
 
 def test_two_runs_forgetting_their_journal_rows_at_once(tmp_path, monkeypatch):
-    from segcopy_assets import generation_journal
+    from segcopy_assets.generation import journal as generation_journal
 
     path = str(tmp_path / "generation_journal")
     real_write_deltalake(path, pl.concat([rows("a", "run-1"), rows("b", "run-1")]).to_arrow())

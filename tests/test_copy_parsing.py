@@ -1,6 +1,6 @@
 import pytest
 
-from segcopy_assets.copy_parsing import split_copy_and_rationale
+from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from tests.conftest import REPO
-from tests.fake_openai import FakeOpenAIServer
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
 SEGCOPY = str(Path(sys.executable).parent / "segcopy")
 

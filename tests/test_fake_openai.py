@@ -8,7 +8,7 @@ import time
 import openai
 import pytest
 
-from tests.fake_openai import FakeOpenAIServer, count_tokens
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer, count_tokens
 
 KEY = "sk-test-key"
 MODEL = "gpt-4o-mini"

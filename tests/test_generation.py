@@ -7,12 +7,12 @@ import polars as pl
 import pytest
 
 from segcopy_assets.errors import GenerationError
-from segcopy_assets.generation import generate_variants, input_hash, plan_pairs
-from segcopy_assets.llm_client import ChatCompletionsWriter
-from segcopy_assets.prompts import load_prompt_set
+from segcopy_assets.generation.variants import generate_variants, input_hash, plan_pairs
+from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
+from segcopy_assets.generation.prompts import load_prompt_set
 
 from tests.conftest import PROMPTS
-from tests.fake_openai import FakeOpenAIServer
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
 SEGMENTS = pl.DataFrame({
     "segment_id": ["tents--core", "tents--high-value"],

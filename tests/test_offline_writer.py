@@ -1,5 +1,5 @@
-from segcopy_assets.copy_parsing import split_copy_and_rationale
-from segcopy_assets.offline_writer import sentences, write_offline_variant
+from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
+from segcopy_assets.generation.offline_writer import sentences, write_offline_variant
 
 PRODUCT = {"product_id": "T-1", "name": "Ridge 2 Tent", "description":
            "A two-person tent with 2 doors. It weighs 1.9 kg! Poles are DAC NSL aluminium. Does it fit? Yes, 2 mats."}

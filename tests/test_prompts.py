@@ -3,7 +3,7 @@ import shutil
 import pytest
 
 from segcopy_assets.errors import PromptError
-from segcopy_assets.prompts import load_prompt_set
+from segcopy_assets.generation.prompts import load_prompt_set
 
 from tests.conftest import PROMPTS
 

@@ -1,4 +1,4 @@
-from segcopy_assets.refresh_planning import contiguous_blocks, plan_segment_refresh, stale_by_hash
+from segcopy_assets.core.refresh_planning import contiguous_blocks, plan_segment_refresh, stale_by_hash
 
 
 def test_plan_added_removed_changed_unchanged():
@@ -32,7 +32,7 @@ def test_stale_by_hash():
 
 
 def test_summary_changes_between_two_tables():
-    from segcopy_assets.refresh_planning import summary_changes
+    from segcopy_assets.core.refresh_planning import summary_changes
 
     before = {"a": "1", "b": "1", "c": "1"}
     after = {"a": "1", "b": "2", "d": "1"}

@@ -22,10 +22,15 @@ import requests
 from deltalake import write_deltalake
 from starlette.testclient import TestClient
 
-from segcopy_assets import review_app, reviews, variant_store
-from segcopy_assets.generation import VARIANT_SCHEMA
-from segcopy_assets.review_app import create_app, inline_diff, make_server, word_diff
-from segcopy_assets.review_workflow import ReviewTables, review_queue
+from segcopy_assets.storage.tables import VERDICT_SCHEMA
+from segcopy_assets.review.web import app as review_app
+
+from segcopy_assets.storage import review_log as reviews
+
+from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.tables import VARIANT_SCHEMA
+from segcopy_assets.review.web.app import create_app, inline_diff, make_server, word_diff
+from segcopy_assets.review.service import ReviewTables, review_queue
 
 from tests.conftest import free_port, make_resources, memory_instance
 
@@ -75,8 +80,8 @@ def write_tables(root: Path) -> ReviewTables:
     variant_store.replace_segments(tables.variants, frame, ["s1", "s2"])
     verdicts = (_verdicts("s1", "P1") + _verdicts("s1", "P2") + _verdicts("s1", "P3", failing=["facts_preserved"])
                 + _verdicts("s2", "P2"))
-    variant_store.replace_segments(tables.verdicts, pl.DataFrame(verdicts, schema=variant_store.VERDICT_SCHEMA),
-                                   ["s1", "s2"], schema=variant_store.VERDICT_SCHEMA)
+    variant_store.replace_segments(tables.verdicts, pl.DataFrame(verdicts, schema=VERDICT_SCHEMA),
+                                   ["s1", "s2"], schema=VERDICT_SCHEMA)
     products = pl.DataFrame({"product_id": list(ORIGINAL), "name": ["Aero Bike", "Basecamp Tent", "Ridge Boot"],
                              "description": list(ORIGINAL.values())})
     write_deltalake(tables.products, products.to_arrow())

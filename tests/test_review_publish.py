@@ -5,13 +5,16 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from segcopy_assets import reviews, variant_store
+from segcopy_assets.storage.tables import VERDICT_SCHEMA
+from segcopy_assets.storage import review_log as reviews
+
+from segcopy_assets.storage import variant_store
 from segcopy_assets.errors import InputValidationError
 from segcopy_assets.pipeline import run_pipeline
-from segcopy_assets.publishing import select_published
-from segcopy_assets.review_workflow import ReviewTables, decide, export_csv, import_csv, review_queue
+from segcopy_assets.core.publication import select_published
+from segcopy_assets.review.service import ReviewTables, decide, export_csv, import_csv, review_queue
 from segcopy_assets.resources import Copywriter
-from segcopy_assets.variant_checks import CheckSettings
+from segcopy_assets.quality.judge import CheckSettings
 
 from tests.conftest import PROMPTS, make_resources, memory_instance
 
@@ -33,7 +36,7 @@ def verdict(product_id, input_hash, check, passed):
 
 def publish(variants, verdicts, decisions, auto=False):
     return select_published(
-        pl.DataFrame(variants), pl.DataFrame(verdicts, schema=variant_store.VERDICT_SCHEMA),
+        pl.DataFrame(variants), pl.DataFrame(verdicts, schema=VERDICT_SCHEMA),
         pl.DataFrame(decisions, schema=reviews.REVIEW_SCHEMA) if decisions else reviews.REVIEW_SCHEMA.to_frame(),
         segments={"s1": SEGMENT}, originals={p: ORIGINAL for p in "ABCDEFG"},
         settings=CheckSettings(min_words=1), auto_approve_passing_checks=auto,
@@ -165,7 +168,7 @@ def test_csv_round_trip_and_bad_row_writes_nothing(generated, tmp_path):
 
 
 def test_crafted_bad_outputs_fail_the_checks(tmp_path, sample_tables, instance):
-    from tests.fake_openai import FakeOpenAIServer
+    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
     def responder(body):
         return ("As a cyclist and a New Yorker, you deserve this. Now 62% off!\n\n"

@@ -1,4 +1,4 @@
-"""Tests for segcopy_assets.sample_data (synthetic Amperity-style customers and products)."""
+"""Tests for segcopy_assets.devtools.sample_data (synthetic Amperity-style customers and products)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 import polars as pl
 import pytest
 
-from segcopy_assets import sample_data as sd
+from segcopy_assets.devtools import sample_data as sd
+from segcopy_assets.devtools import sample_products as sp
 
 HIGH_VALUE = ("Platinum", "Gold", "Silver")
 
@@ -68,8 +69,11 @@ def test_vocabularies():
             assert 2 <= len(cities) <= 3
     all_states = [s for states in sd.REGIONS.values() for s in states]
     assert len(all_states) == len(set(all_states))
-    doc = sd.__doc__.lower()
-    assert "synthetic" in doc and "own" in doc and "amperity" in doc
+    assert "synthetic" in sd.__doc__.lower()
+    from segcopy_assets.core import vocabulary
+
+    doc = vocabulary.__doc__.lower()
+    assert "own" in doc and "amperity" in doc
 
 
 # ---------------------------------------------------------------- customers
@@ -231,7 +235,7 @@ def test_every_subcategory_has_high_value_customers(customers):
 
 
 def test_products_shape():
-    products = sd.SAMPLE_PRODUCTS
+    products = sp.SAMPLE_PRODUCTS
     assert len(products) == 14
     ids = [p["product_id"] for p in products]
     assert len(set(ids)) == 14
@@ -244,7 +248,7 @@ def test_products_shape():
     assert per_sub == {s: 2 for s in sd.SUBCATEGORIES}
 
 
-@pytest.mark.parametrize("product", sd.SAMPLE_PRODUCTS, ids=lambda p: p["product_id"])
+@pytest.mark.parametrize("product", sp.SAMPLE_PRODUCTS, ids=lambda p: p["product_id"])
 def test_product_description_rules(product):
     text = product["description"]
     assert 60 <= len(text.split()) <= 120
@@ -259,7 +263,7 @@ def test_product_description_rules(product):
 
 
 def test_product_descriptions_unique():
-    descriptions = [p["description"] for p in sd.SAMPLE_PRODUCTS]
+    descriptions = [p["description"] for p in sp.SAMPLE_PRODUCTS]
     assert len(set(descriptions)) == len(descriptions)
 
 
@@ -291,21 +295,11 @@ def test_customers_delta_replaces_foreign_schema(tmp_path):
 
 def test_products_delta_round_trip(tmp_path):
     path = str(tmp_path / "products")
-    assert sd.write_sample_products(path) == 14
-    assert sd.write_sample_products(path) == 14  # overwrite, not append
+    assert sp.write_sample_products(path) == 14
+    assert sp.write_sample_products(path) == 14  # overwrite, not append
     back = pl.read_delta(path).sort("product_id")
     assert back.height == 14
     assert back.columns == ["product_id", "name", "category", "subcategory", "price", "description"]
     assert back.schema["price"] == pl.Float64
-    expected = pl.DataFrame(sd.SAMPLE_PRODUCTS).select(back.columns).sort("product_id")
+    expected = pl.DataFrame(sp.SAMPLE_PRODUCTS).select(back.columns).sort("product_id")
     assert back.equals(expected)
-
-
-def test_write_sample_data(tmp_path):
-    result = sd.write_sample_data(str(tmp_path), n=2_000, seed=9)
-    assert result["customers_path"] == str(tmp_path / "sample" / "cdp_customers")
-    assert result["products_path"] == str(tmp_path / "sample" / "products")
-    assert result["customers_rows"] == 2_000
-    assert result["products_rows"] == 14
-    assert pl.read_delta(result["customers_path"]).height == 2_000
-    assert pl.read_delta(result["products_path"]).height == 14

@@ -7,26 +7,25 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from segcopy_assets.partitions import segments_partitions
+from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
-from segcopy_assets.sensors import (
+from segcopy_assets.defs.cdp.sensors import cdp_change_sensor
+from segcopy_assets.defs.content.sensors import product_change_sensor
+from segcopy_assets.defs.generation.sensors import (
     RANGE_END,
     RANGE_START,
-    cdp_change_sensor,
-    product_change_sensor,
     product_variants_sensor,
     prompt_sensor,
-    publishing_sensor,
     segment_sensor,
 )
+from segcopy_assets.defs.publishing.sensors import publishing_sensor
 
 from tests.conftest import PROMPTS, make_resources, memory_instance
 
 
 def tick(sensor, instance, resources, cursor=None):
-    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
-    from segcopy_assets.sensors import ALL_SENSORS
+    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
 
     defs = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, sensors=ALL_SENSORS, resources=resources)
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources, definitions=defs)
@@ -120,7 +119,7 @@ def test_one_segment_changed_requests_exactly_that_partition(world):
 
 
 def test_new_and_removed_segments(world):
-    from segcopy_assets.review_workflow import ReviewTables, decide
+    from segcopy_assets.review.service import ReviewTables, decide
 
     instance, wh = world["instance"], world["resources"]["warehouse"]
     decide(ReviewTables.under(wh.table_path("x").rsplit("/", 1)[0]), "tents--core", "TN-100", "approve", reviewer="ana")
@@ -178,7 +177,7 @@ def test_product_change_reloads_products_then_refreshes_variants(world):
 
 
 def test_publishing_sensor_follows_decisions(world):
-    from segcopy_assets.review_workflow import ReviewTables, decide
+    from segcopy_assets.review.service import ReviewTables, decide
 
     instance, resources = world["instance"], world["resources"]
     result, cursor = tick(publishing_sensor, instance, resources)

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import requests
 
-from segcopy_assets.cdp_source import sharing_table_version
+from segcopy_assets.core.cdp_source import sharing_table_version
 from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.errors import SourceUnavailableError
 from segcopy_assets.resources import CdpSource

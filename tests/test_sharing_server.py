@@ -1,4 +1,4 @@
-"""Tests for segcopy_assets.sharing_server against the official delta-sharing connector 1.4.2."""
+"""Tests for segcopy_assets.devtools.sharing_server against the official delta-sharing connector 1.4.2."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import pytest
 import requests
 from starlette.requests import Request
 
-from segcopy_assets import sharing_server as ss
+from segcopy_assets.devtools import sharing_server as ss
 
 CUSTOMERS = pl.DataFrame(
     {
@@ -314,7 +314,7 @@ def test_announce_never_prints_the_token(capsys, tmp_path):
 @pytest.mark.slow
 def test_serve_writes_profile_and_keeps_token_off_the_console(tmp_path, table_path):
     token, profile = secrets.token_urlsafe(32), tmp_path / "served.share"
-    code = (f"from segcopy_assets.sharing_server import serve; "
+    code = (f"from segcopy_assets.devtools.sharing_server import serve; "
             f"serve({str(table_path)!r}, token={token!r}, profile_path={str(profile)!r})")
     root = Path(ss.__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}

@@ -14,7 +14,7 @@ import pytest
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
-from segcopy_assets.assets.cdp import segment_definitions
+from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import CdpSource
@@ -165,7 +165,7 @@ def test_variants_need_the_summaries_table(tmp_path, sample_tables):
 
 
 def test_the_guard_waits_only_for_a_summaries_step_this_run_executes():
-    from segcopy_assets.assets.variants import summaries_pending
+    from segcopy_assets.defs.generation.assets import summaries_pending
 
     key = dg.AssetKey("segment_summaries")
     variants_only = {VARIANTS}

@@ -1,7 +1,7 @@
 import polars as pl
 import pytest
 
-from segcopy_assets.summaries import (
+from segcopy_assets.core.segments import (
     SegmentationSpec,
     approximate_count,
     compute_segment_summaries,
@@ -111,7 +111,7 @@ def test_sample_data_gives_the_walkthroughs_14_segments(sample_tables):
 
 
 def test_assign_segments_matches_the_summaries():
-    from segcopy_assets.summaries import assign_segments
+    from segcopy_assets.core.segments import assign_segments
 
     spec = SegmentationSpec(min_segment_size=2)
     summaries = compute_segment_summaries(customers(ROWS), spec)

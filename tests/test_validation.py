@@ -2,8 +2,8 @@ import polars as pl
 import pytest
 
 from segcopy_assets.errors import InputValidationError
-from segcopy_assets.sample_data import CLV_TIERS
-from segcopy_assets.validation import validate_customers, validate_products
+from segcopy_assets.devtools.sample_data import CLV_TIERS
+from segcopy_assets.core.validation import validate_customers, validate_products
 
 KEYS = ["preferred_subcategory", "predicted_clv_tier"]
 

@@ -5,24 +5,24 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from segcopy_assets.copy_parsing import split_copy_and_rationale
-from segcopy_assets.generation import VARIANT_SCHEMA
-from segcopy_assets.offline_writer import write_offline_variant
-from segcopy_assets.sample_data import SAMPLE_PRODUCTS, generate_customers
-from segcopy_assets.summaries import compute_segment_summaries
-from segcopy_assets.variant_checks import (
+from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
+from segcopy_assets.storage.tables import VARIANT_SCHEMA
+from segcopy_assets.generation.offline_writer import write_offline_variant
+from segcopy_assets.devtools.sample_data import generate_customers
+from segcopy_assets.devtools.sample_products import SAMPLE_PRODUCTS
+from segcopy_assets.core.segments import compute_segment_summaries
+from segcopy_assets.quality.brand_voice import avoid_words_from_brand_voice
+from segcopy_assets.quality.facts import extract_facts, fact_present
+from segcopy_assets.quality.judge import (
     CHECKS,
     ERROR,
-    VERDICT_SCHEMA,
     WARN,
     CheckSettings,
     Verdict,
-    avoid_words_from_brand_voice,
-    extract_facts,
-    fact_present,
     judge_partition,
     judge_variant,
 )
+from segcopy_assets.storage.tables import VERDICT_SCHEMA
 
 BRAND_VOICE = Path(__file__).resolve().parent.parent / "prompts" / "brand_voice.md"
 PRODUCTS = {p["product_id"]: p for p in SAMPLE_PRODUCTS}

@@ -1,0 +1,31 @@
+"""``cdp_change_sensor``: the CDP table's version moved → ingest it again and re-summarise."""
+
+import dagster as dg
+
+from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
+from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
+from segcopy_assets.errors import SegcopyError
+from segcopy_assets.resources import CdpSource
+
+
+@dg.sensor(
+    name="cdp_change_sensor",
+    minimum_interval_seconds=interval(60),
+    default_status=RUNNING,
+    asset_selection=[cdp_customers, segment_summaries],
+    description="Polls the CDP table's version (one short HTTP request for a share) and re-ingests when it moves.",
+)
+def cdp_change_sensor(context: dg.SensorEvaluationContext, cdp: CdpSource):
+    try:
+        source, version = cdp.describe(), cdp.current_version()
+    except SegcopyError as exc:
+        return dg.SkipReason(f"CDP source unavailable, will retry: {exc}")
+    seen_source = latest_metadata(context.instance, cdp_customers, "source")
+    seen_version = latest_metadata(context.instance, cdp_customers, "source_table_version")
+    if (seen_source, seen_version) == (source, str(version)):
+        return dg.SkipReason(f"{source} is still at version {version}, already ingested")
+    return dg.RunRequest(
+        run_key=f"cdp:{source}@{version}",
+        asset_selection=[cdp_customers.key, segment_summaries.key],
+        tags={"segcopy/reason": f"CDP version {version}"},
+    )

@@ -1,0 +1,233 @@
+"""``description_variants``: one tailored description per product for each segment partition."""
+
+import asyncio
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from segcopy_assets.defs.cdp.assets import segment_definitions
+from segcopy_assets.defs.cdp.partitions import segments_partitions
+from segcopy_assets.defs.failures import reported_as_failure
+from segcopy_assets.defs.metadata import markdown_table
+from segcopy_assets.errors import SegcopyError
+from segcopy_assets.generation import journal as generation_journal
+from segcopy_assets.generation.variants import PAIRINGS, generate_variants, input_hash, plan_pairs
+from segcopy_assets.quality.judge import CHECKS, judge_partition
+from segcopy_assets.resources import Copywriter, QualityRules, Warehouse, copywriter_from_env
+from segcopy_assets.storage import delta, variant_store
+from segcopy_assets.storage.tables import (
+    DESCRIPTION_VARIANTS,
+    GENERATION_JOURNAL,
+    SEGMENT_SUMMARIES,
+    VARIANT_CHECKS,
+    VERDICT_SCHEMA,
+)
+
+
+def _prompt_code_version() -> str | None:
+    """The prompt hash as the asset's code version (None while the prompts are broken: the
+    asset then fails with the prompt error when it runs)."""
+    try:
+        return copywriter_from_env().prompt_set().hash
+    except SegcopyError:
+        return None
+
+
+class VariantsConfig(dg.Config):
+    pairing: str = Field(
+        default="all",
+        description="'all' products for every segment (the walkthrough's way) or 'own_category'.",
+    )
+    force_regenerate: bool = Field(
+        default=False, description="Call the model even where an identical generation exists."
+    )
+
+
+def _preview(rows: pl.DataFrame, products: pl.DataFrame, n: int = 4) -> str:
+    sample = (
+        rows.filter(pl.col("status") == "ok")
+        .head(n)
+        .join(products.select("product_id", pl.col("description").alias("original")), on="product_id")
+        .select("segment_id", "product_id", "original", "variant_text", "rationale")
+    )
+    return markdown_table(sample, max_rows=n, max_chars=400)
+
+
+def verdict_summary(verdicts: pl.DataFrame) -> tuple[dict, pl.DataFrame]:
+    """Failing-verdict counts per check, and the failing (segment, product, check, reason) rows."""
+    failing = verdicts.filter(~pl.col("passed"))
+    counts = {check: int((failing["check"] == check).sum()) for check in CHECKS}
+    return counts, failing.select("segment_id", "product_id", "check", "severity", "reason").sort(
+        "segment_id", "product_id", "check")
+
+
+def _warn_failing(context: dg.AssetExecutionContext, verdicts: pl.DataFrame) -> None:
+    total, _ = verdict_summary(verdicts)
+    if any(total.values()):
+        context.log.warning("failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n))
+
+
+def summaries_pending(selected: set, steps_to_execute: list[str] | None, written: bool) -> bool:
+    """Whether this run executes the segment_summaries step and has not written the table yet.
+
+    A re-execution from failure keeps the parent run's selection but runs only some steps
+    (``steps_to_execute``); the table it reads was then written by the parent run.
+    """
+    if dg.AssetKey(SEGMENT_SUMMARIES) not in selected:
+        return False
+    if steps_to_execute is not None and SEGMENT_SUMMARIES not in steps_to_execute:
+        return False
+    return not written
+
+
+def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
+    """Refuse to read segment_summaries while this same run has yet to write it.
+
+    description_variants reaches segment_summaries through the observed segment_definitions
+    (for per-segment staleness), so Dagster does not order the two steps within one run.
+    """
+    selected = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
+    written = any(
+        entry.dagster_event.asset_key == dg.AssetKey(SEGMENT_SUMMARIES)
+        for entry in context.instance.all_logs(context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    )
+    if summaries_pending(selected, context.run.step_keys_to_execute, written):
+        raise dg.Failure(
+            f"{SEGMENT_SUMMARIES} is part of this run but this run has not written it (its step failed "
+            "or was skipped): description_variants did not run, rather than read the old table. "
+            "Materialize description_variants in its own run; with sensors on, segment_sensor does "
+            "so for the segments that changed once segment_summaries lands."
+        )
+
+
+@dg.asset(
+    partitions_def=segments_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="generation",
+    kinds={"openai", "deltalake", "polars"},
+    code_version=_prompt_code_version(),
+    # Lowest priority: in a run that also writes segment_summaries, Dagster cannot see that this
+    # step reads it (see _require_summaries_landed); the priority makes it go after.
+    op_tags={"dagster/priority": "-1"},
+    # Per-segment lineage: the segment_summaries table is read through the warehouse, so a
+    # partition goes stale on ITS segment's definition, not on any change to the table.
+    deps=[segment_definitions],
+    description="A tailored variant of every product description for each segment, with a "
+    "Rationale for the reviewer. Written straight to Delta, one commit per run, replacing "
+    "exactly the segments of the run; each variant's check verdicts go to variant_checks.",
+)
+def description_variants(
+    context: dg.AssetExecutionContext,
+    config: VariantsConfig,
+    copywriter: Copywriter,
+    quality_rules: QualityRules,
+    warehouse: Warehouse,
+    products: pl.DataFrame,
+) -> dg.MaterializeResult:
+    segment_ids = list(context.partition_keys)
+    path = warehouse.table_path(DESCRIPTION_VARIANTS)
+    _require_summaries_landed(context)
+    if config.pairing not in PAIRINGS:
+        raise dg.Failure(f"pairing must be one of {PAIRINGS}, not {config.pairing!r}")
+    summaries_path = warehouse.table_path(SEGMENT_SUMMARIES)
+    if not delta.table_exists(summaries_path):
+        raise dg.Failure(f"{SEGMENT_SUMMARIES} is not materialized yet ({summaries_path}): materialize it first")
+    segment_summaries = pl.read_delta(summaries_path)
+    known = set(segment_summaries["segment_id"].to_list())
+    unknown = [s for s in segment_ids if s not in known]
+    if unknown:
+        raise dg.Failure(
+            f"segment partition(s) {', '.join(unknown)} are not in segment_summaries "
+            "(the segment definition changed or the segment is below min_segment_size); "
+            "remove the partitions or rematerialize segment_summaries"
+        )
+    segments = segment_summaries.filter(pl.col("segment_id").is_in(segment_ids))
+
+    with reported_as_failure():
+        prompt_set = copywriter.prompt_set()
+        pairs = plan_pairs(segments, products, config.pairing)
+        hashes = [input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs]
+        journal_path = warehouse.table_path(GENERATION_JOURNAL)
+        journaled = generation_journal.read_journal(journal_path, hashes)
+        if journaled.height:
+            context.log.info(f"{journaled.height} generation(s) recovered from an interrupted run")
+        reusable = pl.concat([variant_store.read_reusable(path, hashes), journaled])
+        writer = copywriter.writer(prompt_set)
+        context.log.info(
+            f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
+            f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
+        )
+
+        async def run(journal):
+            async with writer:
+                return await generate_variants(
+                    pairs,
+                    prompt_set,
+                    writer,
+                    reusable=reusable,
+                    force_regenerate=config.force_regenerate,
+                    on_progress=lambda done, total: context.log.info(f"generated {done}/{total}"),
+                    on_generated=journal.add,
+                )
+
+        with generation_journal.GenerationJournal(journal_path) as journal:
+            rows, stats = asyncio.run(run(journal))
+        if journal.errors:
+            context.log.warning(f"generation journal could not be written ({journal.errors[0]}); "
+                                "a crash now would lose this run's calls")
+
+    if stats.calls == 0 and stats.failed == 0 and variant_store.unchanged(path, rows, segment_ids):
+        context.log.info("nothing changed: the table already holds these variants; no write")
+        table_version = None
+    else:
+        table_version = variant_store.replace_segments(path, rows, segment_ids)
+        context.log.info(f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})")
+    if stats.calls or journaled.height:
+        try:
+            generation_journal.forget_segments(journal_path, segment_ids)
+        except Exception as exc:  # the variants are written; stale journal rows only cost disk
+            context.log.warning(f"could not trim the generation journal ({type(exc).__name__}); "
+                                "its rows stay valid as cache and are trimmed by a later run")
+    if stats.failed:
+        failed = rows.filter(pl.col("status") == "failed").select("segment_id", "product_id", "error")
+        context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
+
+    verdicts = judge_partition(
+        rows,
+        [(s["segment_id"], p["product_id"]) for s, p in pairs],
+        dict(zip(products["product_id"], products["description"])),
+        {s["segment_id"]: s for s in segments.to_dicts()},
+        quality_rules.settings(copywriter.prompts_dir),
+    )
+    checks_path = warehouse.table_path(VARIANT_CHECKS)
+    verdict_key = list(VERDICT_SCHEMA)
+    if not variant_store.unchanged(checks_path, verdicts, segment_ids, key=verdict_key):
+        variant_store.replace_segments(checks_path, verdicts, segment_ids, schema=VERDICT_SCHEMA)
+    _warn_failing(context, verdicts)
+
+    cost = stats.cost_usd(prompt_set.price_per_1m())
+    p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
+    metadata = {
+        "segments": dg.MetadataValue.int(len(segment_ids)),
+        "pairs": dg.MetadataValue.int(stats.pairs),
+        "calls_made": dg.MetadataValue.int(stats.calls),
+        "reused": dg.MetadataValue.int(stats.reused),
+        "failed": dg.MetadataValue.int(stats.failed),
+        "dagster/row_count": dg.MetadataValue.int(rows.height),
+        "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
+        "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
+        "estimated_cost_usd": dg.MetadataValue.float(round(cost, 6)) if cost is not None
+        else dg.MetadataValue.text(f"unknown: no price for {prompt_set.params.name} in pricing.toml"),
+        "latency_p50_ms": dg.MetadataValue.float(round(p50, 1)) if p50 is not None else dg.MetadataValue.text("n/a"),
+        "latency_p95_ms": dg.MetadataValue.float(round(p95, 1)) if p95 is not None else dg.MetadataValue.text("n/a"),
+        "generation_wall_s": dg.MetadataValue.float(round(stats.wall_s, 3)),
+        "backend": prompt_set.backend,
+        "model": prompt_set.params.name,
+        "prompt_hash": prompt_set.hash,
+        "table_uri": path,
+        "table_version": dg.MetadataValue.int(table_version) if table_version is not None
+        else dg.MetadataValue.text("unchanged"),
+        "preview": dg.MetadataValue.md(_preview(rows, products)),
+    }
+    return dg.MaterializeResult(metadata=metadata)

@@ -1,0 +1,15 @@
+import dagster as dg
+
+from segcopy_assets.defs.generation.assets import description_variants
+from segcopy_assets.defs.generation.checks import description_variants_checks
+from segcopy_assets.defs.generation.sensors import (
+    product_variants_sensor,
+    prompt_sensor,
+    segment_sensor,
+)
+
+defs = dg.Definitions(
+    assets=[description_variants],
+    asset_checks=description_variants_checks,
+    sensors=[segment_sensor, prompt_sensor, product_variants_sensor],
+)

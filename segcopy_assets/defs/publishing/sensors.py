@@ -1,0 +1,34 @@
+"""``publishing_sensor``: variants, their verdicts or review decisions changed → publish again."""
+
+import dagster as dg
+
+from segcopy_assets.core.hashing import digest
+from segcopy_assets.defs.publishing.assets import customer_variant_assignments, published_variants
+from segcopy_assets.defs.sensor_support import RUNNING, interval
+from segcopy_assets.resources import Warehouse
+from segcopy_assets.storage import delta
+from segcopy_assets.storage.tables import DESCRIPTION_VARIANTS, VARIANT_CHECKS, VARIANT_REVIEWS
+
+
+@dg.sensor(
+    name="publishing_sensor",
+    minimum_interval_seconds=interval(30),
+    default_status=RUNNING,
+    asset_selection=[published_variants, customer_variant_assignments],
+    description="Publishes again when variants, their verdicts or review decisions change.",
+)
+def publishing_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
+    versions = {
+        t: delta.table_version(warehouse.table_path(t))
+        for t in (DESCRIPTION_VARIANTS, VARIANT_CHECKS, VARIANT_REVIEWS)
+    }
+    if versions[DESCRIPTION_VARIANTS] is None:
+        return dg.SkipReason("no variants yet")
+    state = digest(versions)
+    if context.cursor == state:
+        return dg.SkipReason("no new variants or decisions")
+    context.update_cursor(state)
+    return dg.RunRequest(
+        run_key=f"publish:{state}",
+        asset_selection=[published_variants.key, customer_variant_assignments.key],
+    )

@@ -1,0 +1,183 @@
+"""Generating description variants for segment × product pairs: plan, reuse, call, collect.
+
+Plain asyncio, no Dagster: the asset (and benchmarks) hand it segments, products, the prompt set
+and a writer. Every pair whose ``input_hash`` already has an ``ok`` row is reused, never paid
+for twice; the rest are written concurrently (the writer bounds the concurrency).
+"""
+
+import asyncio
+import hashlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+import polars as pl
+
+from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
+from segcopy_assets.errors import GenerationError
+from segcopy_assets.generation.openai_writer import Completion, describe_call_error
+from segcopy_assets.generation.prompts import PromptSet
+from segcopy_assets.storage.tables import VARIANT_SCHEMA
+
+PAIRINGS = ("all", "own_category")
+
+class Writer(Protocol):
+    backend: str
+    model: str
+
+    async def write(self, segment: dict, product: dict, messages: list[dict[str, str]]) -> Completion: ...
+
+
+def input_hash(prompt_hash: str, summary_hash: str, content_hash: str) -> str:
+    """What a variant depends on: the prompt set, the segment summary, the product content."""
+    return hashlib.sha256(f"{prompt_hash}|{summary_hash}|{content_hash}".encode()).hexdigest()[:32]
+
+
+def plan_pairs(segments: pl.DataFrame, products: pl.DataFrame, pairing: str = "all") -> list[tuple[dict, dict]]:
+    """Segment × product pairs: every product (the walkthrough's way) or the segment's category."""
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing must be one of {PAIRINGS}, not {pairing!r}")
+    product_rows = products.sort("product_id").to_dicts()
+    pairs = []
+    for segment in segments.sort("segment_id").to_dicts():
+        for product in product_rows:
+            if pairing == "own_category" and product["category"] != segment.get("top_category"):
+                continue
+            pairs.append((segment, product))
+    return pairs
+
+
+@dataclass
+class GenerationStats:
+    pairs: int = 0
+    calls: int = 0
+    reused: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def latency_percentile(self, q: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        if len(self.latencies_ms) == 1:
+            return self.latencies_ms[0]
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[int(q) - 1]
+
+    def cost_usd(self, price_per_1m: tuple[float, float] | None) -> float | None:
+        if price_per_1m is None:
+            return None
+        return (self.prompt_tokens * price_per_1m[0] + self.completion_tokens * price_per_1m[1]) / 1e6
+
+
+def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ihash: str) -> dict:
+    return {
+        "segment_id": segment["segment_id"],
+        "product_id": product["product_id"],
+        "backend": writer.backend,
+        "model": writer.model,
+        "prompt_hash": prompt_set.hash,
+        "summary_hash": segment["summary_hash"],
+        "content_hash": product["content_hash"],
+        "input_hash": ihash,
+    }
+
+
+async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> dict:
+    row = _row(segment, product, prompt_set, writer, ihash)
+    messages = prompt_set.render(segment, product)
+    try:
+        completion = await writer.write(segment, product, messages)
+    except GenerationError:
+        raise
+    except Exception as exc:  # one pair's failure is recorded, the others go on
+        stats.failed += 1
+        return {**row, "status": "failed", "error": describe_call_error(exc),
+                "generated_at": datetime.now(timezone.utc)}
+    stats.calls += 1
+    stats.prompt_tokens += completion.prompt_tokens
+    stats.completion_tokens += completion.completion_tokens
+    stats.latencies_ms.append(completion.latency_ms)
+    parsed = split_copy_and_rationale(completion.text)
+    problem = parsed.problem
+    if completion.finish_reason == "length":
+        problem = "the answer was cut off at max_tokens"
+    if problem:
+        stats.failed += 1
+    return {
+        **row,
+        "variant_text": parsed.copy,
+        "rationale": parsed.rationale,
+        "raw_output": completion.text,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "latency_ms": round(completion.latency_ms, 1),
+        "generated_at": datetime.now(timezone.utc),
+        "status": "failed" if problem else "ok",
+        "error": problem,
+    }
+
+
+async def generate_variants(
+    pairs: list[tuple[dict, dict]],
+    prompt_set: PromptSet,
+    writer: Writer,
+    *,
+    reusable: pl.DataFrame | None = None,
+    force_regenerate: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_generated: Callable[[dict], None] | None = None,
+) -> tuple[pl.DataFrame, GenerationStats]:
+    """Rows for every pair (schema ``VARIANT_SCHEMA``) and what it cost.
+
+    ``reusable`` holds earlier ``ok`` rows; a pair whose input_hash is among them is copied, not
+    generated, unless ``force_regenerate``. ``on_generated`` receives each new ``ok`` row as it
+    completes (the journal makes it durable). A ``GenerationError`` (bad key, unknown model)
+    stops everything and propagates: the caller writes nothing.
+    """
+    started = time.perf_counter()
+    stats = GenerationStats(pairs=len(pairs))
+    cached: dict[str, dict] = {}
+    if reusable is not None and reusable.height and not force_regenerate:
+        for r in reusable.filter(pl.col("status") == "ok").to_dicts():
+            cached.setdefault(r["input_hash"], r)
+
+    rows: list[dict] = []
+    todo = []
+    for segment, product in pairs:
+        ihash = input_hash(prompt_set.hash, segment["summary_hash"], product["content_hash"])
+        hit = cached.get(ihash)
+        if hit is not None:
+            stats.reused += 1
+            rows.append({**hit, "segment_id": segment["segment_id"], "product_id": product["product_id"]})
+        else:
+            todo.append((segment, product, ihash))
+
+    done = 0
+    step = max(1, len(todo) // 10)
+
+    async def run(segment, product, ihash):
+        nonlocal done
+        result = await _generate_one(segment, product, prompt_set, writer, ihash, stats)
+        if on_generated is not None and result["status"] == "ok":
+            on_generated(result)
+        done += 1
+        if on_progress and (done % step == 0 or done == len(todo)):
+            on_progress(done, len(todo))
+        return result
+
+    if todo:
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run(*item)) for item in todo]
+        except* GenerationError as errors:
+            raise errors.exceptions[0] from None
+        rows.extend(t.result() for t in tasks)
+
+    stats.wall_s = time.perf_counter() - started
+    frame = pl.DataFrame(rows, schema=VARIANT_SCHEMA) if rows else VARIANT_SCHEMA.to_frame()
+    return frame.sort("segment_id", "product_id"), stats

@@ -1,0 +1,221 @@
+"""Deterministic quality checks for ONE generated variant at a time (plain functions, no Dagster).
+
+Each check returns a :class:`Verdict`. ``ERROR`` checks guard what must never be published
+(a dropped fact, an invented discount, copy that tells the reader who they are, a refusal);
+``WARN`` checks flag what a reviewer should look at (length, words the brand voice avoids).
+The rules live beside this module: ``facts`` (what must be kept), ``claims`` (offers, identity,
+refusals), ``places`` and ``brand_voice``; text is compared after ``normalise``.
+"""
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from segcopy_assets.quality.brand_voice import phrase_re
+from segcopy_assets.quality.claims import IDENTITY_RE, OFFER_RE, REFUSAL_RE, hits, offer_key
+from segcopy_assets.quality.facts import extract_facts, fact_regex
+from segcopy_assets.quality.normalise import cased, norm, word_count
+from segcopy_assets.quality.places import place_shares, places_named
+from segcopy_assets.storage.tables import VERDICT_SCHEMA
+
+ERROR, WARN = "ERROR", "WARN"
+
+CHECKS: dict[str, str] = {
+    "coverage": ERROR,
+    "well_formed": ERROR,
+    "rationale_present": ERROR,
+    "facts_preserved": ERROR,
+    "no_invented_offers": ERROR,
+    "whole_segment_voice": ERROR,
+    "no_refusal": ERROR,
+    "length_in_bounds": WARN,
+    "brand_voice": WARN,
+}
+CONTENT_CHECKS = tuple(c for c in CHECKS if c not in ("coverage", "well_formed"))
+
+#: Columns judge_partition reads; a frame without one of them is a bug (ValueError).
+NEEDED_COLUMNS = ("segment_id", "product_id", "input_hash", "variant_text", "rationale", "status", "error")
+#: Columns that must not be null on an ``ok`` row.
+REQUIRED_ON_OK = ("segment_id", "product_id", "input_hash", "variant_text", "status")
+
+#: The verdict table judge_partition returns is ``storage.tables.VERDICT_SCHEMA``.
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    passed: bool
+    severity: str
+    reason: str  # "" when passed
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    place_share_threshold: float = 0.5  # a region/state/city may be named only if it holds >= this share
+    min_words: int = 30
+    max_words: int = 250
+    min_length_ratio: float = 0.6  # variant words / original words
+    max_length_ratio: float = 2.0
+    avoid_words: tuple[str, ...] = ()
+
+
+def _verdict(check: str, problems: list[str] | str | None) -> Verdict:
+    if isinstance(problems, list):
+        problems = "; ".join(problems)
+    return Verdict(check, not problems, CHECKS[check], problems or "")
+
+
+# --------------------------------------------------------------------------------------
+# One variant
+# --------------------------------------------------------------------------------------
+
+
+def judge_variant(
+    variant_text: str, rationale: str, original: str, segment: dict, settings: CheckSettings
+) -> list[Verdict]:
+    """The content checks for one ``ok`` variant, in ``CHECKS`` order (coverage and well_formed
+    are judged per partition by :func:`judge_partition`)."""
+    copy = (variant_text or "").strip()
+    original = original or ""
+    segment = segment or {}
+    verdicts = []
+
+    problems = []
+    if not copy:
+        problems.append("the copy is empty")
+    if not (rationale or "").strip():
+        problems.append("the rationale is empty")
+    verdicts.append(_verdict("rationale_present", problems))
+
+    normalized = norm(copy)
+    missing = [f for f in extract_facts(original) if not fact_regex(f).search(normalized)]
+    verdicts.append(_verdict("facts_preserved", f"missing facts: {', '.join(missing)}" if missing else None))
+
+    offers = hits(OFFER_RE, copy, original, offer_key)
+    verdicts.append(_verdict(
+        "no_invented_offers",
+        "offer claims not in the original: " + ", ".join(f'"{o}"' for o in offers) if offers else None,
+    ))
+
+    problems = []
+    identity = hits(IDENTITY_RE, copy, original)
+    if identity:
+        problems.append("addresses the reader as one kind of person or mentions the segment: "
+                        + ", ".join(f'"{h}"' for h in identity))
+    places = places_named(copy, original, place_shares(segment), settings.place_share_threshold)
+    if places:
+        problems.append(f"names places held by less than {round(settings.place_share_threshold * 100)}% "
+                        f"of the segment: {', '.join(places)}")
+    verdicts.append(_verdict("whole_segment_voice", problems))
+
+    refusals = [m.group() for m in REFUSAL_RE.finditer(cased(copy))]
+    verdicts.append(_verdict(
+        "no_refusal", "reads like a refusal: " + ", ".join(f'"{r}"' for r in dict.fromkeys(refusals)) if refusals else None
+    ))
+
+    problems = []
+    n, n_orig = word_count(copy), word_count(original)
+    if not settings.min_words <= n <= settings.max_words:
+        problems.append(f"{n} words, outside {settings.min_words}-{settings.max_words}")
+    if n_orig:
+        ratio = n / n_orig
+        if not settings.min_length_ratio <= ratio <= settings.max_length_ratio:
+            problems.append(f"{ratio:.2f}x the original's {n_orig} words ({n} words), outside "
+                            f"{settings.min_length_ratio:g}-{settings.max_length_ratio:g}x")
+    verdicts.append(_verdict("length_in_bounds", problems))
+
+    used = []
+    for word in settings.avoid_words:
+        if not word.strip():
+            continue
+        pattern = phrase_re(word)
+        if pattern.search(copy.lower()) and not pattern.search(original.lower()):
+            used.append(word)
+    verdicts.append(_verdict(
+        "brand_voice", "uses words the brand voice avoids: " + ", ".join(f'"{w}"' for w in used) if used else None
+    ))
+    return verdicts
+
+
+# --------------------------------------------------------------------------------------
+# One partition
+# --------------------------------------------------------------------------------------
+
+
+def judge_partition(
+    variants: pl.DataFrame,
+    expected_pairs: list[tuple[str, str]],
+    originals: dict[str, str],
+    segments: dict[str, dict],
+    settings: CheckSettings,
+) -> pl.DataFrame:
+    """The verdict table for some segments' variants (rows of ``VARIANT_SCHEMA``).
+
+    * ``coverage``: one verdict per expected pair (no row, or no ``ok`` row, fails).
+    * ``well_formed``: one verdict per present row (duplicate pair, unexpected pair, a required
+      column null on an ok row, a null key or status on any row).
+    * the content checks of :func:`judge_variant` for every row whose status is ``ok``.
+
+    A column of ``NEEDED_COLUMNS`` missing from the frame raises ``ValueError`` (a bug upstream).
+    Rows come out per pair: its coverage verdict, then each row's verdicts in ``CHECKS`` order.
+    """
+    absent = [c for c in NEEDED_COLUMNS if c not in variants.columns]
+    if absent:
+        raise ValueError(f"variants frame lacks required column(s): {', '.join(absent)}")
+    rows = variants.select(NEEDED_COLUMNS).to_dicts()
+    expected = list(dict.fromkeys((str(s), str(p)) for s, p in expected_pairs))
+    expected_set = set(expected)
+    by_pair: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_pair.setdefault((row["segment_id"], row["product_id"]), []).append(row)
+
+    out: list[dict] = []
+    order = {c: k for k, c in enumerate(CHECKS)}
+
+    def add(seg, prod, ihash, verdict: Verdict, source: int):
+        out.append({"segment_id": seg, "product_id": prod, "input_hash": ihash, "check": verdict.check,
+                    "passed": verdict.passed, "severity": verdict.severity, "reason": verdict.reason,
+                    "_source": source, "_order": order[verdict.check]})
+
+    for seg, prod in expected:
+        present = by_pair.get((seg, prod), [])
+        ok = [r for r in present if r["status"] == "ok"]
+        if ok:
+            add(seg, prod, ok[0]["input_hash"], _verdict("coverage", None), -1)
+        elif not present:
+            add(seg, prod, None, _verdict("coverage", "no variant for this pair"), -1)
+        else:
+            r = present[0]
+            add(seg, prod, r["input_hash"],
+                _verdict("coverage", f"status is {r['status']!r}, not 'ok': {r['error'] or 'no error recorded'}"), -1)
+
+    for source, row in enumerate(rows):
+        seg, prod, ihash = row["segment_id"], row["product_id"], row["input_hash"]
+        problems = []
+        count = len(by_pair[(seg, prod)])
+        if count > 1:
+            problems.append(f"{count} rows for this pair")
+        if seg is not None and prod is not None and (seg, prod) not in expected_set:
+            problems.append("unexpected pair: not among the expected segment x product pairs")
+        required = REQUIRED_ON_OK if row["status"] == "ok" else ("segment_id", "product_id", "status")
+        nulls = [c for c in required if row[c] is None]
+        if nulls:
+            problems.append(f"null {', '.join(nulls)}")
+        add(seg, prod, ihash, _verdict("well_formed", problems), source)
+
+        if row["status"] != "ok":
+            continue
+        original = originals.get(prod)
+        verdicts = judge_variant(row["variant_text"], row["rationale"], original or "",
+                                 segments.get(seg) or {}, settings)
+        for v in verdicts:
+            if v.check == "facts_preserved" and original is None:
+                v = _verdict("facts_preserved", f"no original description for product {prod!r}")
+            add(seg, prod, ihash, v, source)
+
+    frame = pl.DataFrame(out, schema={**VERDICT_SCHEMA, "_source": pl.Int64, "_order": pl.Int64})
+    return (
+        frame.sort(["segment_id", "product_id", "_source", "_order"], nulls_last=True, maintain_order=True)
+        .select(list(VERDICT_SCHEMA))
+    )
+

@@ -1,0 +1,184 @@
+"""The human review workflow over the warehouse tables: the queue, decisions, CSV round trip.
+
+Used by the ``segcopy review`` commands and the review page. Decisions go to the
+append-only ``variant_reviews`` log; publishing reads them on its next materialization.
+"""
+
+import csv
+import os
+from dataclasses import dataclass
+
+import polars as pl
+
+from segcopy_assets import settings
+from segcopy_assets.core.publication import failing_errors
+from segcopy_assets.errors import InputValidationError, SegcopyError
+from segcopy_assets.storage import delta, variant_store
+from segcopy_assets.storage import review_log as reviews
+from segcopy_assets.storage.tables import (
+    DESCRIPTION_VARIANTS,
+    PRODUCTS,
+    SEGMENT_SUMMARIES,
+    VARIANT_CHECKS,
+    VARIANT_REVIEWS,
+    VERDICT_SCHEMA,
+)
+
+STATUSES = ("pending", "approved", "rejected", "failed")
+EXPORT_COLUMNS = [
+    "segment_id", "product_id", "input_hash", "status", "failed_checks", "original", "variant_text",
+    "rationale", "decision", "edited_text", "note",
+]
+
+
+@dataclass(frozen=True)
+class ReviewTables:
+    """Where the review workflow reads and writes: paths of the warehouse tables it uses."""
+
+    variants: str
+    verdicts: str
+    reviews: str
+    products: str
+    summaries: str
+
+    @classmethod
+    def under(cls, warehouse_schema_dir: str) -> "ReviewTables":
+        def join(table: str) -> str:
+            return os.path.join(warehouse_schema_dir, table)
+
+        return cls(
+            variants=join(DESCRIPTION_VARIANTS),
+            verdicts=join(VARIANT_CHECKS),
+            reviews=join(VARIANT_REVIEWS),
+            products=join(PRODUCTS),
+            summaries=join(SEGMENT_SUMMARIES),
+        )
+
+    @classmethod
+    def from_env(cls) -> "ReviewTables":
+        """The tables of the warehouse under ``$SEGCOPY_HOME``."""
+        return cls.under(str(settings.warehouse_root() / settings.WAREHOUSE_SCHEMA))
+
+
+def review_queue(tables: ReviewTables) -> pl.DataFrame:
+    """Every current variant with its review status, failing ERROR checks and original text.
+
+    status: ``failed`` (generation failed or an ERROR check fails), else ``approved`` /
+    ``rejected`` from the latest decision for this exact variant, else ``pending``.
+    """
+    if not delta.table_exists(tables.variants):
+        raise SegcopyError("no description_variants yet: run `segcopy run` first")
+    variants = variant_store.read_segments(tables.variants)
+    verdicts = variant_store.read_segments(tables.verdicts, schema=VERDICT_SCHEMA)
+    decisions = reviews.latest_decisions(reviews.read_reviews(tables.reviews))
+    originals = pl.read_delta(tables.products).select("product_id", pl.col("description").alias("original"))
+    queue = (
+        variants.join(failing_errors(verdicts), on="input_hash", how="left")
+        .join(decisions.select("segment_id", "product_id", "input_hash", "decision", "edited_text",
+                               "reviewer", "note", "decided_at"),
+              on=["segment_id", "product_id", "input_hash"], how="left")
+        .join(originals, on="product_id", how="left")
+    )
+    status = (
+        pl.when((pl.col("status") != "ok") | pl.col("failed_checks").is_not_null()).then(pl.lit("failed"))
+        .when(pl.col("decision").is_in(["approve", "edit"])).then(pl.lit("approved"))
+        .when(pl.col("decision") == "reject").then(pl.lit("rejected"))
+        .otherwise(pl.lit("pending"))
+    )
+    failed = pl.when(pl.col("status") != "ok").then(pl.lit("generation")).otherwise(pl.col("failed_checks"))
+    return queue.with_columns(
+        status.alias("review_status"), failed.alias("failed_checks")
+    ).sort("segment_id", "product_id")
+
+
+def current_variant(tables: ReviewTables, segment_id: str, product_id: str) -> dict:
+    queue = review_queue(tables)
+    row = queue.filter((pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id))
+    if row.is_empty():
+        known = queue.filter(pl.col("segment_id") == segment_id)
+        hint = "unknown segment" if known.is_empty() else "unknown product for this segment"
+        raise InputValidationError(
+            "description_variants", "segment_id" if known.is_empty() else "product_id",
+            f"no variant for segment {segment_id!r}, product {product_id!r} ({hint})",
+        )
+    found = row.row(0, named=True)
+    if found["status"] != "ok":
+        raise InputValidationError(
+            "description_variants", "status",
+            f"variant {segment_id}/{product_id} failed to generate ({found['error']}); regenerate it first",
+        )
+    return found
+
+
+def decide(
+    tables: ReviewTables, segment_id: str, product_id: str, decision: str, *,
+    reviewer: str, note: str | None = None, edited_text: str | None = None,
+) -> dict:
+    """Record one decision on the current variant of (segment, product); returns the variant."""
+    variant = current_variant(tables, segment_id, product_id)
+    row = reviews.make_decision(segment_id, product_id, variant["input_hash"], decision,
+                                reviewer=reviewer, note=note, edited_text=edited_text)
+    reviews.append_reviews(tables.reviews, [row])
+    return variant
+
+
+def export_csv(tables: ReviewTables, path: str, status: str | None = None) -> int:
+    """A spreadsheet for reviewers: everything to judge, and empty decision columns."""
+    queue = review_queue(tables)
+    if status:
+        queue = queue.filter(pl.col("review_status") == status)
+    out = queue.select(
+        "segment_id", "product_id", "input_hash", pl.col("review_status").alias("status"),
+        pl.col("failed_checks").fill_null(""), "original", "variant_text", "rationale",
+        pl.lit("").alias("decision"), pl.lit("").alias("edited_text"), pl.lit("").alias("note"),
+    )
+    out.write_csv(path)
+    return out.height
+
+
+def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
+    """Validate every row, then append all decisions in one commit; any bad row → nothing written.
+
+    Rows with an empty decision are skipped (not reviewed yet).
+    """
+    table = f"review CSV {path}"
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        raise InputValidationError(table, None, "file not found") from None
+    required = {"segment_id", "product_id", "input_hash", "decision"}
+    missing = required - set(rows[0].keys() if rows else required)
+    if missing:
+        raise InputValidationError(table, sorted(missing)[0], f"required column(s) missing: {sorted(missing)}")
+    queue = review_queue(tables)
+    current = {(r["segment_id"], r["product_id"]): r for r in queue.iter_rows(named=True)}
+    decisions, problems = [], []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        decision = (row.get("decision") or "").strip().lower()
+        if not decision:
+            continue
+        pair = (row["segment_id"], row["product_id"])
+        variant = current.get(pair)
+        where = f"line {line} ({pair[0]}/{pair[1]})"
+        if variant is None:
+            problems.append(f"{where}: no such segment/product variant")
+        elif variant["input_hash"] != row["input_hash"]:
+            problems.append(f"{where}: the variant was regenerated since the export; export again")
+        elif variant["status"] != "ok":
+            problems.append(f"{where}: the variant failed to generate")
+        else:
+            try:
+                decisions.append(reviews.make_decision(
+                    pair[0], pair[1], row["input_hash"], decision, reviewer=reviewer,
+                    note=(row.get("note") or "").strip() or None, edited_text=row.get("edited_text"),
+                ))
+            except InputValidationError as exc:
+                problems.append(f"{where}: {exc}")
+    if problems:
+        raise InputValidationError(
+            table, None, f"{len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems)
+        )
+    if decisions:
+        reviews.append_reviews(tables.reviews, decisions)
+    return len(decisions)

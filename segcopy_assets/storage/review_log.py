@@ -1,0 +1,67 @@
+"""The review log: an append-only Delta table of human decisions on variants.
+
+A decision binds to the variant's ``input_hash``: when a variant is regenerated (new prompt,
+segment or product), the old decision no longer applies and the new copy needs a fresh review.
+The latest decision for an (segment, product, input_hash) wins, so two reviewers deciding at
+once are both recorded and the later one counts.
+"""
+
+from datetime import datetime, timezone
+
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+
+from segcopy_assets.storage.delta_commits import retry_refused_commits
+from segcopy_assets.errors import InputValidationError
+from segcopy_assets.storage.delta import table_exists
+from segcopy_assets.storage.tables import REVIEW_SCHEMA, VARIANT_REVIEWS
+
+DECISIONS = ("approve", "reject", "edit")
+def read_reviews(path: str) -> pl.DataFrame:
+    if not table_exists(path):
+        return REVIEW_SCHEMA.to_frame()
+    return pl.read_delta(path).select(list(REVIEW_SCHEMA))
+
+
+def make_decision(
+    segment_id: str, product_id: str, input_hash: str, decision: str, *, reviewer: str,
+    note: str | None = None, edited_text: str | None = None,
+) -> dict:
+    if decision not in DECISIONS:
+        raise InputValidationError(VARIANT_REVIEWS, "decision", f"{decision!r} is not one of {DECISIONS}")
+    if decision == "edit" and not (edited_text or "").strip():
+        raise InputValidationError(VARIANT_REVIEWS, "edited_text", "an edit needs the edited text")
+    if not reviewer.strip():
+        raise InputValidationError(VARIANT_REVIEWS, "reviewer", "a decision needs a reviewer name")
+    return {
+        "segment_id": segment_id, "product_id": product_id, "input_hash": input_hash,
+        "decision": decision, "edited_text": (edited_text or "").strip() or None,
+        "reviewer": reviewer.strip(), "note": note or None,
+        "decided_at": datetime.now(timezone.utc),
+    }
+
+
+@retry_refused_commits(attempts=8, max_wait_s=2)
+def append_reviews(path: str, decisions: list[dict]) -> int:
+    """Append decisions in ONE commit (all or nothing); returns the new table version.
+
+    Several reviewers creating the log at the same moment can make delta-rs refuse a commit
+    ("protocol/metadata changed"); a refused commit wrote nothing, so it is simply retried."""
+    if not decisions:
+        raise ValueError("no decisions to append")
+    frame = pl.DataFrame(decisions, schema=REVIEW_SCHEMA)
+    write_deltalake(path, frame.to_arrow(), mode="append")
+    return DeltaTable(path).version()
+
+
+def latest_decisions(reviews: pl.DataFrame) -> pl.DataFrame:
+    """The decision in force per (segment_id, product_id, input_hash): the latest one."""
+    if reviews.is_empty():
+        return reviews
+    return (
+        reviews.with_row_index("_order")
+        .sort("decided_at", "_order")
+        .group_by("segment_id", "product_id", "input_hash", maintain_order=True)
+        .last()
+        .drop("_order")
+    )

@@ -1,0 +1,92 @@
+"""segcopy's own Delta tables: every table name, written once, and the schemas of the tables
+that are written outside the IO manager.
+
+A table lives at ``<warehouse root>/<settings.WAREHOUSE_SCHEMA>/<name>`` (``Warehouse.table_path``).
+"""
+
+import polars as pl
+
+# Assets stored by the warehouse IO manager (the asset name is the table name).
+CDP_CUSTOMERS = "cdp_customers"
+SEGMENT_SUMMARIES = "segment_summaries"
+PRODUCTS = "products"
+PUBLISHED_VARIANTS = "published_variants"
+CUSTOMER_VARIANT_ASSIGNMENTS = "customer_variant_assignments"
+
+# Tables segcopy writes itself.
+DESCRIPTION_VARIANTS = "description_variants"  # one row per segment x product, partitioned by segment
+VARIANT_CHECKS = "variant_checks"  # one verdict per variant x check
+VARIANT_REVIEWS = "variant_reviews"  # the append-only review log
+GENERATION_JOURNAL = "generation_journal"  # completed calls of a run not yet written
+
+#: What ``segcopy run`` reports, in pipeline order.
+REPORTED = (
+    CDP_CUSTOMERS,
+    SEGMENT_SUMMARIES,
+    PRODUCTS,
+    DESCRIPTION_VARIANTS,
+    VARIANT_CHECKS,
+    PUBLISHED_VARIANTS,
+    CUSTOMER_VARIANT_ASSIGNMENTS,
+)
+
+VARIANT_SCHEMA = pl.Schema(
+    {
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "variant_text": pl.String,
+        "rationale": pl.String,
+        "raw_output": pl.String,
+        "backend": pl.String,
+        "model": pl.String,
+        "prompt_hash": pl.String,
+        "summary_hash": pl.String,
+        "content_hash": pl.String,
+        "input_hash": pl.String,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "latency_ms": pl.Float64,
+        "generated_at": pl.Datetime("us", "UTC"),
+        "status": pl.String,
+        "error": pl.String,
+    }
+)
+
+VERDICT_SCHEMA = pl.Schema(
+    {
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "input_hash": pl.String,
+        "check": pl.String,
+        "passed": pl.Boolean,
+        "severity": pl.String,
+        "reason": pl.String,
+    }
+)
+
+REVIEW_SCHEMA = pl.Schema(
+    {
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "input_hash": pl.String,
+        "decision": pl.String,
+        "edited_text": pl.String,
+        "reviewer": pl.String,
+        "note": pl.String,
+        "decided_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+PUBLISHED_SCHEMA = pl.Schema(
+    {
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "published_text": pl.String,
+        "input_hash": pl.String,
+        "approval": pl.String,  # approve | edit | auto
+        "reviewer": pl.String,
+        "decided_at": pl.Datetime("us", "UTC"),
+        "model": pl.String,
+        "prompt_hash": pl.String,
+    }
+)

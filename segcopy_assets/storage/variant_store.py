@@ -1,0 +1,119 @@
+"""Segment-keyed Delta tables (``description_variants``, ``variant_checks``): read earlier
+generations, replace whole segments.
+
+A segment's rows are replaced in one Delta commit (a predicate overwrite on ``segment_id``), so
+a reader sees either the old rows of a segment or the new ones, never a mix, whatever the run
+shape (one partition per run, or one run over a range of segments).
+"""
+
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+
+from segcopy_assets.errors import SegcopyError
+from segcopy_assets.storage.delta import sql_list, table_exists
+from segcopy_assets.storage.tables import VARIANT_SCHEMA
+
+
+#: How often ``replace_segments`` writes before giving up on a segment other writers keep replacing.
+REPLACE_ATTEMPTS = 6
+
+
+class ConcurrentWriteError(SegcopyError):
+    """Concurrent runs kept replacing the same segments first; nothing of this run was written."""
+
+
+def read_reusable(path: str, input_hashes: list[str]) -> pl.DataFrame:
+    """Earlier ``ok`` rows for any of these input hashes (from any segment)."""
+    if not table_exists(path) or not input_hashes:
+        return VARIANT_SCHEMA.to_frame()
+    return (
+        pl.scan_delta(path)
+        .filter((pl.col("status") == "ok") & pl.col("input_hash").is_in(input_hashes))
+        .select(list(VARIANT_SCHEMA))
+        .collect()
+    )
+
+
+def read_segments(
+    path: str, segment_ids: list[str] | None = None, schema: pl.Schema = VARIANT_SCHEMA
+) -> pl.DataFrame:
+    if not table_exists(path):
+        return schema.to_frame()
+    lf = pl.scan_delta(path)
+    if segment_ids is not None:
+        lf = lf.filter(pl.col("segment_id").is_in(segment_ids))
+    return lf.select(list(schema)).collect()
+
+
+def unchanged(
+    path: str, rows: pl.DataFrame, segment_ids: list[str], key: list[str] | None = None
+) -> bool:
+    """True when the table already holds exactly these rows for the segments (compared on
+    ``key``; default: segment, product, input_hash, status)."""
+    key = key or ["segment_id", "product_id", "input_hash", "status"]
+    schema = pl.Schema({k: rows.schema[k] for k in key})
+    current = read_segments(path, segment_ids, schema)
+    return current.height == rows.height and current.sort(key, nulls_last=True).equals(
+        rows.select(key).sort(key, nulls_last=True)
+    )
+
+
+def replace_segments(
+    path: str, rows: pl.DataFrame, segment_ids: list[str], schema: pl.Schema = VARIANT_SCHEMA
+) -> int:
+    """Replace every row of ``segment_ids`` with ``rows`` in one commit; returns the new version.
+
+    Safe with concurrent writers (checked against deltalake 1.6.6). Two runs of different
+    segments both land: delta-rs merges commits to disjoint partitions itself. Two runs of the
+    SAME segment conflict: the later commit raises ``CommitFailedError`` ("a concurrent
+    transaction added new data") and is rerun here against the new table state, so the
+    segment ends with exactly one run's rows; after ``REPLACE_ATTEMPTS`` lost races it fails
+    with ``ConcurrentWriteError``. The table is created with delta-rs's own commit retries off:
+    with them, a second creator's commit is silently retried as an append and a segment written
+    twice at once ends up duplicated (and a plain overwrite would drop another segment).
+    """
+    from deltalake import CommitProperties
+    from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+    if not segment_ids:
+        raise ValueError("replace_segments needs at least one segment id")
+    stray = set(rows["segment_id"].unique().to_list()) - set(segment_ids)
+    if stray:
+        raise ValueError(f"rows for segments outside the replaced set: {sorted(stray)}")
+    data = rows.select(list(schema)).to_arrow()
+
+    def write_once() -> None:
+        if not table_exists(path):
+            try:
+                write_deltalake(path, data, mode="error", partition_by=["segment_id"],
+                                commit_properties=CommitProperties(max_commit_retries=0))
+                return
+            except DeltaError:
+                if not table_exists(path):
+                    raise
+                # another writer created the table first: replace our segments in it
+        write_deltalake(
+            path,
+            data,
+            mode="overwrite",
+            predicate=f"segment_id IN ({sql_list(segment_ids)})",
+            partition_by=["segment_id"],
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception_type((CommitFailedError, TableNotFoundError)),
+        stop=stop_after_attempt(REPLACE_ATTEMPTS),
+        wait=wait_random_exponential(multiplier=0.05, max=2.0),
+        reraise=True,
+    )
+    try:
+        retrying(write_once)
+    except (CommitFailedError, TableNotFoundError) as exc:
+        shown = ", ".join(segment_ids[:5]) + (f" and {len(segment_ids) - 5} more" if len(segment_ids) > 5 else "")
+        raise ConcurrentWriteError(
+            f"could not replace segment(s) {shown} in {path}: concurrent writers committed first "
+            f"{REPLACE_ATTEMPTS} times in a row ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            "nothing of this run was written, run it again"
+        ) from exc
+    return DeltaTable(path).version()
