@@ -19,7 +19,7 @@ import platform
 import resource
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,9 @@ def machine() -> dict[str, Any]:
         pass
     try:
         with open("/proc/cpuinfo") as f:
-            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            info["cpu"] = next(
+                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
     return info
@@ -94,11 +96,18 @@ def load_avg() -> float:
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A plain-text table with right-aligned numbers."""
     cells = [[_fmt(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(headers))]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
+    numeric = [
+        all(isinstance(r[i], (int, float)) or r[i] is None for r in rows)
+        for i in range(len(headers))
+    ]
 
     def line(values):
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric))
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
+        )
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
@@ -152,19 +161,26 @@ def _serve_fake(conn, options: dict) -> None:  # runs in the spawned child
                 conn.send(("ok", None))
             elif command == "stats":
                 accepted = server.accepted_times
-                conn.send(("ok", {
-                    "calls": server.call_count,
-                    "ok": server.success_count,
-                    "statuses": server.statuses,
-                    "rejections": server.rejections,
-                    "max_in_flight": server.max_in_flight,
-                    "accepted": len(accepted),
-                    "accepted_rps": server.achieved_rps("accepted"),
-                    "completed_rps": server.achieved_rps("completed"),
-                    "accepted_span_s": (max(accepted) - min(accepted)) if len(accepted) > 1 else 0.0,
-                    "max_admitted_in_any_1s": _max_in_window(accepted, 1.0),
-                    "server_cpu_s": time.process_time(),
-                }))
+                conn.send(
+                    (
+                        "ok",
+                        {
+                            "calls": server.call_count,
+                            "ok": server.success_count,
+                            "statuses": server.statuses,
+                            "rejections": server.rejections,
+                            "max_in_flight": server.max_in_flight,
+                            "accepted": len(accepted),
+                            "accepted_rps": server.achieved_rps("accepted"),
+                            "completed_rps": server.achieved_rps("completed"),
+                            "accepted_span_s": (max(accepted) - min(accepted))
+                            if len(accepted) > 1
+                            else 0.0,
+                            "max_admitted_in_any_1s": _max_in_window(accepted, 1.0),
+                            "server_cpu_s": time.process_time(),
+                        },
+                    )
+                )
             else:
                 conn.send(("error", f"unknown command {command!r}"))
     finally:
@@ -182,10 +198,8 @@ def _max_in_window(times: list[float], span: float) -> int:
 
 def stop_child(process, conn, stop_message) -> None:
     """Ask a spawned server process to stop; terminate it if it has not within 15 s."""
-    try:
+    with suppress(OSError, ValueError):
         conn.send(stop_message)
-    except (OSError, ValueError):
-        pass
     process.join(15)
     if process.is_alive():
         process.terminate()
@@ -254,7 +268,9 @@ def synthetic_products(n: int):
     copies = []
     for k in range(-(-n // base.height)):
         suffix_id, suffix_name = (f"-{k:02d}", f" {k}") if k else ("", "")
-        copies.append(base.with_columns(pl.col("product_id") + suffix_id, pl.col("name") + suffix_name))
+        copies.append(
+            base.with_columns(pl.col("product_id") + suffix_id, pl.col("name") + suffix_name)
+        )
     return pl.concat(copies).head(n).sort("product_id")
 
 
@@ -272,8 +288,8 @@ def sample_segments(n: int, customers: int = 20_000):
 
     import polars as pl
 
-    from segcopy_assets.devtools.sample_data import generate_customers
     from segcopy_assets.core.segments import compute_segment_summaries
+    from segcopy_assets.devtools.sample_data import generate_customers
 
     real = compute_segment_summaries(pl.concat(list(generate_customers(customers))).lazy())
     copies = []
@@ -281,9 +297,13 @@ def sample_segments(n: int, customers: int = 20_000):
         if k == 0:
             copies.append(real)
             continue
-        copies.append(real.with_columns(
-            pl.col("segment_id") + f"-{k}",
-            pl.col("summary_hash").map_elements(
-                lambda h, k=k: hashlib.sha256(f"{h}|{k}".encode()).hexdigest()[:16], return_dtype=pl.String),
-        ))
+        copies.append(
+            real.with_columns(
+                pl.col("segment_id") + f"-{k}",
+                pl.col("summary_hash").map_elements(
+                    lambda h, k=k: hashlib.sha256(f"{h}|{k}".encode()).hexdigest()[:16],
+                    return_dtype=pl.String,
+                ),
+            )
+        )
     return pl.concat(copies).head(n).sort("segment_id")

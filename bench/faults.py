@@ -70,8 +70,15 @@ class FaultInjector:
     ``(round, messages_key, attempt, fault)`` for every chat request received.
     """
 
-    def __init__(self, app, *, seed: int, rates: dict[str, float] = FAULT_RATES, hang_s: float = 2.0,
-                 retry_after_s: tuple[float, float] = (0.05, 0.25)):
+    def __init__(
+        self,
+        app,
+        *,
+        seed: int,
+        rates: dict[str, float] = FAULT_RATES,
+        hang_s: float = 2.0,
+        retry_after_s: tuple[float, float] = (0.05, 0.25),
+    ):
         if sum(rates.values()) > 1:
             raise ValueError("fault rates add up to more than 1")
         self.app = app
@@ -95,7 +102,9 @@ class FaultInjector:
 
     def counts(self, round_: int | None = None) -> collections.Counter:
         with self._lock:
-            return collections.Counter(f for r, _, _, f in self.log if round_ is None or r == round_)
+            return collections.Counter(
+                f for r, _, _, f in self.log if round_ is None or r == round_
+            )
 
     def requests(self, round_: int) -> list[tuple[str, int, str]]:
         with self._lock:
@@ -125,14 +134,20 @@ class FaultInjector:
 
         if fault == "rate_limited":
             wait = rng.uniform(*self.retry_after_s)
-            return await _json(send, 429, _error(429, "Rate limit reached (injected)."), {
-                "retry-after": f"{wait:.3f}", "retry-after-ms": str(int(wait * 1000))})
+            return await _json(
+                send,
+                429,
+                _error(429, "Rate limit reached (injected)."),
+                {"retry-after": f"{wait:.3f}", "retry-after-ms": str(int(wait * 1000))},
+            )
         if fault == "server_error":
             return await _json(send, 500, _error(500, "The server had an error (injected)."))
         if fault == "drop":
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is None:
-                raise RuntimeError("cannot drop the connection: uvicorn's transport is not reachable")
+                raise RuntimeError(
+                    "cannot drop the connection: uvicorn's transport is not reachable"
+                )
             transport.close()  # FIN without a response: the client sees the connection drop
             await _until_disconnected(receive)
             return
@@ -197,7 +212,9 @@ def _malformed_sender(send, *, empty: bool):
             payload = json.loads(data)
             for choice in payload.get("choices", []):
                 text = choice["message"]["content"] or ""
-                choice["message"]["content"] = "" if empty else text.split("**Rationale:**")[0].strip()
+                choice["message"]["content"] = (
+                    "" if empty else text.split("**Rationale:**")[0].strip()
+                )
             data = json.dumps(payload).encode()
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(data)).encode()))
@@ -212,21 +229,23 @@ def _malformed_sender(send, *, empty: bool):
 
 def build_pairs(n: int) -> tuple[list[tuple[dict, dict]], Any]:
     """``n`` pairs: the 14 sample products × as many synthetic segments as needed."""
-    from segcopy_assets.generation.variants import plan_pairs
     from segcopy_assets.core.products import content_hash_expr
     from segcopy_assets.devtools.sample_products import sample_products_frame
+    from segcopy_assets.generation.variants import plan_pairs
 
     products = sample_products_frame().with_columns(content_hash_expr().alias("content_hash"))
     n_segments = -(-n // products.height)
-    segments = pl.DataFrame({
-        "segment_id": [f"soak-{i:04d}" for i in range(n_segments)],
-        "top_category": ["Bikes"] * n_segments,
-        "summary_hash": [f"soak-summary-{i}" for i in range(n_segments)],
-        "segment_description": [
-            f"Customers of soak segment {i} (about {100 + i:,} customers).\n- Value tier: 60% Low, 40% Medium."
-            for i in range(n_segments)
-        ],
-    })
+    segments = pl.DataFrame(
+        {
+            "segment_id": [f"soak-{i:04d}" for i in range(n_segments)],
+            "top_category": ["Bikes"] * n_segments,
+            "summary_hash": [f"soak-summary-{i}" for i in range(n_segments)],
+            "segment_description": [
+                f"Customers of soak segment {i} (about {100 + i:,} customers).\n- Value tier: 60% Low, 40% Medium."
+                for i in range(n_segments)
+            ],
+        }
+    )
     return plan_pairs(segments, products)[:n], products
 
 
@@ -248,32 +267,50 @@ def check_rows(rows: pl.DataFrame, pairs: list[tuple[dict, dict]]) -> dict:
     }
 
 
-def run_soak(n: int = 1000, *, seed: int = 7, timeout_s: float = 1.0, max_retries: int = 4,
-             concurrency: int = 32, latency_ms: float = 20.0, rates: dict[str, float] = FAULT_RATES) -> dict:
-    from segcopy_assets.generation.variants import generate_variants
+def run_soak(
+    n: int = 1000,
+    *,
+    seed: int = 7,
+    timeout_s: float = 1.0,
+    max_retries: int = 4,
+    concurrency: int = 32,
+    latency_ms: float = 20.0,
+    rates: dict[str, float] = FAULT_RATES,
+) -> dict:
+    from bench import PROMPTS
+    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
     from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
     from segcopy_assets.generation.prompts import load_prompt_set
-    from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
-
-    from bench import PROMPTS
+    from segcopy_assets.generation.variants import generate_variants
 
     pairs, _ = build_pairs(n)
     prompt_set = load_prompt_set(PROMPTS, backend="openai", model_override="gpt-4o-mini")
-    key_to_pair = {messages_key(prompt_set.render(s, p)): (s["segment_id"], p["product_id"]) for s, p in pairs}
-    server = FakeOpenAIServer(api_key="sk-soak", latency_ms=latency_ms, jitter_ms=latency_ms / 2, seed=seed)
+    key_to_pair = {
+        messages_key(prompt_set.render(s, p)): (s["segment_id"], p["product_id"]) for s, p in pairs
+    }
+    server = FakeOpenAIServer(
+        api_key="sk-soak", latency_ms=latency_ms, jitter_ms=latency_ms / 2, seed=seed
+    )
     injector = FaultInjector(server.app, seed=seed, rates=rates, hang_s=timeout_s + 1.0)
     server.app = injector  # the fake serves whatever ``app`` is when it starts
 
     def writer(base_url: str) -> ChatCompletionsWriter:
         return ChatCompletionsWriter(
-            base_url=base_url, api_key="sk-soak", model=prompt_set.params.name,
-            temperature=prompt_set.params.temperature, max_tokens=prompt_set.params.max_tokens,
-            max_concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries,
+            base_url=base_url,
+            api_key="sk-soak",
+            model=prompt_set.params.name,
+            temperature=prompt_set.params.temperature,
+            max_tokens=prompt_set.params.max_tokens,
+            max_concurrency=concurrency,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
         )
 
     async def generate(base_url: str, reusable: pl.DataFrame | None, journal: list[dict]):
         async with writer(base_url) as w:
-            return await generate_variants(pairs, prompt_set, w, reusable=reusable, on_generated=journal.append)
+            return await generate_variants(
+                pairs, prompt_set, w, reusable=reusable, on_generated=journal.append
+            )
 
     with server:
         journal1: list[dict] = []
@@ -287,7 +324,9 @@ def run_soak(n: int = 1000, *, seed: int = 7, timeout_s: float = 1.0, max_retrie
         started = time.perf_counter()
         rows2, stats2 = asyncio.run(generate(server.base_url, rows1, journal2))
         wall2 = time.perf_counter() - started
-        log(f"pass 2: {stats2.calls} completions, {stats2.reused} reused, {stats2.failed} failed, {wall2:.1f} s")
+        log(
+            f"pass 2: {stats2.calls} completions, {stats2.reused} reused, {stats2.failed} failed, {wall2:.1f} s"
+        )
 
     first = check_rows(rows1, pairs)
     second = check_rows(rows2, pairs)
@@ -310,20 +349,34 @@ def run_soak(n: int = 1000, *, seed: int = 7, timeout_s: float = 1.0, max_retrie
         "unexpected": first["unexpected"] + second["unexpected"],
         "other_status": first["other_status"] + second["other_status"],
         "failed_without_reason": first["failed_without_reason"] + second["failed_without_reason"],
-        "journaled_only_ok": len(journal1) == first["ok"] and all(r["status"] == "ok" for r in journal1 + journal2),
+        "journaled_only_ok": len(journal1) == first["ok"]
+        and all(r["status"] == "ok" for r in journal1 + journal2),
         "completions": stats1.calls,
         "injected": dict(injector.counts(1)),
         "failed_reasons": first["failed_reasons"],
-        "settings": {"n": n, "seed": seed, "timeout_s": timeout_s, "max_retries": max_retries,
-                     "concurrency": concurrency, "latency_ms": latency_ms, "rates": rates},
+        "settings": {
+            "n": n,
+            "seed": seed,
+            "timeout_s": timeout_s,
+            "max_retries": max_retries,
+            "concurrency": concurrency,
+            "latency_ms": latency_ms,
+            "rates": rates,
+        },
         "machine": machine(),
     }
     result["invariants_hold"] = (
-        result["missing"] == 0 and result["duplicates"] == 0 and second["missing"] == 0
-        and second["duplicates"] == 0 and result["unexpected"] == 0 and result["other_status"] == 0
-        and result["failed_without_reason"] == 0 and result["journaled_only_ok"]
+        result["missing"] == 0
+        and result["duplicates"] == 0
+        and second["missing"] == 0
+        and second["duplicates"] == 0
+        and result["unexpected"] == 0
+        and result["other_status"] == 0
+        and result["failed_without_reason"] == 0
+        and result["journaled_only_ok"]
         and result["second_pass_called_exactly_the_failed"]
-        and stats2.reused == first["ok"] and first["ok"] + first["failed"] == first["expected"]
+        and stats2.reused == first["ok"]
+        and first["ok"] + first["failed"] == first["expected"]
     )
     return result
 
@@ -340,9 +393,14 @@ def report(result: dict) -> str:
         ["completions received", result["completions"]],
         ["wall seconds", result["wall_s"]],
     ]
-    injected = [[fault, result["injected"].get(fault, 0), f"{rate:.0%}"] for fault, rate in s["rates"].items()]
+    injected = [
+        [fault, result["injected"].get(fault, 0), f"{rate:.0%}"]
+        for fault, rate in s["rates"].items()
+    ]
     injected.append(["none", result["injected"].get("none", 0), ""])
-    reasons = [[reason, count] for reason, count in result["failed_reasons"].items()] or [["(none)", 0]]
+    reasons = [[reason, count] for reason, count in result["failed_reasons"].items()] or [
+        ["(none)", 0]
+    ]
     second = [
         ["pairs called again", result["second_pass_calls"]],
         ["= exactly the failed pairs", result["second_pass_called_exactly_the_failed"]],
@@ -351,29 +409,43 @@ def report(result: dict) -> str:
         ["ok after pass 2", result["second_pass_ok"]],
         ["still failed", result["second_pass_failed"]],
     ]
-    return "\n\n".join([
-        f"fault soak: {s['n']} pairs, seed {s['seed']}, timeout {s['timeout_s']} s, "
-        f"{s['max_retries']} client retries, {s['concurrency']} in flight",
-        table(["pass 1", "value"], rows),
-        table(["injected fault", "requests", "rate"], injected),
-        table(["why a pair failed (pass 1)", "pairs"], reasons),
-        table(["pass 2 (reusable = pass 1)", "value"], second),
-        f"invariants hold: {'yes' if result['invariants_hold'] else 'NO'}",
-    ])
+    return "\n\n".join(
+        [
+            f"fault soak: {s['n']} pairs, seed {s['seed']}, timeout {s['timeout_s']} s, "
+            f"{s['max_retries']} client retries, {s['concurrency']} in flight",
+            table(["pass 1", "value"], rows),
+            table(["injected fault", "requests", "rate"], injected),
+            table(["why a pair failed (pass 1)", "pairs"], reasons),
+            table(["pass 2 (reusable = pass 1)", "value"], second),
+            f"invariants hold: {'yes' if result['invariants_hold'] else 'NO'}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.faults", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--n", type=int, default=1000, help="pairs to generate (default 1000)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=1.0, help="per-call timeout in seconds")
     parser.add_argument("--retries", type=int, default=4, help="the openai client's max_retries")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--latency-ms", type=float, default=20.0, help="the fake endpoint's latency")
-    parser.add_argument("--json", action="store_true", help="one JSON object on the last stdout line")
+    parser.add_argument(
+        "--latency-ms", type=float, default=20.0, help="the fake endpoint's latency"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object on the last stdout line"
+    )
     args = parser.parse_args(argv)
-    result = run_soak(args.n, seed=args.seed, timeout_s=args.timeout, max_retries=args.retries,
-                      concurrency=args.concurrency, latency_ms=args.latency_ms)
+    result = run_soak(
+        args.n,
+        seed=args.seed,
+        timeout_s=args.timeout,
+        max_retries=args.retries,
+        concurrency=args.concurrency,
+        latency_ms=args.latency_ms,
+    )
     emit(report(result), result, args.json)
     return 0 if result["invariants_hold"] else 1
 

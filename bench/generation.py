@@ -37,18 +37,32 @@ from bench import (
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m bench.generation", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.generation", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--products", type=int, default=72)
     p.add_argument("--segments", type=int, default=14)
     p.add_argument("--latency-ms", type=float, default=150.0)
     p.add_argument("--jitter-ms", type=float, default=0.0)
-    p.add_argument("--sequential-sample", type=int, default=100,
-                   help="pairs measured one after another (0 = all); the rest is extrapolated")
-    p.add_argument("--concurrency", type=int, default=32, help="segcopy's max_concurrency (default 32)")
-    p.add_argument("--repeat", type=int, default=2, help="segcopy runs in (b); the best is reported")
-    p.add_argument("--rate-limit-rps", type=float, default=50.0, help="endpoint limit in (c); 0 skips (c)")
-    p.add_argument("--max-rps", type=float, default=None, help="client pacing in (c) (default: the limit)")
+    p.add_argument(
+        "--sequential-sample",
+        type=int,
+        default=100,
+        help="pairs measured one after another (0 = all); the rest is extrapolated",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=32, help="segcopy's max_concurrency (default 32)"
+    )
+    p.add_argument(
+        "--repeat", type=int, default=2, help="segcopy runs in (b); the best is reported"
+    )
+    p.add_argument(
+        "--rate-limit-rps", type=float, default=50.0, help="endpoint limit in (c); 0 skips (c)"
+    )
+    p.add_argument(
+        "--max-rps", type=float, default=None, help="client pacing in (c) (default: the limit)"
+    )
     p.add_argument("--skip-unpaced", action="store_true", help="skip (c) without client pacing")
     return p.parse_args(argv)
 
@@ -57,8 +71,12 @@ def make_writer(prompt_set, base_url, **kwargs):
     from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 
     return ChatCompletionsWriter(
-        base_url=base_url, api_key="sk-bench", model=prompt_set.params.name,
-        temperature=prompt_set.params.temperature, max_tokens=prompt_set.params.max_tokens, **kwargs,
+        base_url=base_url,
+        api_key="sk-bench",
+        model=prompt_set.params.name,
+        temperature=prompt_set.params.temperature,
+        max_tokens=prompt_set.params.max_tokens,
+        **kwargs,
     )
 
 
@@ -105,8 +123,8 @@ def count_ok(rows) -> int:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    from segcopy_assets.generation.variants import plan_pairs
     from segcopy_assets.generation.prompts import load_prompt_set
+    from segcopy_assets.generation.variants import plan_pairs
 
     segments = sample_segments(args.segments)
     products = with_content_hash(synthetic_products(args.products))
@@ -114,9 +132,14 @@ def main(argv=None) -> dict:
     n = len(pairs)
     prompt_set = load_prompt_set(PROMPTS, backend="openai")
     sample = n if args.sequential_sample <= 0 else min(args.sequential_sample, n)
-    result: dict = {"n": n, "latency_ms": args.latency_ms, "products": products.height,
-                    "segments": segments.height, "concurrency": args.concurrency,
-                    "load_avg_start": load_avg()}
+    result: dict = {
+        "n": n,
+        "latency_ms": args.latency_ms,
+        "products": products.height,
+        "segments": segments.height,
+        "concurrency": args.concurrency,
+        "load_avg_start": load_avg(),
+    }
     rows_out = []
 
     server_options = dict(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
@@ -126,30 +149,62 @@ def main(argv=None) -> dict:
         seq, seq_ok = run_sequential(pairs[:sample], prompt_set, server.base_url)
         per_call = seq.wall_s / sample
         sequential_s = per_call * n
-        result.update(sequential_s=round(sequential_s, 3), sequential_measured_pairs=sample,
-                      sequential_measured_s=round(seq.wall_s, 3), sequential_extrapolated=sample < n,
-                      sequential_ok=seq_ok, sequential_per_call_ms=round(per_call * 1000, 2))
+        result.update(
+            sequential_s=round(sequential_s, 3),
+            sequential_measured_pairs=sample,
+            sequential_measured_s=round(seq.wall_s, 3),
+            sequential_extrapolated=sample < n,
+            sequential_ok=seq_ok,
+            sequential_per_call_ms=round(per_call * 1000, 2),
+        )
         server.reset()
 
         # (b) segcopy's concurrent path
         runs = []
         for i in range(max(1, args.repeat)):
-            log(f"(b) segcopy: {n} pairs, max_concurrency {args.concurrency} (run {i + 1}/{args.repeat}) ...")
-            t, rows, _ = run_segcopy(pairs, prompt_set, server.base_url, max_concurrency=args.concurrency)
+            log(
+                f"(b) segcopy: {n} pairs, max_concurrency {args.concurrency} (run {i + 1}/{args.repeat}) ..."
+            )
+            t, rows, _ = run_segcopy(
+                pairs, prompt_set, server.base_url, max_concurrency=args.concurrency
+            )
             stats = server.stats()
             server.reset()
             runs.append((t, count_ok(rows), stats))
         t, ok, stats = min(runs, key=lambda r: r[0].wall_s)
-        result.update(segcopy_s=round(t.wall_s, 3), segcopy_runs_s=[round(r[0].wall_s, 3) for r in runs],
-                      segcopy_cpu_s=round(t.cpu_s, 3), segcopy_ok=ok,
-                      segcopy_max_in_flight=stats["max_in_flight"],
-                      speedup=round(sequential_s / t.wall_s, 2))
+        result.update(
+            segcopy_s=round(t.wall_s, 3),
+            segcopy_runs_s=[round(r[0].wall_s, 3) for r in runs],
+            segcopy_cpu_s=round(t.cpu_s, 3),
+            segcopy_ok=ok,
+            segcopy_max_in_flight=stats["max_in_flight"],
+            speedup=round(sequential_s / t.wall_s, 2),
+        )
         ideal = -(-n // args.concurrency) * args.latency_ms / 1000
         result["segcopy_ideal_s"] = round(ideal, 3)  # waves of `concurrency` calls, no overhead
-        rows_out.append(["(a) sequential" + (f" ({sample} measured, x{n / sample:.1f})" if sample < n else ""),
-                         n, round(sequential_s, 2), None, seq_ok if sample == n else f"{seq_ok}/{sample}", "-", 1.0])
-        rows_out.append([f"(b) segcopy, max_concurrency {args.concurrency}", n, round(t.wall_s, 2),
-                         round(t.cpu_s, 2), ok, "-", result["speedup"]])
+        rows_out.append(
+            [
+                "(a) sequential"
+                + (f" ({sample} measured, x{n / sample:.1f})" if sample < n else ""),
+                n,
+                round(sequential_s, 2),
+                None,
+                seq_ok if sample == n else f"{seq_ok}/{sample}",
+                "-",
+                1.0,
+            ]
+        )
+        rows_out.append(
+            [
+                f"(b) segcopy, max_concurrency {args.concurrency}",
+                n,
+                round(t.wall_s, 2),
+                round(t.cpu_s, 2),
+                ok,
+                "-",
+                result["speedup"],
+            ]
+        )
 
         # (c) endpoint limited to N requests per second
         if args.rate_limit_rps > 0:
@@ -162,8 +217,9 @@ def main(argv=None) -> dict:
             for name, extra in variants:
                 time.sleep(1.1)  # an empty rate-limit window for each run
                 log(f"(c) segcopy against a {limit:g} rps limit, {name} {extra} ...")
-                t, rows, _ = run_segcopy(pairs, prompt_set, server.base_url,
-                                         max_concurrency=args.concurrency, **extra)
+                t, rows, _ = run_segcopy(
+                    pairs, prompt_set, server.base_url, max_concurrency=args.concurrency, **extra
+                )
                 stats = server.stats()
                 server.reset()
                 ok = count_ok(rows)
@@ -177,23 +233,41 @@ def main(argv=None) -> dict:
                     "server_rps": round(stats["accepted_rps"], 2),
                     "max_admitted_in_any_1s": stats["max_admitted_in_any_1s"],
                     "utilization": round(stats["accepted_rps"] / limit, 3),
-                    "end_to_end_utilization": round(ok / t.wall_s / limit, 3),  # pairs done ok per s
+                    "end_to_end_utilization": round(
+                        ok / t.wall_s / limit, 3
+                    ),  # pairs done ok per s
                 }
                 result[name] = figures
-                label = f"(c) {limit:g} rps limit, " + (f"client paced at {max_rps:g} rps" if extra
-                                                        else "no client pacing")
-                rows_out.append([label, n, round(t.wall_s, 2), round(t.cpu_s, 2), ok, rejected,
-                                 round(sequential_s / t.wall_s, 2)])
+                label = f"(c) {limit:g} rps limit, " + (
+                    f"client paced at {max_rps:g} rps" if extra else "no client pacing"
+                )
+                rows_out.append(
+                    [
+                        label,
+                        n,
+                        round(t.wall_s, 2),
+                        round(t.cpu_s, 2),
+                        ok,
+                        rejected,
+                        round(sequential_s / t.wall_s, 2),
+                    ]
+                )
             paced = result["paced"]
-            result.update(rate_limit_rps=limit, max_rps=max_rps, limited_s=paced["s"],
-                          limit_utilization=paced["utilization"], limited_ok=paced["ok"],
-                          limited_failed=paced["failed"])
+            result.update(
+                rate_limit_rps=limit,
+                max_rps=max_rps,
+                limited_s=paced["s"],
+                limit_utilization=paced["utilization"],
+                limited_ok=paced["ok"],
+                limited_failed=paced["failed"],
+            )
 
     result["load_avg_end"] = load_avg()
     result["machine"] = machine()
     text = [
         f"generation: {n} pairs ({products.height} products x {segments.height} segments), "
-        f"{args.latency_ms:g} ms latency" + (f" +- {args.jitter_ms:g} ms" if args.jitter_ms else "")
+        f"{args.latency_ms:g} ms latency"
+        + (f" +- {args.jitter_ms:g} ms" if args.jitter_ms else "")
         + ", fake endpoint in its own process",
         "",
         table(["run", "pairs", "wall s", "client cpu s", "ok", "429s", "speedup"], rows_out),
@@ -206,14 +280,18 @@ def main(argv=None) -> dict:
         text.append(
             f"limit utilization (server-side admitted rps / limit): {p['utilization']} "
             f"({p['server_rps']} of {args.rate_limit_rps:g} rps; end to end {p['end_to_end_utilization']}); "
-            f"failed pairs: {p['failed']} (target >= 0.9 and 0 failed)")
+            f"failed pairs: {p['failed']} (target >= 0.9 and 0 failed)"
+        )
         if "unpaced" in result:
             u = result["unpaced"]
             text.append(
                 f"without client pacing: {u['rejected_429']} requests rejected with 429, "
-                f"{u['failed']} pairs failed after the client's retries, utilization {u['utilization']}")
-    text.append(f"load average {result['load_avg_start']} -> {result['load_avg_end']} on "
-                f"{result['machine']['cores']} cores")
+                f"{u['failed']} pairs failed after the client's retries, utilization {u['utilization']}"
+            )
+    text.append(
+        f"load average {result['load_avg_start']} -> {result['load_avg_end']} on "
+        f"{result['machine']['cores']} cores"
+    )
     emit("\n".join(text), result, args.json)
     return result
 

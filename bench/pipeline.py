@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from bench import (
-    FakeServerProcess,
     PROMPTS,
+    FakeServerProcess,
     emit,
     load_avg,
     log,
@@ -42,11 +42,18 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--products", type=int, default=72)
-    p.add_argument("--customers", type=int, default=20_000, help="sample CDP customers (14 segments)")
+    p.add_argument(
+        "--customers", type=int, default=20_000, help="sample CDP customers (14 segments)"
+    )
     p.add_argument("--latency-ms", type=float, default=150.0)
-    p.add_argument("--concurrency", type=int, default=32, help="Copywriter.max_concurrency (default 32)")
-    p.add_argument("--dagster-log-level", default="WARNING",
-                   help="console log level of the runs (run_pipeline's own default is INFO)")
+    p.add_argument(
+        "--concurrency", type=int, default=32, help="Copywriter.max_concurrency (default 32)"
+    )
+    p.add_argument(
+        "--dagster-log-level",
+        default="WARNING",
+        help="console log level of the runs (run_pipeline's own default is INFO)",
+    )
     return p.parse_args(argv)
 
 
@@ -54,7 +61,11 @@ class MaterializeTimer:
     """Wraps ``pipeline._materialize`` to time each ``dg.materialize`` call by its selection."""
 
     def __init__(self, pipeline_module, log_level: str):
-        self.module, self.original, self.log_level = pipeline_module, pipeline_module._materialize, log_level
+        self.module, self.original, self.log_level = (
+            pipeline_module,
+            pipeline_module._materialize,
+            log_level,
+        )
         self.calls: list[tuple[tuple[str, ...], float]] = []
 
     def __enter__(self):
@@ -84,8 +95,12 @@ def change_one_segment(source: str, target: str) -> None:
     import polars as pl
 
     pl.read_delta(source).with_columns(
-        pl.when((pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low"))
-        .then(pl.lit("Mountain West")).otherwise(pl.col("region")).alias("region")
+        pl.when(
+            (pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low")
+        )
+        .then(pl.lit("Mountain West"))
+        .otherwise(pl.col("region"))
+        .alias("region")
     ).write_delta(target)
 
 
@@ -95,24 +110,36 @@ def main(argv=None) -> dict:
     import polars as pl
 
     from segcopy_assets import pipeline
+    from segcopy_assets.devtools.sample_data import write_sample_customers
     from segcopy_assets.generation.variants import generate_variants, plan_pairs
     from segcopy_assets.resources import CdpSource, Copywriter
-    from segcopy_assets.devtools.sample_data import write_sample_customers
     from tests.conftest import make_resources
 
-    result: dict = {"latency_ms": args.latency_ms, "concurrency": args.concurrency,
-                    "load_avg_start": load_avg()}
-    with tempfile.TemporaryDirectory(prefix="segcopy-bench-pipeline-") as tmp, \
-            FakeServerProcess(latency_ms=args.latency_ms) as server, \
-            dg.instance_for_test() as instance, \
-            MaterializeTimer(pipeline, args.dagster_log_level) as timer:
+    result: dict = {
+        "latency_ms": args.latency_ms,
+        "concurrency": args.concurrency,
+        "load_avg_start": load_avg(),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="segcopy-bench-pipeline-") as tmp,
+        FakeServerProcess(latency_ms=args.latency_ms) as server,
+        dg.instance_for_test() as instance,
+        MaterializeTimer(pipeline, args.dagster_log_level) as timer,
+    ):
         tmp = Path(tmp)
         customers, products_path = str(tmp / "customers"), str(tmp / "products")
         write_sample_customers(customers, n=args.customers)
         synthetic_products(args.products).write_delta(products_path)
-        copywriter = Copywriter(backend="openai", base_url=server.base_url, api_key="sk-bench",
-                                prompts_dir=str(PROMPTS), max_concurrency=args.concurrency)
-        resources = make_resources(tmp, {"customers": customers, "products": products_path}, copywriter)
+        copywriter = Copywriter(
+            backend="openai",
+            base_url=server.base_url,
+            api_key="sk-bench",
+            prompts_dir=str(PROMPTS),
+            max_concurrency=args.concurrency,
+        )
+        resources = make_resources(
+            tmp, {"customers": customers, "products": products_path}, copywriter
+        )
         warehouse = resources["warehouse"]
 
         # 1. full regeneration: one run_pipeline
@@ -124,11 +151,18 @@ def main(argv=None) -> dict:
         server.reset()
         variants = pl.read_delta(warehouse.table_path("description_variants"))
         pairs_n = variants.height
-        result.update(pairs=pairs_n, segments=len(report.segments_added), products=args.products,
-                      full_s=round(full.wall_s, 3), full_cpu_s=round(full.cpu_s, 3),
-                      variants_s=steps_full.get("description_variants"), full_calls=full_calls,
-                      full_ok=int((variants["status"] == "ok").sum()), steps_full_s=steps_full,
-                      variants_generation_wall_s=report.variant_metadata.get("generation_wall_s"))
+        result.update(
+            pairs=pairs_n,
+            segments=len(report.segments_added),
+            products=args.products,
+            full_s=round(full.wall_s, 3),
+            full_cpu_s=round(full.cpu_s, 3),
+            variants_s=steps_full.get("description_variants"),
+            full_calls=full_calls,
+            full_ok=int((variants["status"] == "ok").sum()),
+            steps_full_s=steps_full,
+            variants_generation_wall_s=report.variant_metadata.get("generation_wall_s"),
+        )
 
         # 2. the same pairs straight through generate_variants (same resource, same endpoint)
         log("2. pure generation: the same pairs through generate_variants ...")
@@ -146,19 +180,26 @@ def main(argv=None) -> dict:
             rows, _ = asyncio.run(generate())
         server.reset()
         pure_s = pure.wall_s
-        result.update(pure_generation_s=round(pure_s, 3), pure_generation_cpu_s=round(pure.cpu_s, 3),
-                      pure_pairs=len(pairs), pure_ok=int((rows["status"] == "ok").sum()),
-                      overhead=round((full.wall_s - pure_s) / pure_s, 3),
-                      variants_overhead=round((steps_full["description_variants"] - pure_s) / pure_s, 3))
+        result.update(
+            pure_generation_s=round(pure_s, 3),
+            pure_generation_cpu_s=round(pure.cpu_s, 3),
+            pure_pairs=len(pairs),
+            pure_ok=int((rows["status"] == "ok").sum()),
+            overhead=round((full.wall_s - pure_s) / pure_s, 3),
+            variants_overhead=round((steps_full["description_variants"] - pure_s) / pure_s, 3),
+        )
 
         # 3. no-op rerun
         log("3. no-op run_pipeline ...")
         with timed() as noop:
             report = pipeline.run_pipeline(instance, resources)
         steps_noop = timer.take()
-        result.update(noop_calls=server.stats()["calls"], noop_s=round(noop.wall_s, 3),
-                      noop_calls_made_metadata=report.variant_metadata.get("calls_made"),
-                      steps_noop_s=steps_noop)
+        result.update(
+            noop_calls=server.stats()["calls"],
+            noop_s=round(noop.wall_s, 3),
+            noop_calls_made_metadata=report.variant_metadata.get("calls_made"),
+            steps_noop_s=steps_noop,
+        )
         server.reset()
 
         # 4. one segment changed
@@ -170,24 +211,45 @@ def main(argv=None) -> dict:
         with timed() as one:
             report = pipeline.run_pipeline(instance, resources)
         steps_one = timer.take()
-        after = pl.read_delta(warehouse.table_path("segment_summaries")).select("segment_id", "summary_hash")
+        after = pl.read_delta(warehouse.table_path("segment_summaries")).select(
+            "segment_id", "summary_hash"
+        )
         moved = after.join(before, on="segment_id", how="left", suffix="_before").filter(
-            pl.col("summary_hash") != pl.col("summary_hash_before").fill_null(""))
-        result.update(one_segment_calls=server.stats()["calls"], one_segment_s=round(one.wall_s, 3),
-                      changed_segments=moved["segment_id"].to_list(),
-                      expected_one_segment_calls=moved.height * products.height,
-                      one_segment_calls_made_metadata=report.variant_metadata.get("calls_made"),
-                      steps_one_segment_s=steps_one)
+            pl.col("summary_hash") != pl.col("summary_hash_before").fill_null("")
+        )
+        result.update(
+            one_segment_calls=server.stats()["calls"],
+            one_segment_s=round(one.wall_s, 3),
+            changed_segments=moved["segment_id"].to_list(),
+            expected_one_segment_calls=moved.height * products.height,
+            one_segment_calls_made_metadata=report.variant_metadata.get("calls_made"),
+            steps_one_segment_s=steps_one,
+        )
 
     result["load_avg_end"] = load_avg()
     result["machine"] = machine()
     r = result
     rows_out = [
         ["1. full regeneration (whole run_pipeline)", r["full_calls"], r["full_s"], r["overhead"]],
-        ["   of which description_variants materialization", r["full_calls"], r["variants_s"], r["variants_overhead"]],
-        ["2. pure generation (generate_variants, no Dagster)", r["pure_pairs"], r["pure_generation_s"], 0.0],
+        [
+            "   of which description_variants materialization",
+            r["full_calls"],
+            r["variants_s"],
+            r["variants_overhead"],
+        ],
+        [
+            "2. pure generation (generate_variants, no Dagster)",
+            r["pure_pairs"],
+            r["pure_generation_s"],
+            0.0,
+        ],
         ["3. no-op rerun (whole run_pipeline)", r["noop_calls"], r["noop_s"], None],
-        [f"4. one segment changed ({', '.join(r['changed_segments'])})", r["one_segment_calls"], r["one_segment_s"], None],
+        [
+            f"4. one segment changed ({', '.join(r['changed_segments'])})",
+            r["one_segment_calls"],
+            r["one_segment_s"],
+            None,
+        ],
     ]
     text = [
         f"pipeline: {r['pairs']} pairs ({r['products']} products x {r['segments']} segments, "

@@ -36,7 +36,9 @@ def parse_args(argv):
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="where the generated tables are cached")
+    p.add_argument(
+        "--data-dir", default=str(DEFAULT_DATA_DIR), help="where the generated tables are cached"
+    )
     return p.parse_args(argv)
 
 
@@ -76,7 +78,9 @@ def _serve_share(conn, table_path: str, token: str) -> None:  # runs in the spaw
     stats: dict = {}
     create_app = ss.create_app
     ss.create_app = lambda tables, bearer: _Timing(create_app(tables, bearer), stats)
-    with ss.running_server([ss.SharedTable("segcopy", "cdp", "customers", Path(table_path))], token) as endpoint:
+    with ss.running_server(
+        [ss.SharedTable("segcopy", "cdp", "customers", Path(table_path))], token
+    ) as endpoint:
         conn.send(("ready", endpoint))
         while True:
             try:
@@ -86,7 +90,12 @@ def _serve_share(conn, table_path: str, token: str) -> None:  # runs in the spaw
             if command == "stop":
                 return
             if command == "stats":
-                conn.send({"requests": {k: dict(v) for k, v in stats.items()}, "cpu_s": time.process_time()})
+                conn.send(
+                    {
+                        "requests": {k: dict(v) for k, v in stats.items()},
+                        "cpu_s": time.process_time(),
+                    }
+                )
             elif command == "reset":
                 stats.clear()
                 conn.send(None)
@@ -105,7 +114,9 @@ class SharingServerProcess:
         token = secrets.token_urlsafe(24)
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve_share, args=(child, self.table_path, token), daemon=True)
+        self._process = ctx.Process(
+            target=_serve_share, args=(child, self.table_path, token), daemon=True
+        )
         self._process.start()
         child.close()
         if not self._conn.poll(60):
@@ -171,7 +182,12 @@ def instrumented_read(url: str) -> dict:
     totals: dict[str, float] = {}
     client_cls = rest_client.DataSharingRestClient
     patched = {}
-    for name in ("autoresolve_query_format", "query_table_metadata", "list_files_in_table", "query_table_version"):
+    for name in (
+        "autoresolve_query_format",
+        "query_table_metadata",
+        "list_files_in_table",
+        "query_table_version",
+    ):
         original = getattr(client_cls, name, None)
         if original is None:
             continue
@@ -186,10 +202,18 @@ def instrumented_read(url: str) -> dict:
         patched[name] = original
         setattr(client_cls, name, clocked)
     kernel, arrow = reader.delta_kernel_rust_sharing_wrapper, reader.pa
-    reader.delta_kernel_rust_sharing_wrapper = _Clocked(kernel, totals, {}, {
-        "Table": ({"snapshot": "kernel_scan"}, {}),  # Table(path).snapshot(...) clocked
-        "ScanBuilder": ({}, {"build": ({"execute": "kernel_scan"}, {})}),  # ...build().execute(...)
-    })
+    reader.delta_kernel_rust_sharing_wrapper = _Clocked(
+        kernel,
+        totals,
+        {},
+        {
+            "Table": ({"snapshot": "kernel_scan"}, {}),  # Table(path).snapshot(...) clocked
+            "ScanBuilder": (
+                {},
+                {"build": ({"execute": "kernel_scan"}, {})},
+            ),  # ...build().execute(...)
+        },
+    )
     reader.pa = _ArrowProxy(arrow, totals)
     try:
         started = time.perf_counter()
@@ -234,7 +258,9 @@ class _TableProxy:
     def from_batches(self, *args, **kwargs):
         started = time.perf_counter()
         table = self._cls.from_batches(*args, **kwargs)
-        self._totals["kernel_scan"] = self._totals.get("kernel_scan", 0.0) + time.perf_counter() - started
+        self._totals["kernel_scan"] = (
+            self._totals.get("kernel_scan", 0.0) + time.perf_counter() - started
+        )
         return _Clocked(table, self._totals, {"to_pandas": "arrow_to_pandas"})
 
 
@@ -265,20 +291,30 @@ def main(argv=None) -> dict:
     path = customers_table(Path(args.data_dir), args.rows)
     with timed() as imported:
         import delta_sharing  # noqa: F401  (~1.3 s; paid once per process, not per read)
-    result: dict = {"rows": args.rows, "repeat": args.repeat, "import_delta_sharing_s": round(imported.wall_s, 3),
-                    "load_avg_start": load_avg()}
-    with tempfile.TemporaryDirectory(prefix="segcopy-bench-sharing-") as tmp, \
-            SharingServerProcess(path, Path(tmp)) as server:
+    result: dict = {
+        "rows": args.rows,
+        "repeat": args.repeat,
+        "import_delta_sharing_s": round(imported.wall_s, 3),
+        "load_avg_start": load_avg(),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="segcopy-bench-sharing-") as tmp,
+        SharingServerProcess(path, Path(tmp)) as server,
+    ):
         sharing, local, local_pandas, arrow_strings, server_runs = [], [], [], [], []
         for i in range(max(1, args.repeat)):
-            log(f"run {i + 1}/{args.repeat}: sharing, local, local via pandas, sharing with arrow strings ...")
+            log(
+                f"run {i + 1}/{args.repeat}: sharing, local, local via pandas, sharing with arrow strings ..."
+            )
             server.reset()
             cpu_before = server.stats()["cpu_s"]
             with timed() as t:
                 shared = read_sharing_table(server.url)
             sharing.append(t)
             after = server.stats()
-            server_runs.append({"cpu_s": after["cpu_s"] - cpu_before, "requests": after["requests"]})
+            server_runs.append(
+                {"cpu_s": after["cpu_s"] - cpu_before, "requests": after["requests"]}
+            )
             with timed() as t:
                 frame = pl.read_delta(path)
             local.append(t)
@@ -291,7 +327,9 @@ def main(argv=None) -> dict:
             if i == 0:
                 from polars.testing import assert_frame_equal
 
-                assert_frame_equal(shared.sort("customer_id"), frame.sort("customer_id"), check_dtypes=False)
+                assert_frame_equal(
+                    shared.sort("customer_id"), frame.sort("customer_id"), check_dtypes=False
+                )
                 assert_frame_equal(proposed, shared)  # the proposal changes nothing in the result
             del shared, frame, proposed
         log("one more sharing read with the connector's steps clocked, for the breakdown ...")
@@ -299,9 +337,15 @@ def main(argv=None) -> dict:
         breakdown = instrumented_read(server.url)
         breakdown["server_requests"] = server.stats()["requests"]
 
-    best = {name: min(runs, key=lambda r: r.wall_s) for name, runs in
-            (("sharing", sharing), ("local", local), ("local_pandas", local_pandas),
-             ("arrow_strings", arrow_strings))}
+    best = {
+        name: min(runs, key=lambda r: r.wall_s)
+        for name, runs in (
+            ("sharing", sharing),
+            ("local", local),
+            ("local_pandas", local_pandas),
+            ("arrow_strings", arrow_strings),
+        )
+    }
     best_server = server_runs[sharing.index(best["sharing"])]
     requests_by_kind = best_server["requests"]
     result.update(
@@ -324,22 +368,49 @@ def main(argv=None) -> dict:
     )
     r, b = result, breakdown
     rows_out = [
-        ["sharing: read_sharing_table (connector + pl.from_pandas)", r["sharing_s"], r["sharing_cpu_s"], r["ratio"]],
+        [
+            "sharing: read_sharing_table (connector + pl.from_pandas)",
+            r["sharing_s"],
+            r["sharing_cpu_s"],
+            r["ratio"],
+        ],
         ["local: pl.read_delta", r["local_s"], r["local_cpu_s"], 1.0],
-        ["local via pandas: DeltaTable.to_pandas + pl.from_pandas", r["local_via_pandas_s"],
-         round(best["local_pandas"].cpu_s, 3), round(r["local_via_pandas_s"] / r["local_s"], 2)],
-        ["PROPOSED sharing: connector under future.infer_string", r["sharing_arrow_strings_s"],
-         round(best["arrow_strings"].cpu_s, 3), r["sharing_arrow_strings_ratio"]],
+        [
+            "local via pandas: DeltaTable.to_pandas + pl.from_pandas",
+            r["local_via_pandas_s"],
+            round(best["local_pandas"].cpu_s, 3),
+            round(r["local_via_pandas_s"] / r["local_s"], 2),
+        ],
+        [
+            "PROPOSED sharing: connector under future.infer_string",
+            r["sharing_arrow_strings_s"],
+            round(best["arrow_strings"].cpu_s, 3),
+            r["sharing_arrow_strings_ratio"],
+        ],
     ]
     parts = [
         ["REST calls (metadata, query: file list)", b["rest_calls_s"], b["shares"]["rest_calls"]],
-        ["delta-kernel scan (download presigned files + decode parquet)", b["kernel_scan_s"], b["shares"]["kernel_scan"]],
+        [
+            "delta-kernel scan (download presigned files + decode parquet)",
+            b["kernel_scan_s"],
+            b["shares"]["kernel_scan"],
+        ],
         ["arrow -> pandas (connector)", b["arrow_to_pandas_s"], b["shares"]["arrow_to_pandas"]],
-        ["connector, other (temp log snapshot, concat, ...)", b["connector_other_s"], b["shares"]["connector_other"]],
-        ["pandas -> polars (pl.from_pandas in read_sharing_table)", b["pandas_to_polars_s"], b["shares"]["pandas_to_polars"]],
+        [
+            "connector, other (temp log snapshot, concat, ...)",
+            b["connector_other_s"],
+            b["shares"]["connector_other"],
+        ],
+        [
+            "pandas -> polars (pl.from_pandas in read_sharing_table)",
+            b["pandas_to_polars_s"],
+            b["shares"]["pandas_to_polars"],
+        ],
     ]
-    server_rows = [[kind, v["requests"], round(v["s"], 3), round(v["bytes"] / 1e6, 2)]
-                   for kind, v in sorted(requests_by_kind.items())]
+    server_rows = [
+        [kind, v["requests"], round(v["s"], 3), round(v["bytes"] / 1e6, 2)]
+        for kind, v in sorted(requests_by_kind.items())
+    ]
     text = [
         f"Delta Sharing: {args.rows:,} customers, best of {args.repeat}; server in its own process",
         "",

@@ -23,11 +23,17 @@ from bench import DEFAULT_DATA_DIR, emit, load_avg, log, machine, peak_rss_mb, t
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m bench.summaries", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.summaries", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--rows", default="1000000,10000000", help="comma-separated table sizes")
-    p.add_argument("--repeat", type=int, default=3, help="runs of each implementation per size (best kept)")
-    p.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help="where the generated tables are cached")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="runs of each implementation per size (best kept)"
+    )
+    p.add_argument(
+        "--data-dir", default=str(DEFAULT_DATA_DIR), help="where the generated tables are cached"
+    )
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     return p.parse_args(argv)
 
@@ -55,37 +61,66 @@ def pandas_segment_summaries(path: str):
     read the needed columns, one groupby per profile dimension, rank, keep the top places,
     build the share lists, then the same description and hash as segcopy."""
     import numpy as np
-    import pandas as pd
     from deltalake import DeltaTable
 
     from segcopy_assets.core.segments import (
-        CORE, HIGH_VALUE, PLACE_DIMENSIONS, PROFILE_DIMENSIONS, VALUE_GROUP, SegmentationSpec,
-        describe_segment, segment_slug, summary_hash,
+        CORE,
+        HIGH_VALUE,
+        PLACE_DIMENSIONS,
+        PROFILE_DIMENSIONS,
+        VALUE_GROUP,
+        SegmentationSpec,
+        describe_segment,
+        segment_slug,
+        summary_hash,
     )
 
     spec = SegmentationSpec()
     keys, dims = list(spec.keys), dict(PROFILE_DIMENSIONS)
-    needed = sorted(set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"})
+    needed = sorted(
+        set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"}
+    )
     df = DeltaTable(path).to_pandas(columns=needed)
-    df[VALUE_GROUP] = np.where(df["predicted_clv_tier"].isin(spec.high_value_tiers), HIGH_VALUE, CORE)
+    df[VALUE_GROUP] = np.where(
+        df["predicted_clv_tier"].isin(spec.high_value_tiers), HIGH_VALUE, CORE
+    )
     for column in [*dims, *PLACE_DIMENSIONS]:
         df[column] = df[column].fillna("Unknown").astype(str)
 
     by_segment = df.groupby(keys, sort=False, dropna=False)
     summary = by_segment.size().rename("customer_count").to_frame()
-    categories = df.groupby([*keys, "preferred_category"], sort=False, dropna=False).size().rename("n").reset_index()
-    categories = categories.sort_values([*keys, "n", "preferred_category"], ascending=[*[True] * len(keys), False, True])
+    categories = (
+        df.groupby([*keys, "preferred_category"], sort=False, dropna=False)
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    categories = categories.sort_values(
+        [*keys, "n", "preferred_category"], ascending=[*[True] * len(keys), False, True]
+    )
     summary["top_category"] = categories.groupby(keys, sort=False).first()["preferred_category"]
 
     def shares(column: str, top: int | None):
-        counts = df.groupby([*keys, column], sort=False, dropna=False).size().rename("count").reset_index()
-        counts["share"] = counts["count"] / counts.groupby(keys, sort=False)["count"].transform("sum")
-        counts = counts.sort_values([*keys, "count", column], ascending=[*[True] * len(keys), False, True])
+        counts = (
+            df.groupby([*keys, column], sort=False, dropna=False)
+            .size()
+            .rename("count")
+            .reset_index()
+        )
+        counts["share"] = counts["count"] / counts.groupby(keys, sort=False)["count"].transform(
+            "sum"
+        )
+        counts = counts.sort_values(
+            [*keys, "count", column], ascending=[*[True] * len(keys), False, True]
+        )
         if top is not None:
             counts = counts.groupby(keys, sort=False).head(top)
         return counts.groupby(keys, sort=False)[[column, "count", "share"]].apply(
-            lambda g: [{"value": v, "count": int(c), "share": float(s)}
-                       for v, c, s in zip(g[column], g["count"], g["share"])])
+            lambda g: [
+                {"value": v, "count": int(c), "share": float(s)}
+                for v, c, s in zip(g[column], g["count"], g["share"])
+            ]
+        )
 
     for column in dims:
         summary[f"{column}_shares"] = shares(column, None)
@@ -93,7 +128,9 @@ def pandas_segment_summaries(path: str):
         summary[out] = shares(column, top)
 
     summary = summary[summary["customer_count"] >= spec.min_segment_size].reset_index()
-    summary["share_of_customers"] = summary["customer_count"] / max(int(summary["customer_count"].sum()), 1)
+    summary["share_of_customers"] = summary["customer_count"] / max(
+        int(summary["customer_count"].sum()), 1
+    )
     summary = summary.sort_values(keys).reset_index(drop=True)
     records = summary.to_dict("records")
     summary["segment_id"] = [segment_slug([r[k] for k in keys]) for r in records]
@@ -111,7 +148,9 @@ def assert_same(polars_frame, pandas_frame) -> None:
     from polars.testing import assert_frame_equal
 
     converted = pl.DataFrame(pandas_frame.to_dict("records"), schema=polars_frame.schema)
-    assert_frame_equal(converted, polars_frame)  # floats to 1e-5 relative; ints, strings, hashes exact
+    assert_frame_equal(
+        converted, polars_frame
+    )  # floats to 1e-5 relative; ints, strings, hashes exact
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -176,31 +215,63 @@ def main(argv=None) -> dict:
                 memory[name] = peak_memory_mb(name, path)
         best_pl = min(polars_runs, key=lambda r: r.wall_s)
         best_pd = min(pandas_runs, key=lambda r: r.wall_s)
-        results.append({
-            "rows": rows,
-            "segments": polars_frame.height,
-            "polars_s": round(best_pl.wall_s, 3),
-            "pandas_s": round(best_pd.wall_s, 3),
-            "ratio": round(best_pd.wall_s / best_pl.wall_s, 2),
-            "peak_rss_mb": memory.get("polars"),
-            "pandas_peak_rss_mb": memory.get("pandas"),
-            "polars_cpu_s": round(best_pl.cpu_s, 3),
-            "pandas_cpu_s": round(best_pd.cpu_s, 3),
-            "polars_runs_s": [round(r.wall_s, 3) for r in polars_runs],
-            "pandas_runs_s": [round(r.wall_s, 3) for r in pandas_runs],
-            "equal": True,
-            "load_avg": load_avg(),
-        })
-    result = {"results": results, "repeat": args.repeat, "polars_threads": pl.thread_pool_size(),
-              "machine": machine()}
-    rows_out = [[r["rows"], r["segments"], r["polars_s"], r["polars_cpu_s"], r["pandas_s"], r["pandas_cpu_s"],
-                 r["ratio"], r["peak_rss_mb"], r["pandas_peak_rss_mb"], r["load_avg"]] for r in results]
+        results.append(
+            {
+                "rows": rows,
+                "segments": polars_frame.height,
+                "polars_s": round(best_pl.wall_s, 3),
+                "pandas_s": round(best_pd.wall_s, 3),
+                "ratio": round(best_pd.wall_s / best_pl.wall_s, 2),
+                "peak_rss_mb": memory.get("polars"),
+                "pandas_peak_rss_mb": memory.get("pandas"),
+                "polars_cpu_s": round(best_pl.cpu_s, 3),
+                "pandas_cpu_s": round(best_pd.cpu_s, 3),
+                "polars_runs_s": [round(r.wall_s, 3) for r in polars_runs],
+                "pandas_runs_s": [round(r.wall_s, 3) for r in pandas_runs],
+                "equal": True,
+                "load_avg": load_avg(),
+            }
+        )
+    result = {
+        "results": results,
+        "repeat": args.repeat,
+        "polars_threads": pl.thread_pool_size(),
+        "machine": machine(),
+    }
+    rows_out = [
+        [
+            r["rows"],
+            r["segments"],
+            r["polars_s"],
+            r["polars_cpu_s"],
+            r["pandas_s"],
+            r["pandas_cpu_s"],
+            r["ratio"],
+            r["peak_rss_mb"],
+            r["pandas_peak_rss_mb"],
+            r["load_avg"],
+        ]
+        for r in results
+    ]
     text = [
         f"segment summaries, end to end from Delta (best of {args.repeat}; same output checked equal); "
         f"polars on {pl.thread_pool_size()} threads, pandas single-threaded",
         "",
-        table(["customers", "segments", "polars s", "polars cpu s", "pandas s", "pandas cpu s", "ratio",
-               "polars peak MB*", "pandas peak MB*", "load avg"], rows_out),
+        table(
+            [
+                "customers",
+                "segments",
+                "polars s",
+                "polars cpu s",
+                "pandas s",
+                "pandas cpu s",
+                "ratio",
+                "polars peak MB*",
+                "pandas peak MB*",
+                "load avg",
+            ],
+            rows_out,
+        ),
         "",
         "targets: 10M customers <= 3 s (polars) and ratio >= 8",
         "* peak resident memory of a fresh process running that implementation once (imports included)",

@@ -20,15 +20,18 @@ def _use_home_instance() -> Path:
 
 def _write_sample(customers: int, seed: int, force: bool, only_unconfigured: bool) -> None:
     """The synthetic sample tables, for the sources not configured (or all, for init-sample)."""
-    from segcopy_assets.storage import delta
-
     from segcopy_assets.devtools.sample_data import write_sample_customers
     from segcopy_assets.devtools.sample_products import write_sample_products
+    from segcopy_assets.storage import delta
 
     tables = []
     if not (only_unconfigured and settings.cdp_source_configured()):
-        tables.append((settings.sample_customers_path(),
-                       lambda p: write_sample_customers(p, n=customers, seed=seed)))
+        tables.append(
+            (
+                settings.sample_customers_path(),
+                lambda p: write_sample_customers(p, n=customers, seed=seed),
+            )
+        )
     if not (only_unconfigured and settings.products_source_configured()):
         tables.append((settings.sample_products_path(), write_sample_products))
     for path, writer in tables:
@@ -62,7 +65,9 @@ def cmd_run(args) -> int:
     except SegcopyError as exc:
         print(f"segcopy run failed:\n{exc}", file=sys.stderr)
         return 1
-    print(f"segcopy: CDP {resources['cdp'].describe()}; copywriter {resources['copywriter'].describe()}")
+    print(
+        f"segcopy: CDP {resources['cdp'].describe()}; copywriter {resources['copywriter'].describe()}"
+    )
     with dg.DagsterInstance.get() as instance:
         try:
             report = run_pipeline(instance, resources, force_regenerate=args.force_regenerate)
@@ -76,17 +81,23 @@ def cmd_run(args) -> int:
         print(f"  {table:<30} {rows:>9,} rows  {path}")
     m = report.variant_metadata
     if report.segments_added or report.segments_removed:
-        print(f"\nSegments: {len(report.segments_added)} added, {len(report.segments_removed)} removed")
+        print(
+            f"\nSegments: {len(report.segments_added)} added, {len(report.segments_removed)} removed"
+        )
     print(
         f"\nVariants: {m.get('pairs')} pairs, {m.get('calls_made')} generated, {m.get('reused')} reused, "
         f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
         f"prompt hash {m.get('prompt_hash')}"
     )
     failing = [name for name, ok in report.check_results.items() if not ok]
-    print(f"Checks: {len(report.check_results) - len(failing)}/{len(report.check_results)} passed"
-          + (f" (failing: {', '.join(failing)})" if failing else ""))
-    print(f"Published: {report.published} variant(s), {report.withheld} withheld "
-          "(review with `segcopy review list`)")
+    print(
+        f"Checks: {len(report.check_results) - len(failing)}/{len(report.check_results)} passed"
+        + (f" (failing: {', '.join(failing)})" if failing else "")
+    )
+    print(
+        f"Published: {report.published} variant(s), {report.withheld} withheld "
+        "(review with `segcopy review list`)"
+    )
     return 0
 
 
@@ -95,10 +106,9 @@ def cmd_preview(args) -> int:
 
     import polars as pl
 
-    from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
     from segcopy_assets.errors import SegcopyError
+    from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
     from segcopy_assets.resources import copywriter_from_env, warehouse_from_env
-
     from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES
 
     try:
@@ -133,15 +143,19 @@ def cmd_preview(args) -> int:
     except SegcopyError as exc:
         print(f"segcopy preview failed: {exc}", file=sys.stderr)
         return 1
-    print(f"=== backend {prompt_set.backend}, model {prompt_set.params.name}, prompt hash {prompt_set.hash}")
+    print(
+        f"=== backend {prompt_set.backend}, model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
+    )
     for message in messages:
         print(f"\n=== {message['role']} prompt\n{message['content']}")
     parsed = split_copy_and_rationale(completion.text)
     print(f"\n=== original\n{prod['description']}")
     print(f"\n=== variant for {args.segment}\n{parsed.copy}")
     print(f"\n=== rationale\n{parsed.rationale or '(missing)'}")
-    print(f"\n=== tokens: {completion.prompt_tokens} prompt, {completion.completion_tokens} completion; "
-          f"{completion.latency_ms:.0f} ms")
+    print(
+        f"\n=== tokens: {completion.prompt_tokens} prompt, {completion.completion_tokens} completion; "
+        f"{completion.latency_ms:.0f} ms"
+    )
     return 0
 
 
@@ -151,8 +165,15 @@ def cmd_share_serve(args) -> int:
     table = args.table or str(settings.sample_customers_path())
     profile = args.profile or str(settings.segcopy_home() / "share" / "profile.share")
     Path(profile).parent.mkdir(parents=True, exist_ok=True)
-    serve(table, share=args.share, schema=args.schema, table=args.name, host="127.0.0.1",
-          port=args.port, profile_path=profile)
+    serve(
+        table,
+        share=args.share,
+        schema=args.schema,
+        table=args.name,
+        host="127.0.0.1",
+        port=args.port,
+        profile_path=profile,
+    )
     return 0
 
 
@@ -200,8 +221,13 @@ def cmd_review_list(args) -> int:
     for row in queue.iter_rows(named=True):
         extra = f"  [{row['failed_checks']}]" if row["failed_checks"] else ""
         who = f"  by {row['reviewer']}" if row["reviewer"] else ""
-        print(f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{who}{extra}")
-    print("total: " + ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True)))
+        print(
+            f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{who}{extra}"
+        )
+    print(
+        "total: "
+        + ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True))
+    )
     return 0
 
 
@@ -213,13 +239,25 @@ def cmd_review_decide(args) -> int:
     if args.review_command == "edit":
         edited = Path(args.text_file).read_text(encoding="utf-8")
     decision = {"approve": "approve", "reject": "reject", "edit": "edit"}[args.review_command]
-    variant = decide(_review_tables(), args.segment, args.product, decision,
-                     reviewer=_reviewer(args), note=args.note, edited_text=edited)
-    print(f"recorded {decision} of {args.segment}/{args.product} (variant {variant['input_hash'][:12]}) "
-          f"by {_reviewer(args)}; `segcopy run` publishes it")
+    variant = decide(
+        _review_tables(),
+        args.segment,
+        args.product,
+        decision,
+        reviewer=_reviewer(args),
+        note=args.note,
+        edited_text=edited,
+    )
+    print(
+        f"recorded {decision} of {args.segment}/{args.product} (variant {variant['input_hash'][:12]}) "
+        f"by {_reviewer(args)}; `segcopy run` publishes it"
+    )
     if variant["failed_checks"] and decision == "approve":
-        print(f"warning: this variant fails {variant['failed_checks']}; it will not be published "
-              "unless edited into shape", file=sys.stderr)
+        print(
+            f"warning: this variant fails {variant['failed_checks']}; it will not be published "
+            "unless edited into shape",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -228,7 +266,9 @@ def cmd_review_export(args) -> int:
     from segcopy_assets.review.service import export_csv
 
     n = export_csv(_review_tables(), args.csv, status=args.status)
-    print(f"wrote {n} variant(s) to {args.csv}: fill in decision (approve/reject/edit), edited_text, note")
+    print(
+        f"wrote {n} variant(s) to {args.csv}: fill in decision (approve/reject/edit), edited_text, note"
+    )
     return 0
 
 
@@ -264,9 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="materialize every asset in process (sample data by default)")
-    run.add_argument("--customers", type=int, default=20_000, help="sample size if sample data is made")
+    run.add_argument(
+        "--customers", type=int, default=20_000, help="sample size if sample data is made"
+    )
     run.add_argument("--seed", type=int, default=7)
-    run.add_argument("--force-regenerate", action="store_true", help="call the model even for cached pairs")
+    run.add_argument(
+        "--force-regenerate", action="store_true", help="call the model even for cached pairs"
+    )
     run.set_defaults(func=cmd_run)
 
     init = sub.add_parser("init-sample", help="write the synthetic CDP and product tables")
@@ -291,7 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--name", default="customers", help="table name in the share")
     serve.set_defaults(func=cmd_share_serve)
 
-    review = sub.add_parser("review", help="review variants: list, approve, reject, edit, CSV round trip")
+    review = sub.add_parser(
+        "review", help="review variants: list, approve, reject, edit, CSV round trip"
+    )
     review_sub = review.add_subparsers(dest="review_command", required=True)
     listing = review_sub.add_parser("list", help="the review queue")
     listing.add_argument("--segment")
@@ -322,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
-    dev.add_argument("--customers", type=int, default=20_000, help="sample size if sample data is made")
+    dev.add_argument(
+        "--customers", type=int, default=20_000, help="sample size if sample data is made"
+    )
     dev.add_argument("--seed", type=int, default=7)
     dev.set_defaults(func=cmd_dev)
     return parser

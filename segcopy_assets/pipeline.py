@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
+from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
-from segcopy_assets.defs.cdp.partitions import segments_partitions, sync_segment_partitions
+from segcopy_assets.defs.cdp.partitions import SEGMENTS, sync_segment_partitions
 from segcopy_assets.defs.content.assets import products
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.publishing.assets import customer_variant_assignments, published_variants
-from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.storage.tables import SEGMENT_SUMMARIES
 
@@ -50,13 +50,25 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _materialize(
-    selection: list[dg.AssetKey], resources: dict, instance: dg.DagsterInstance, run_config: dict | None = None,
-    log_level: str = "INFO", **kwargs,
+    selection: list[dg.AssetKey],
+    resources: dict,
+    instance: dg.DagsterInstance,
+    run_config: dict | None = None,
+    log_level: str = "INFO",
+    **kwargs,
 ):
-    run_config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    run_config = {
+        **(run_config or {}),
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
     result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS], selection=selection, resources=resources, instance=instance,
-        raise_on_error=False, run_config=run_config, **kwargs,
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=selection,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config,
+        **kwargs,
     )
     if not result.success:
         raise PipelineFailed(_failure_message(result))
@@ -86,11 +98,13 @@ def run_pipeline(
     summaries_path = resources["warehouse"].table_path(SEGMENT_SUMMARIES)
     segment_ids = pl.read_delta(summaries_path, columns=["segment_id"])["segment_id"].to_list()
     added, removed = sync_segment_partitions(instance, segment_ids)
-    keys = instance.get_dynamic_partitions(segments_partitions.name)
+    keys = instance.get_dynamic_partitions(SEGMENTS)
     if not keys:
         raise PipelineFailed("segment_summaries produced no segments: nothing to generate")
 
-    run_config = {"ops": {description_variants.op.name: {"config": {"force_regenerate": force_regenerate}}}}
+    run_config = {
+        "ops": {description_variants.op.name: {"config": {"force_regenerate": force_regenerate}}}
+    }
     result = _materialize(
         [description_variants.key],
         resources,
@@ -102,16 +116,26 @@ def run_pipeline(
         },
     )
     materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
-    metadata = {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
+    metadata = (
+        {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
+    )
     check_results: dict[str, bool] = {}  # a check passed if it passed on every partition
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.asset_check_evaluation_data
-            check_results[evaluation.check_name] = check_results.get(evaluation.check_name, True) and evaluation.passed
+            check_results[evaluation.check_name] = (
+                check_results.get(evaluation.check_name, True) and evaluation.passed
+            )
 
     published = _materialize(PUBLISHING, resources, instance)
-    pub_meta = published.asset_materializations_for_node(published_variants.key.path[-1])[0].metadata
+    pub_meta = published.asset_materializations_for_node(published_variants.key.path[-1])[
+        0
+    ].metadata
     return PipelineReport(
-        added, removed, metadata, check_results,
-        published=pub_meta["published"].value, withheld=pub_meta["withheld"].value,
+        added,
+        removed,
+        metadata,
+        check_results,
+        published=pub_meta["published"].value,
+        withheld=pub_meta["withheld"].value,
     )

@@ -19,8 +19,8 @@ from segcopy_assets.core.products import load_products
 from segcopy_assets.core.segments import SegmentationSpec
 from segcopy_assets.errors import GenerationError, SettingsError, SourceUnavailableError
 from segcopy_assets.generation.prompts import PromptSet, load_prompt_set
-from segcopy_assets.quality.judge import CheckSettings
 from segcopy_assets.quality.brand_voice import avoid_words_from_brand_voice
+from segcopy_assets.quality.judge import CheckSettings
 from segcopy_assets.storage import delta
 from segcopy_assets.storage.io_manager import warehouse_io_manager
 
@@ -74,7 +74,9 @@ class ProductRepository(dg.ConfigurableResource):
     """The content repository of standard product descriptions (Delta, CSV or Parquet)."""
 
     path: str = Field(description="Delta table path, or a .csv / .parquet file.")
-    max_description_chars: int = Field(default=2000, ge=1, description="Longest description accepted.")
+    max_description_chars: int = Field(
+        default=2000, ge=1, description="Longest description accepted."
+    )
 
     def load(self) -> pl.DataFrame:
         return load_products(self.path, max_description_chars=self.max_description_chars)
@@ -204,7 +206,9 @@ class QualityRules(dg.ConfigurableResource):
     def settings(self, prompts_dir: str) -> CheckSettings:
         voice = Path(prompts_dir) / "brand_voice.md"
         avoid = (
-            avoid_words_from_brand_voice(voice.read_text(encoding="utf-8")) if voice.exists() else ()
+            avoid_words_from_brand_voice(voice.read_text(encoding="utf-8"))
+            if voice.exists()
+            else ()
         )
         return CheckSettings(
             place_share_threshold=self.place_share_threshold,
@@ -264,7 +268,9 @@ def quality_rules_from_env() -> QualityRules:
     fields = {}
     if os.environ.get("SEGCOPY_PLACE_SHARE_THRESHOLD"):
         fields["place_share_threshold"] = _env_number("SEGCOPY_PLACE_SHARE_THRESHOLD", float)
-    return _built(QualityRules, {"place_share_threshold": "SEGCOPY_PLACE_SHARE_THRESHOLD"}, **fields)
+    return _built(
+        QualityRules, {"place_share_threshold": "SEGCOPY_PLACE_SHARE_THRESHOLD"}, **fields
+    )
 
 
 def segmentation_from_env() -> Segmentation:

@@ -50,7 +50,9 @@ def sample_tables(tmp_path_factory):
     return {"customers": str(customers), "products": str(products)}
 
 
-def make_resources(tmp_path: Path, sample_tables: dict, copywriter: Copywriter | None = None, **cdp) -> dict:
+def make_resources(
+    tmp_path: Path, sample_tables: dict, copywriter: Copywriter | None = None, **cdp
+) -> dict:
     warehouse = Warehouse(root=str(tmp_path / "warehouse"))
     return {
         "cdp": CdpSource(**(cdp or {"delta_path": sample_tables["customers"]})),  # or share_url=

@@ -12,15 +12,20 @@ from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
-
 from tests.conftest import PROMPTS, make_resources
 
 UPSTREAM = ["cdp_customers", "segment_summaries", "products"]
 
 
 def materialize(resources, instance, selection, **kwargs):
-    return dg.materialize(ALL_ASSETS, selection=selection, resources=resources, instance=instance,
-                          raise_on_error=False, **kwargs)
+    return dg.materialize(
+        ALL_ASSETS,
+        selection=selection,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        **kwargs,
+    )
 
 
 def variants(resources):
@@ -52,14 +57,19 @@ def test_upstream_assets_write_delta_tables_with_counts(resources, instance):
     assert summaries_meta["customers_covered"].value == 20_000
 
 
-def test_bad_input_fails_clearly_and_leaves_tables_as_they_were(tmp_path, resources, instance, sample_tables):
+def test_bad_input_fails_clearly_and_leaves_tables_as_they_were(
+    tmp_path, resources, instance, sample_tables
+):
     assert materialize(resources, instance, UPSTREAM).success
     wh = resources["warehouse"]
     before = {t: DeltaTable(wh.table_path(t)).version() for t in UPSTREAM}
     bad = tmp_path / "bad_products.csv"
     pl.read_delta(sample_tables["products"]).with_columns(
-        pl.when(pl.col("product_id") == "TN-100").then(pl.lit("")).otherwise(pl.col("description"))
-        .alias("description")).write_csv(bad)
+        pl.when(pl.col("product_id") == "TN-100")
+        .then(pl.lit(""))
+        .otherwise(pl.col("description"))
+        .alias("description")
+    ).write_csv(bad)
     broken = {**resources, "product_repository": ProductRepository(path=str(bad))}
     result = materialize(broken, instance, UPSTREAM)
     assert not result.success
@@ -71,8 +81,11 @@ def test_bad_input_fails_clearly_and_leaves_tables_as_they_were(tmp_path, resour
     # A null segment key in the CDP: cdp_customers fails, segment_summaries never runs.
     customers = tmp_path / "bad_customers"
     pl.read_delta(sample_tables["customers"]).with_columns(
-        pl.when(pl.col("customer_id") == "AMP-0000000042").then(None)
-        .otherwise(pl.col("preferred_subcategory")).alias("preferred_subcategory")).write_delta(customers)
+        pl.when(pl.col("customer_id") == "AMP-0000000042")
+        .then(None)
+        .otherwise(pl.col("preferred_subcategory"))
+        .alias("preferred_subcategory")
+    ).write_delta(customers)
     broken = {**resources, "cdp": CdpSource(delta_path=str(customers))}
     before = {t: DeltaTable(wh.table_path(t)).version() for t in UPSTREAM}
     result = materialize(broken, instance, UPSTREAM)
@@ -94,8 +107,12 @@ def test_full_run_single_range_writes_every_pair_once(resources, instance):
     assert report.variant_metadata["calls_made"] == 196
     # one Delta commit for the whole range, one materialization per partition
     assert DeltaTable(resources["warehouse"].table_path("description_variants")).version() == 0
-    records = instance.fetch_materializations(dg.AssetKey("description_variants"), limit=100).records
-    assert sorted(r.partition_key for r in records) == sorted(instance.get_dynamic_partitions("segments"))
+    records = instance.fetch_materializations(
+        dg.AssetKey("description_variants"), limit=100
+    ).records
+    assert sorted(r.partition_key for r in records) == sorted(
+        instance.get_dynamic_partitions("segments")
+    )
 
 
 def test_rerun_calls_nothing_and_keeps_generated_at(resources, instance):
@@ -109,21 +126,28 @@ def test_rerun_calls_nothing_and_keeps_generated_at(resources, instance):
     assert again["generated_at"].to_list() == first["generated_at"].to_list()
 
 
-def test_changed_segment_summary_regenerates_only_that_segment(tmp_path, resources, instance, sample_tables):
+def test_changed_segment_summary_regenerates_only_that_segment(
+    tmp_path, resources, instance, sample_tables
+):
     run_pipeline(instance, resources)
     before = variants(resources)
     # Move every Low-tier E-Bikes customer to Mountain West: only e-bikes--core's summary moves.
     changed = tmp_path / "customers_v2"
     pl.read_delta(sample_tables["customers"]).with_columns(
-        pl.when((pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low"))
-        .then(pl.lit("Mountain West")).otherwise(pl.col("region")).alias("region")
+        pl.when(
+            (pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low")
+        )
+        .then(pl.lit("Mountain West"))
+        .otherwise(pl.col("region"))
+        .alias("region")
     ).write_delta(changed)
     resources = {**resources, "cdp": CdpSource(delta_path=str(changed))}
     report = run_pipeline(instance, resources)
     assert report.variant_metadata["calls_made"] == 14
     after = variants(resources)
     moved = after.join(before, on=["segment_id", "product_id"], suffix="_old").filter(
-        pl.col("generated_at") != pl.col("generated_at_old"))
+        pl.col("generated_at") != pl.col("generated_at_old")
+    )
     assert set(moved["segment_id"]) == {"e-bikes--core"}
 
 
@@ -132,7 +156,9 @@ def test_prompt_edit_regenerates_everything(tmp_path, resources, instance):
     shutil.copytree(PROMPTS, prompts)
     resources = {**resources, "copywriter": Copywriter(backend="offline", prompts_dir=str(prompts))}
     run_pipeline(instance, resources)
-    (prompts / "system.md.j2").write_text((prompts / "system.md.j2").read_text() + "\nKeep it short.\n")
+    (prompts / "system.md.j2").write_text(
+        (prompts / "system.md.j2").read_text() + "\nKeep it short.\n"
+    )
     report = run_pipeline(instance, resources)
     assert report.variant_metadata["calls_made"] == 196
     assert variants(resources)["prompt_hash"].n_unique() == 1
@@ -142,8 +168,13 @@ def test_single_partition_run_replaces_only_its_segment(resources, instance):
     run_pipeline(instance, resources)
     path = resources["warehouse"].table_path("description_variants")
     version = DeltaTable(path).version()
-    result = materialize(resources, instance, ["description_variants"], partition_key="tents--core",
-                         run_config={"ops": {"description_variants": {"config": {"force_regenerate": True}}}})
+    result = materialize(
+        resources,
+        instance,
+        ["description_variants"],
+        partition_key="tents--core",
+        run_config={"ops": {"description_variants": {"config": {"force_regenerate": True}}}},
+    )
     assert result.success
     assert variant_meta(result)["calls_made"] == 14
     assert DeltaTable(path).version() == version + 1
@@ -169,7 +200,9 @@ def test_broken_prompt_fails_before_any_write(tmp_path, resources, instance):
 def test_unknown_partition_is_a_clear_error(resources, instance):
     run_pipeline(instance, resources)
     instance.add_dynamic_partitions(segments_partitions.name, ["kayaks--core"])
-    result = materialize(resources, instance, ["description_variants"], partition_key="kayaks--core")
+    result = materialize(
+        resources, instance, ["description_variants"], partition_key="kayaks--core"
+    )
     assert not result.success
     message = [e for e in result.all_events if e.is_step_failure][0].step_failure_data.error.message
     assert "kayaks--core" in message and "segment_summaries" in message
@@ -177,22 +210,33 @@ def test_unknown_partition_is_a_clear_error(resources, instance):
 
 def test_own_category_pairing(resources, instance):
     run_pipeline(instance, resources)
-    result = materialize(resources, instance, ["description_variants"], partition_key="tents--core",
-                         run_config={"ops": {"description_variants": {"config": {"pairing": "own_category"}}}})
+    result = materialize(
+        resources,
+        instance,
+        ["description_variants"],
+        partition_key="tents--core",
+        run_config={"ops": {"description_variants": {"config": {"pairing": "own_category"}}}},
+    )
     assert result.success
     rows = variants(resources).filter(pl.col("segment_id") == "tents--core")
     assert rows.height == 4  # the 4 Camping products
 
 
 def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
-        tmp_path, sample_tables, instance, monkeypatch):
+    tmp_path, sample_tables, instance, monkeypatch
+):
     from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
     secret = "sk-segcopy-test-secret-0123456789"
     monkeypatch.setenv("SEGCOPY_LLM_API_KEY", secret)
     with FakeOpenAIServer(api_key=secret, latency_ms=10) as srv:
-        copywriter = Copywriter(backend="openai", base_url=srv.base_url, prompts_dir=str(PROMPTS),
-                                api_key=dg.EnvVar("SEGCOPY_LLM_API_KEY"), model="gpt-4o-mini")
+        copywriter = Copywriter(
+            backend="openai",
+            base_url=srv.base_url,
+            prompts_dir=str(PROMPTS),
+            api_key=dg.EnvVar("SEGCOPY_LLM_API_KEY"),
+            model="gpt-4o-mini",
+        )
         resources = make_resources(tmp_path, sample_tables, copywriter=copywriter)
         report = run_pipeline(instance, resources)
         calls = srv.success_count
@@ -203,13 +247,17 @@ def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
     assert meta["backend"] == "openai" and meta["model"] == "gpt-4o-mini"
     assert (variants(resources)["status"] == "ok").all()
     # The key is nowhere: not in events, metadata, run config or the table.
-    for record in instance.fetch_materializations(dg.AssetKey("description_variants"), limit=1000).records:
+    for record in instance.fetch_materializations(
+        dg.AssetKey("description_variants"), limit=1000
+    ).records:
         assert secret not in str(record.event_log_entry)
     for run in instance.get_runs():
         assert secret not in str(run.run_config) and secret not in str(run.tags)
     logs = "".join(str(e) for run in instance.get_runs() for e in instance.all_logs(run.run_id))
     assert secret not in logs
-    hits = variants(resources).select(pl.all().cast(pl.String).str.contains(secret, literal=True).any())
+    hits = variants(resources).select(
+        pl.all().cast(pl.String).str.contains(secret, literal=True).any()
+    )
     assert not any(hits.row(0))
 
 
@@ -218,33 +266,48 @@ def test_a_range_run_records_every_partitions_check_results(tmp_path, sample_tab
     from segcopy_assets.devtools.fake_openai import FakeOpenAIServer, default_reply
 
     def responder(body):
-        if "E-Bikes" in body["messages"][0]["content"]:  # the system prompt: the segment's description
+        if (
+            "E-Bikes" in body["messages"][0]["content"]
+        ):  # the system prompt: the segment's description
             return "Now 62% off for you!\n\n**Rationale:** A discount sells."
         return default_reply(body)
 
     with FakeOpenAIServer(responder=responder) as srv:
-        copywriter = Copywriter(backend="openai", base_url=srv.base_url, api_key="k", prompts_dir=str(PROMPTS))
+        copywriter = Copywriter(
+            backend="openai", base_url=srv.base_url, api_key="k", prompts_dir=str(PROMPTS)
+        )
         run_pipeline(instance, make_resources(tmp_path, sample_tables, copywriter=copywriter))
 
     key = dg.AssetCheckKey(dg.AssetKey("description_variants"), "no_invented_offers")
-    [range_run] = {r.run_id for r in instance.fetch_materializations(dg.AssetKey("description_variants"), limit=20).records}
+    [range_run] = {
+        r.run_id
+        for r in instance.fetch_materializations(
+            dg.AssetKey("description_variants"), limit=20
+        ).records
+    }
     partitions = instance.get_dynamic_partitions("segments")
     storage = instance.event_log_storage
     statuses = {}
     for partition in partitions:
         [record] = storage.get_asset_check_execution_history(
-            key, limit=5, partition_filter=PartitionKeyFilter(key=partition))
+            key, limit=5, partition_filter=PartitionKeyFilter(key=partition)
+        )
         assert record.run_id == range_run and record.partition == partition
         evaluation = record.event.dagster_event.asset_check_evaluation_data
         assert evaluation.metadata["segments"].value == partition
         assert evaluation.metadata["evaluated"].value == 14
         [latest] = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("description_variants"), asset_partitions=[partition]),
-            limit=1).records
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("description_variants"), asset_partitions=[partition]
+            ),
+            limit=1,
+        ).records
         assert evaluation.target_materialization_data.storage_id == latest.storage_id
         assert evaluation.target_materialization_data.run_id == range_run == latest.run_id
         statuses[partition] = record.status.value
-    assert statuses == {p: "FAILED" if p.startswith("e-bikes--") else "SUCCEEDED" for p in partitions}
+    assert statuses == {
+        p: "FAILED" if p.startswith("e-bikes--") else "SUCCEEDED" for p in partitions
+    }
 
 
 def test_a_one_partition_range_run_records_that_partitions_checks(resources, instance):
@@ -252,12 +315,23 @@ def test_a_one_partition_range_run_records_that_partitions_checks(resources, ins
 
     run_pipeline(instance, resources)
     partition = "tents--core"
-    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=["description_variants"], resources=resources,
-                            instance=instance, tags={"dagster/asset_partition_range_start": partition,
-                                                     "dagster/asset_partition_range_end": partition})
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=["description_variants"],
+        resources=resources,
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": partition,
+            "dagster/asset_partition_range_end": partition,
+        },
+    )
     assert result.success
     for check in ("coverage", "well_formed", "facts_preserved"):
         key = dg.AssetCheckKey(dg.AssetKey("description_variants"), check)
         [record] = instance.event_log_storage.get_asset_check_execution_history(
-            key, limit=1, partition_filter=PartitionKeyFilter(key=partition))
-        assert record.run_id == result.run_id and record.status.value == "SUCCEEDED", (check, record.status)
+            key, limit=1, partition_filter=PartitionKeyFilter(key=partition)
+        )
+        assert record.run_id == result.run_id and record.status.value == "SUCCEEDED", (
+            check,
+            record.status,
+        )

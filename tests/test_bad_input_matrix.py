@@ -18,18 +18,31 @@ import pytest
 from deltalake import DeltaTable
 
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
+from segcopy_assets.devtools.sharing_server import SharedTable, running_server, write_profile
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
-from segcopy_assets.devtools.sharing_server import SharedTable, running_server, write_profile
-
 from tests.conftest import PROMPTS, free_port, make_resources, memory_instance
 
 # description_variants is left out here: it reaches segment_summaries through the observed
 # segment_definitions, so in a run with a failing CDP step it fails too, with its own message
 # (tests/test_assets.py::test_variants_in_a_run_whose_summaries_failed_refuse_to_run).
-CDP_AND_DOWNSTREAM = ["cdp_customers", "segment_summaries", "published_variants", "customer_variant_assignments"]
-PRODUCTS_AND_DOWNSTREAM = ["products", "description_variants", "published_variants", "customer_variant_assignments"]
-VARIANTS_AND_DOWNSTREAM = ["description_variants", "published_variants", "customer_variant_assignments"]
+CDP_AND_DOWNSTREAM = [
+    "cdp_customers",
+    "segment_summaries",
+    "published_variants",
+    "customer_variant_assignments",
+]
+PRODUCTS_AND_DOWNSTREAM = [
+    "products",
+    "description_variants",
+    "published_variants",
+    "customer_variant_assignments",
+]
+VARIANTS_AND_DOWNSTREAM = [
+    "description_variants",
+    "published_variants",
+    "customer_variant_assignments",
+]
 SHARE_TOKEN = "matrix-share-token-5b1e"
 
 
@@ -41,8 +54,11 @@ def baseline(tmp_path_factory, sample_tables):
         mp.setenv("SEGCOPY_HOME", str(root / "home"))
         resources = make_resources(root, sample_tables)
         run_pipeline(instance, resources)
-        yield {"warehouse": root / "warehouse", "instance": instance,
-               "partitions": instance.get_dynamic_partitions("segments")}
+        yield {
+            "warehouse": root / "warehouse",
+            "instance": instance,
+            "partitions": instance.get_dynamic_partitions("segments"),
+        }
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +71,10 @@ def share(sample_tables):
 
 def delta_versions(root: Path) -> dict[str, int]:
     """Version of every Delta table under ``root``."""
-    return {str(log.parent.relative_to(root)): DeltaTable(str(log.parent)).version()
-            for log in sorted(root.rglob("_delta_log"))}
+    return {
+        str(log.parent.relative_to(root)): DeltaTable(str(log.parent)).version()
+        for log in sorted(root.rglob("_delta_log"))
+    }
 
 
 class Case:
@@ -67,8 +85,13 @@ class Case:
         self.warehouse = tmp_path / "warehouse"
         shutil.copytree(baseline["warehouse"], self.warehouse)
         self.before = delta_versions(self.warehouse)
-        assert {"segcopy/cdp_customers", "segcopy/products", "segcopy/description_variants",
-                "segcopy/variant_checks", "segcopy/published_variants"} <= set(self.before)
+        assert {
+            "segcopy/cdp_customers",
+            "segcopy/products",
+            "segcopy/description_variants",
+            "segcopy/variant_checks",
+            "segcopy/published_variants",
+        } <= set(self.before)
         self.resources = make_resources(tmp_path, sample_tables)  # its warehouse is the copy above
         assert self.resources["warehouse"].root == str(self.warehouse)
 
@@ -77,10 +100,15 @@ class Case:
         resources = {**self.resources, **overrides}
         started = time.perf_counter()
         result = dg.materialize(
-            [*ALL_ASSETS, *ALL_CHECKS], selection=selection, resources=resources, instance=self.instance,
+            [*ALL_ASSETS, *ALL_CHECKS],
+            selection=selection,
+            resources=resources,
+            instance=self.instance,
             raise_on_error=False,
-            tags={"dagster/asset_partition_range_start": self.partitions[0],
-                  "dagster/asset_partition_range_end": self.partitions[-1]},
+            tags={
+                "dagster/asset_partition_range_start": self.partitions[0],
+                "dagster/asset_partition_range_end": self.partitions[-1],
+            },
         )
         elapsed = time.perf_counter() - started
         assert not result.success
@@ -107,21 +135,32 @@ def _customers(sample_tables) -> pl.DataFrame:
 
 def _set(df: pl.DataFrame, customer_id: str, column: str, value) -> pl.DataFrame:
     return df.with_columns(
-        pl.when(pl.col("customer_id") == customer_id).then(pl.lit(value, dtype=df.schema[column]))
-        .otherwise(pl.col(column)).alias(column))
+        pl.when(pl.col("customer_id") == customer_id)
+        .then(pl.lit(value, dtype=df.schema[column]))
+        .otherwise(pl.col(column))
+        .alias(column)
+    )
 
 
 CDP_CASES = {
     # name: (how to break the table, what the message must contain)
-    "missing_column": (lambda df: df.drop("region"),
-                       ["column 'region'", "required column missing", "present: customer_id"]),
-    "wrong_type": (lambda df: df.with_columns(pl.col("predicted_clv_365d").cast(pl.String)),
-                   ["column 'predicted_clv_365d'", "expected a numeric column", "String"]),
-    "null_segment_key": (lambda df: _set(df, "AMP-0000000042", "preferred_subcategory", None),
-                         ["column 'preferred_subcategory'", "null", "customer_id='AMP-0000000042'"]),
+    "missing_column": (
+        lambda df: df.drop("region"),
+        ["column 'region'", "required column missing", "present: customer_id"],
+    ),
+    "wrong_type": (
+        lambda df: df.with_columns(pl.col("predicted_clv_365d").cast(pl.String)),
+        ["column 'predicted_clv_365d'", "expected a numeric column", "String"],
+    ),
+    "null_segment_key": (
+        lambda df: _set(df, "AMP-0000000042", "preferred_subcategory", None),
+        ["column 'preferred_subcategory'", "null", "customer_id='AMP-0000000042'"],
+    ),
     "empty_table": (lambda df: df.head(0), ["has no rows"]),
-    "unknown_clv_tier": (lambda df: _set(df, "AMP-0000000007", "predicted_clv_tier", "Diamond"),
-                         ["column 'predicted_clv_tier'", "'Diamond'", "customer_id='AMP-0000000007'"]),
+    "unknown_clv_tier": (
+        lambda df: _set(df, "AMP-0000000007", "predicted_clv_tier", "Diamond"),
+        ["column 'predicted_clv_tier'", "'Diamond'", "customer_id='AMP-0000000007'"],
+    ),
 }
 
 
@@ -174,23 +213,36 @@ def _products(sample_tables) -> pl.DataFrame:
 
 
 def _describe(df: pl.DataFrame, product_id: str, text: str) -> pl.DataFrame:
-    return df.with_columns(pl.when(pl.col("product_id") == product_id).then(pl.lit(text))
-                           .otherwise(pl.col("description")).alias("description"))
+    return df.with_columns(
+        pl.when(pl.col("product_id") == product_id)
+        .then(pl.lit(text))
+        .otherwise(pl.col("description"))
+        .alias("description")
+    )
 
 
 PRODUCT_CASES = {
     "duplicate_product_id": (
         lambda df: pl.concat([df, df.filter(pl.col("product_id") == "TN-200")]),
-        ["column 'product_id'", "'TN-200' appears 2 times"]),
+        ["column 'product_id'", "'TN-200' appears 2 times"],
+    ),
     "empty_description": (
         lambda df: _describe(df, "TN-100", "   "),
-        ["column 'description'", "empty product description", "product_id='TN-100'"]),
+        ["column 'description'", "empty product description", "product_id='TN-100'"],
+    ),
     "oversize_description": (
         lambda df: _describe(df, "SB-100", "A very long description. " * 100),
-        ["column 'description'", "longer than 2000 characters", "product_id='SB-100'", "A very long description."]),
+        [
+            "column 'description'",
+            "longer than 2000 characters",
+            "product_id='SB-100'",
+            "A very long description.",
+        ],
+    ),
     "control_characters": (
         lambda df: _describe(df, "CA-100", "A jersey\x00 with a bell\x07 in it."),
-        ["column 'description'", "control characters", "product_id='CA-100'", "\\x00"]),
+        ["column 'description'", "control characters", "product_id='CA-100'", "\\x00"],
+    ),
 }
 
 
@@ -201,7 +253,9 @@ def test_bad_products(name, fmt, case, sample_tables):
     bad = breaker(_products(sample_tables))
     path = case.tmp_path / (f"products_{name}.csv" if fmt == "csv" else f"products_{name}")
     bad.write_csv(path) if fmt == "csv" else bad.write_delta(path)
-    message, _ = case.run(PRODUCTS_AND_DOWNSTREAM, product_repository=ProductRepository(path=str(path)))
+    message, _ = case.run(
+        PRODUCTS_AND_DOWNSTREAM, product_repository=ProductRepository(path=str(path))
+    )
     assert f"table '{path}'" in message
     for fragment in expected:
         assert fragment in message, (fragment, message)
@@ -220,31 +274,56 @@ def test_prompt_with_unknown_placeholder(case):
     prompts = _prompts(case.tmp_path)
     user = prompts / "user.md.j2"
     user.write_text(user.read_text() + "\nWrite for {{ segment_name }}.\n")
-    message, _ = case.run(VARIANTS_AND_DOWNSTREAM,
-                          copywriter=Copywriter(backend="offline", prompts_dir=str(prompts)))
-    assert str(user) in message and "unknown placeholder" in message and "{{ segment_name }}" in message
+    message, _ = case.run(
+        VARIANTS_AND_DOWNSTREAM, copywriter=Copywriter(backend="offline", prompts_dir=str(prompts))
+    )
+    assert (
+        str(user) in message
+        and "unknown placeholder" in message
+        and "{{ segment_name }}" in message
+    )
 
 
 @pytest.mark.parametrize("missing", ["system.md.j2", "config.toml"])
 def test_prompt_file_missing(missing, case):
     prompts = _prompts(case.tmp_path)
     (prompts / missing).unlink()
-    message, _ = case.run(VARIANTS_AND_DOWNSTREAM,
-                          copywriter=Copywriter(backend="offline", prompts_dir=str(prompts)))
+    message, _ = case.run(
+        VARIANTS_AND_DOWNSTREAM, copywriter=Copywriter(backend="offline", prompts_dir=str(prompts))
+    )
     assert f"prompt file missing: {prompts / missing}" in message
 
 
 # --------------------------------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize("variable, value, expected", [
-    ("SEGCOPY_LLM_MAX_CONCURRENCY", "0", "SEGCOPY_LLM_MAX_CONCURRENCY: Input should be greater than or equal to 1"),
-    ("SEGCOPY_LLM_TIMEOUT_S", "-1", "SEGCOPY_LLM_TIMEOUT_S: Input should be greater than 0"),
-    ("SEGCOPY_LLM_TIMEOUT_S", "soon", "SEGCOPY_LLM_TIMEOUT_S must be a number, not 'soon'"),
-    ("SEGCOPY_LLM_BACKEND", "gpt", "SEGCOPY_LLM_BACKEND: Input should be 'openai' or 'offline'"),
-    ("SEGCOPY_MIN_SEGMENT_SIZE", "0", "SEGCOPY_MIN_SEGMENT_SIZE: Input should be greater than or equal to 1"),
-    ("SEGCOPY_PLACE_SHARE_THRESHOLD", "50", "SEGCOPY_PLACE_SHARE_THRESHOLD: Input should be less than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "variable, value, expected",
+    [
+        (
+            "SEGCOPY_LLM_MAX_CONCURRENCY",
+            "0",
+            "SEGCOPY_LLM_MAX_CONCURRENCY: Input should be greater than or equal to 1",
+        ),
+        ("SEGCOPY_LLM_TIMEOUT_S", "-1", "SEGCOPY_LLM_TIMEOUT_S: Input should be greater than 0"),
+        ("SEGCOPY_LLM_TIMEOUT_S", "soon", "SEGCOPY_LLM_TIMEOUT_S must be a number, not 'soon'"),
+        (
+            "SEGCOPY_LLM_BACKEND",
+            "gpt",
+            "SEGCOPY_LLM_BACKEND: Input should be 'openai' or 'offline'",
+        ),
+        (
+            "SEGCOPY_MIN_SEGMENT_SIZE",
+            "0",
+            "SEGCOPY_MIN_SEGMENT_SIZE: Input should be greater than or equal to 1",
+        ),
+        (
+            "SEGCOPY_PLACE_SHARE_THRESHOLD",
+            "50",
+            "SEGCOPY_PLACE_SHARE_THRESHOLD: Input should be less than or equal to 1",
+        ),
+    ],
+)
 def test_bad_setting_fails_before_anything_runs(variable, value, expected, monkeypatch):
     """A bad value is refused while the resources are built (before any run, any call, any
     write), with one message naming the variable."""

@@ -13,12 +13,17 @@ KEYS = {"expected", "ok", "failed", "missing", "duplicates", "calls", "wall_s", 
 
 @pytest.mark.slow
 def test_cli_prints_a_table_and_the_json_last():
-    done = subprocess.run([sys.executable, "-m", "bench.faults", "--n", "40", "--timeout", "0.5", "--json"],
-                          cwd=REPO, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.faults", "--n", "40", "--timeout", "0.5", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     result = json.loads(lines[-1])
-    assert KEYS <= set(result)
+    assert set(result) >= KEYS
     assert result["expected"] == 40 and result["ok"] + result["failed"] == 40
     assert result["missing"] == 0 and result["duplicates"] == 0
     assert result["second_pass_calls"] == result["failed"] and result["invariants_hold"] is True
@@ -30,27 +35,45 @@ def test_every_pair_ends_once_and_only_failed_pairs_are_called_again():
     from bench.faults import run_soak
 
     # Heavy faults and no client retries, so transport faults do fail pairs too.
-    rates = {"rate_limited": 0.15, "server_error": 0.15, "hang": 0.05, "drop": 0.1, "malformed": 0.15}
-    result = run_soak(42, seed=3, timeout_s=0.5, max_retries=0, concurrency=8, latency_ms=5, rates=rates)
+    rates = {
+        "rate_limited": 0.15,
+        "server_error": 0.15,
+        "hang": 0.05,
+        "drop": 0.1,
+        "malformed": 0.15,
+    }
+    result = run_soak(
+        42, seed=3, timeout_s=0.5, max_retries=0, concurrency=8, latency_ms=5, rates=rates
+    )
     assert result["missing"] == 0 and result["duplicates"] == 0 and result["unexpected"] == 0
     assert result["ok"] + result["failed"] == result["expected"] == 42
     assert result["failed"] > 0 and result["failed_without_reason"] == 0
-    assert result["second_pass_called_exactly_the_failed"] and result["second_pass_calls"] == result["failed"]
+    assert (
+        result["second_pass_called_exactly_the_failed"]
+        and result["second_pass_calls"] == result["failed"]
+    )
     assert result["second_pass_reused"] == result["ok"] and result["journaled_only_ok"]
     assert result["invariants_hold"]
 
 
-@pytest.mark.parametrize("fault, reason", [
-    ("rate_limited", "HTTP 429 RateLimitError"),
-    ("server_error", "HTTP 500 InternalServerError"),
-    ("hang", "timed out"),
-    ("drop", "endpoint unreachable"),
-    ("malformed", "the answer has no"),
-])
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ("rate_limited", "HTTP 429 RateLimitError"),
+        ("server_error", "HTTP 500 InternalServerError"),
+        ("hang", "timed out"),
+        ("drop", "endpoint unreachable"),
+        ("malformed", "the answer has no"),
+    ],
+)
 def test_each_injected_fault_is_what_it_says(fault, reason):
     from bench.faults import run_soak
 
-    result = run_soak(3, seed=1, timeout_s=0.5, max_retries=0, concurrency=3, latency_ms=0, rates={fault: 1.0})
+    result = run_soak(
+        3, seed=1, timeout_s=0.5, max_retries=0, concurrency=3, latency_ms=0, rates={fault: 1.0}
+    )
     assert result["injected"] == {fault: 3} and result["failed"] == 3
-    assert list(result["failed_reasons"]) and all(r.startswith(reason) for r in result["failed_reasons"])
+    assert list(result["failed_reasons"]) and all(
+        r.startswith(reason) for r in result["failed_reasons"]
+    )
     assert result["second_pass_calls"] == 3 and result["missing"] == 0

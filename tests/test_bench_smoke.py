@@ -13,20 +13,24 @@ import sys
 
 import pytest
 
-from segcopy_assets.generation.variants import generate_variants, plan_pairs
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 from segcopy_assets.generation.prompts import load_prompt_set
-
+from segcopy_assets.generation.variants import generate_variants, plan_pairs
 from tests.conftest import PROMPTS, REPO
-from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
 
 def run_bench(name: str, *args: str, timeout: float = 180) -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", "--json", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
-    assert proc.returncode == 0, f"bench.{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"bench.{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     lines = proc.stdout.strip().splitlines()
     assert len(lines) > 1, "a readable report comes before the JSON line"
     return json.loads(lines[-1])
@@ -38,10 +42,31 @@ def bench_data(tmp_path_factory):
 
 
 def test_generation_bench_tiny():
-    r = run_bench("generation", "--products", "3", "--segments", "2", "--latency-ms", "2",
-                  "--sequential-sample", "2", "--repeat", "1", "--rate-limit-rps", "20")
-    for key in ("n", "latency_ms", "sequential_s", "segcopy_s", "speedup", "rate_limit_rps",
-                "limited_s", "limit_utilization"):
+    r = run_bench(
+        "generation",
+        "--products",
+        "3",
+        "--segments",
+        "2",
+        "--latency-ms",
+        "2",
+        "--sequential-sample",
+        "2",
+        "--repeat",
+        "1",
+        "--rate-limit-rps",
+        "20",
+    )
+    for key in (
+        "n",
+        "latency_ms",
+        "sequential_s",
+        "segcopy_s",
+        "speedup",
+        "rate_limit_rps",
+        "limited_s",
+        "limit_utilization",
+    ):
         assert key in r
     assert r["n"] == 6 and r["sequential_measured_pairs"] == 2 and r["sequential_extrapolated"]
     assert r["segcopy_ok"] == 6
@@ -61,14 +86,27 @@ def test_sharing_bench_tiny(bench_data):
     assert r["rows"] == 5000 and r["ratio"] > 0
     assert r["server_requests"]["file"]["requests"] >= 1
     assert set(r["breakdown"]["shares"]) == {
-        "rest_calls", "kernel_scan", "arrow_to_pandas", "connector_other", "pandas_to_polars"}
+        "rest_calls",
+        "kernel_scan",
+        "arrow_to_pandas",
+        "connector_other",
+        "pandas_to_polars",
+    }
 
 
 @pytest.mark.slow
 def test_pipeline_bench_tiny():
     r = run_bench("pipeline", "--products", "2", "--customers", "3000", "--latency-ms", "1")
-    for key in ("pairs", "full_s", "pure_generation_s", "overhead", "noop_calls", "noop_s",
-                "one_segment_calls", "expected_one_segment_calls"):
+    for key in (
+        "pairs",
+        "full_s",
+        "pure_generation_s",
+        "overhead",
+        "noop_calls",
+        "noop_s",
+        "one_segment_calls",
+        "expected_one_segment_calls",
+    ):
         assert key in r
     assert r["pairs"] == 2 * r["segments"] == r["full_calls"] == r["full_ok"] == r["pure_pairs"]
     assert r["noop_calls"] == 0
@@ -82,21 +120,40 @@ def test_pipeline_bench_tiny():
 def _pairs(n: int):
     import polars as pl
 
-    segments = pl.DataFrame({"segment_id": ["s"], "top_category": ["Camping"], "summary_hash": ["h"],
-                             "segment_description": ["Customers who camp."]})
-    products = pl.DataFrame({
-        "product_id": [f"T-{i:02d}" for i in range(n)], "name": ["Ridge 2"] * n, "category": ["Camping"] * n,
-        "subcategory": ["Tents"] * n, "price": [199.0] * n, "description": ["A 2-person tent. It weighs 1.9 kg."] * n,
-        "content_hash": [f"c{i}" for i in range(n)],
-    })
+    segments = pl.DataFrame(
+        {
+            "segment_id": ["s"],
+            "top_category": ["Camping"],
+            "summary_hash": ["h"],
+            "segment_description": ["Customers who camp."],
+        }
+    )
+    products = pl.DataFrame(
+        {
+            "product_id": [f"T-{i:02d}" for i in range(n)],
+            "name": ["Ridge 2"] * n,
+            "category": ["Camping"] * n,
+            "subcategory": ["Tents"] * n,
+            "price": [199.0] * n,
+            "description": ["A 2-person tent. It weighs 1.9 kg."] * n,
+            "content_hash": [f"c{i}" for i in range(n)],
+        }
+    )
     return plan_pairs(segments, products)
 
 
 def _generate(srv, n: int, **writer_kwargs):
     ps = load_prompt_set(PROMPTS, backend="openai")
-    writer = ChatCompletionsWriter(base_url=srv.base_url, api_key="sk-test", model=ps.params.name,
-                                   temperature=ps.params.temperature, max_tokens=ps.params.max_tokens,
-                                   timeout_s=10, max_retries=2, **writer_kwargs)
+    writer = ChatCompletionsWriter(
+        base_url=srv.base_url,
+        api_key="sk-test",
+        model=ps.params.name,
+        temperature=ps.params.temperature,
+        max_tokens=ps.params.max_tokens,
+        timeout_s=10,
+        max_retries=2,
+        **writer_kwargs,
+    )
 
     async def go():
         async with writer:
@@ -106,10 +163,17 @@ def _generate(srv, n: int, **writer_kwargs):
 
 
 def test_max_rps_is_optional_and_must_be_positive():
-    assert ChatCompletionsWriter(base_url=None, api_key="k", model="m", temperature=0, max_tokens=10).max_rps is None
+    assert (
+        ChatCompletionsWriter(
+            base_url=None, api_key="k", model="m", temperature=0, max_tokens=10
+        ).max_rps
+        is None
+    )
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="max_rps"):
-            ChatCompletionsWriter(base_url=None, api_key="k", model="m", temperature=0, max_tokens=10, max_rps=bad)
+            ChatCompletionsWriter(
+                base_url=None, api_key="k", model="m", temperature=0, max_tokens=10, max_rps=bad
+            )
 
 
 def test_max_rps_spaces_request_starts():

@@ -15,9 +15,13 @@ TABLES = ["cdp_customers", "segment_summaries", "products", "description_variant
 
 
 def segcopy(*args, home, timeout=300, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"
+    }
     env.update({"SEGCOPY_HOME": str(home), **(env_extra or {})})
-    return subprocess.run([SEGCOPY, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [SEGCOPY, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -55,8 +59,16 @@ def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path):
 @pytest.mark.slow
 def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path):
     bad = tmp_path / "products.csv"
-    pl.DataFrame({"product_id": ["A", "A"], "name": ["x", "y"], "category": ["c", "c"],
-                  "subcategory": ["s", "s"], "price": [1.0, 2.0], "description": ["d.", "e."]}).write_csv(bad)
+    pl.DataFrame(
+        {
+            "product_id": ["A", "A"],
+            "name": ["x", "y"],
+            "category": ["c", "c"],
+            "subcategory": ["s", "s"],
+            "price": [1.0, 2.0],
+            "description": ["d.", "e."],
+        }
+    ).write_csv(bad)
     result = segcopy("run", home=tmp_path / "home", env_extra={"SEGCOPY_PRODUCTS_PATH": str(bad)})
     assert result.returncode == 1
     assert "column 'product_id'" in result.stderr and "'A' appears 2 times" in result.stderr
@@ -66,7 +78,12 @@ def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path):
 @pytest.mark.slow
 def test_definitions_validate():
     dagster = str(Path(sys.executable).parent / "dagster")
-    result = subprocess.run([dagster, "definitions", "validate", "-m", "segcopy_assets.definitions"],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [dagster, "definitions", "validate", "-m", "segcopy_assets.definitions"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Validation successful" in result.stderr + result.stdout

@@ -12,6 +12,7 @@ here: one writer reads its snapshot, the other commits, then the first commits f
 snapshot.
 """
 
+import contextlib
 import multiprocessing
 import threading
 
@@ -22,11 +23,10 @@ from deltalake import DeltaTable
 from deltalake import write_deltalake as real_write_deltalake
 from deltalake.exceptions import CommitFailedError
 
-from segcopy_assets.storage import variant_store
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.pipeline import run_pipeline
+from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.variant_store import ConcurrentWriteError, replace_segments
-
 from tests.conftest import make_resources
 
 SCHEMA = pl.Schema({"segment_id": pl.String, "product_id": pl.String, "writer": pl.String})
@@ -34,13 +34,22 @@ PRODUCTS = [f"P{i}" for i in range(5)]
 
 
 def rows(segment: str, writer: str) -> pl.DataFrame:
-    return pl.DataFrame({"segment_id": [segment] * len(PRODUCTS), "product_id": PRODUCTS,
-                         "writer": [writer] * len(PRODUCTS)}, schema=SCHEMA)
+    return pl.DataFrame(
+        {
+            "segment_id": [segment] * len(PRODUCTS),
+            "product_id": PRODUCTS,
+            "writer": [writer] * len(PRODUCTS),
+        },
+        schema=SCHEMA,
+    )
 
 
 def per_segment(path) -> dict[str, list[tuple[str, str]]]:
     df = pl.read_delta(str(path)).sort("segment_id", "product_id")
-    return {s: list(zip(g["product_id"], g["writer"])) for (s,), g in df.group_by("segment_id", maintain_order=True)}
+    return {
+        s: list(zip(g["product_id"], g["writer"]))
+        for (s,), g in df.group_by("segment_id", maintain_order=True)
+    }
 
 
 class ForcedRace:
@@ -63,15 +72,25 @@ class ForcedRace:
         me = threading.get_ident()
         with self.lock:
             self.calls += 1
-            racing = str(table_or_uri).endswith(self.suffix) and me not in self.roles and len(self.roles) < 2
+            racing = (
+                str(table_or_uri).endswith(self.suffix)
+                and me not in self.roles
+                and len(self.roles) < 2
+            )
             if racing:
                 self.roles[me] = "first" if not self.roles else "second"
         try:
             if racing and self.roles[me] == "first":
-                stale = DeltaTable(str(table_or_uri)) if variant_store.table_exists(str(table_or_uri)) else None
+                stale = (
+                    DeltaTable(str(table_or_uri))
+                    if variant_store.table_exists(str(table_or_uri))
+                    else None
+                )
                 self.snapshot_taken.set()
                 assert self.second_done.wait(60), "the second writer never committed"
-                return real_write_deltalake(stale if stale is not None else table_or_uri, data, **kwargs)
+                return real_write_deltalake(
+                    stale if stale is not None else table_or_uri, data, **kwargs
+                )
             if racing:
                 assert self.snapshot_taken.wait(60), "the first writer never started"
                 try:
@@ -108,10 +127,14 @@ def in_threads(*targets):
 
 def test_same_segment_race_is_retried_and_ends_with_one_clean_set(tmp_path, monkeypatch):
     path = str(tmp_path / "t")
-    replace_segments(path, pl.concat([rows("a", "old"), rows("b", "old")]), ["a", "b"], schema=SCHEMA)
+    replace_segments(
+        path, pl.concat([rows("a", "old"), rows("b", "old")]), ["a", "b"], schema=SCHEMA
+    )
     race = ForcedRace(monkeypatch)
-    errors = in_threads(lambda: replace_segments(path, rows("a", "one"), ["a"], schema=SCHEMA),
-                        lambda: replace_segments(path, rows("a", "two"), ["a"], schema=SCHEMA))
+    errors = in_threads(
+        lambda: replace_segments(path, rows("a", "one"), ["a"], schema=SCHEMA),
+        lambda: replace_segments(path, rows("a", "two"), ["a"], schema=SCHEMA),
+    )
     assert not errors
     assert race.conflicts == 1 and race.calls == 3  # the stale commit failed once and was redone
     segments = per_segment(path)
@@ -125,11 +148,16 @@ def test_different_segments_race_both_land_without_a_retry(tmp_path, monkeypatch
     path = str(tmp_path / "t")
     replace_segments(path, rows("z", "old"), ["z"], schema=SCHEMA)
     race = ForcedRace(monkeypatch)
-    errors = in_threads(lambda: replace_segments(path, rows("a", "one"), ["a"], schema=SCHEMA),
-                        lambda: replace_segments(path, rows("b", "two"), ["b"], schema=SCHEMA))
+    errors = in_threads(
+        lambda: replace_segments(path, rows("a", "one"), ["a"], schema=SCHEMA),
+        lambda: replace_segments(path, rows("b", "two"), ["b"], schema=SCHEMA),
+    )
     assert not errors and race.conflicts == 0 and race.calls == 2
-    assert per_segment(path) == {"a": [(p, "one") for p in PRODUCTS], "b": [(p, "two") for p in PRODUCTS],
-                                 "z": [(p, "old") for p in PRODUCTS]}
+    assert per_segment(path) == {
+        "a": [(p, "one") for p in PRODUCTS],
+        "b": [(p, "two") for p in PRODUCTS],
+        "z": [(p, "old") for p in PRODUCTS],
+    }
 
 
 @pytest.mark.parametrize("segments", [("a", "b"), ("a", "a")], ids=["different", "same"])
@@ -142,21 +170,24 @@ def test_two_writers_creating_the_table_at_once(tmp_path, monkeypatch, segments)
 
         def racing_write(table_or_uri, data, **kwargs):
             if not variant_store.table_exists(str(table_or_uri)) or not kwargs.get("predicate"):
-                try:
-                    barrier.wait()  # both have decided the table is missing; now both write
-                except threading.BrokenBarrierError:
-                    pass
+                # both have decided the table is missing; now both write
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait()
             return real_write_deltalake(table_or_uri, data, **kwargs)
 
         monkeypatch.setattr(variant_store, "write_deltalake", racing_write)
         first, second = segments
-        errors = in_threads(lambda: replace_segments(path, rows(first, "one"), [first], schema=SCHEMA),
-                            lambda: replace_segments(path, rows(second, "two"), [second], schema=SCHEMA))
+        errors = in_threads(
+            lambda: replace_segments(path, rows(first, "one"), [first], schema=SCHEMA),
+            lambda: replace_segments(path, rows(second, "two"), [second], schema=SCHEMA),
+        )
         assert not errors
         got = per_segment(path)
         assert sorted(got) == sorted(set(segments)), f"round {round_}: a segment was lost"
         for segment, products in got.items():
-            assert [p for p, _ in products] == PRODUCTS, f"round {round_}: {segment} has {len(products)} rows"
+            assert [p for p, _ in products] == PRODUCTS, (
+                f"round {round_}: {segment} has {len(products)} rows"
+            )
             assert len({w for _, w in products}) == 1
 
 
@@ -218,28 +249,46 @@ class ProcessRace:
             raise
 
 
-def run_partition_in_child(instance_ref, tmp_path, sample_tables, segment_id, role, events, results):
+def run_partition_in_child(
+    instance_ref, tmp_path, sample_tables, segment_id, role, events, results
+):
     """A spawned process: materialize one description_variants partition (force_regenerate)."""
     instance = dg.DagsterInstance.from_ref(instance_ref)
     race = ProcessRace(role, *events)
     variant_store.write_deltalake = race.write
     result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS], selection=["description_variants"], partition_key=segment_id,
-        resources=make_resources(tmp_path, sample_tables), instance=instance, raise_on_error=False,
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=["description_variants"],
+        partition_key=segment_id,
+        resources=make_resources(tmp_path, sample_tables),
+        instance=instance,
+        raise_on_error=False,
         run_config={"ops": {"description_variants": {"config": {"force_regenerate": True}}}},
     )
     failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
-    results.put({"role": role, "segment": segment_id, "success": result.success, "failures": failures,
-                 "raced": race.raced, "conflicts": race.conflicts})
+    results.put(
+        {
+            "role": role,
+            "segment": segment_id,
+            "success": result.success,
+            "failures": failures,
+            "raced": race.raced,
+            "conflicts": race.conflicts,
+        }
+    )
 
 
 def two_runs_at_once(tmp_path, sample_tables, instance, segments: tuple[str, str]) -> list[dict]:
     ctx = multiprocessing.get_context("spawn")
     events = (ctx.Event(), ctx.Event())
     results = ctx.Queue()
-    procs = [ctx.Process(target=run_partition_in_child,
-                         args=(instance.get_ref(), tmp_path, sample_tables, segment, role, events, results))
-             for segment, role in zip(segments, ("first", "second"))]
+    procs = [
+        ctx.Process(
+            target=run_partition_in_child,
+            args=(instance.get_ref(), tmp_path, sample_tables, segment, role, events, results),
+        )
+        for segment, role in zip(segments, ("first", "second"))
+    ]
     for proc in procs:
         proc.start()
     try:
@@ -275,21 +324,31 @@ def assert_one_row_per_pair(resources) -> pl.DataFrame:
 
 
 @pytest.mark.slow
-def test_two_runs_of_different_segments_at_once_both_land(tmp_path, sample_tables, instance, warehouse):
+def test_two_runs_of_different_segments_at_once_both_land(
+    tmp_path, sample_tables, instance, warehouse
+):
     before = pl.read_delta(warehouse["warehouse"].table_path("description_variants"))
-    results = two_runs_at_once(tmp_path, sample_tables, instance, ("tents--core", "road-bikes--high-value"))
+    results = two_runs_at_once(
+        tmp_path, sample_tables, instance, ("tents--core", "road-bikes--high-value")
+    )
     for r in results:
         assert r["success"] and r["raced"], r
-    assert sum(r["conflicts"] for r in results) == 0  # disjoint partitions: delta-rs merges the commits
+    assert (
+        sum(r["conflicts"] for r in results) == 0
+    )  # disjoint partitions: delta-rs merges the commits
     after = assert_one_row_per_pair(warehouse)
     moved = after.join(before, on=["segment_id", "product_id"], suffix="_old").filter(
-        pl.col("generated_at") != pl.col("generated_at_old"))
-    assert set(moved["segment_id"]) == {"tents--core", "road-bikes--high-value"} and moved.height == 28
+        pl.col("generated_at") != pl.col("generated_at_old")
+    )
+    assert (
+        set(moved["segment_id"]) == {"tents--core", "road-bikes--high-value"} and moved.height == 28
+    )
 
 
 @pytest.mark.slow
-def test_two_runs_of_the_same_segment_at_once_end_with_one_clean_result(tmp_path, sample_tables, instance,
-                                                                       warehouse):
+def test_two_runs_of_the_same_segment_at_once_end_with_one_clean_result(
+    tmp_path, sample_tables, instance, warehouse
+):
     before = pl.read_delta(warehouse["warehouse"].table_path("description_variants"))
     results = two_runs_at_once(tmp_path, sample_tables, instance, ("tents--core", "tents--core"))
     first, second = results
@@ -301,7 +360,9 @@ def test_two_runs_of_the_same_segment_at_once_end_with_one_clean_result(tmp_path
     assert segment.height == 14 and segment["product_id"].n_unique() == 14
     assert segment["generated_at"].min() > before["generated_at"].max()
     others = after.filter(pl.col("segment_id") != "tents--core").sort("segment_id", "product_id")
-    assert others.equals(before.filter(pl.col("segment_id") != "tents--core").sort("segment_id", "product_id"))
+    assert others.equals(
+        before.filter(pl.col("segment_id") != "tents--core").sort("segment_id", "product_id")
+    )
 
 
 def test_two_runs_forgetting_their_journal_rows_at_once(tmp_path, monkeypatch):

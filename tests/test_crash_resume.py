@@ -11,16 +11,24 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from tests.conftest import REPO
 from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
+from tests.conftest import REPO
 
 SEGCOPY = str(Path(sys.executable).parent / "segcopy")
 
 
 def env_for(home, base_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"}
-    env.update({"SEGCOPY_HOME": str(home), "SEGCOPY_LLM_BASE_URL": base_url, "SEGCOPY_LLM_API_KEY": "sk-crash",
-                "SEGCOPY_LLM_MAX_CONCURRENCY": "4"})
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"
+    }
+    env.update(
+        {
+            "SEGCOPY_HOME": str(home),
+            "SEGCOPY_LLM_BASE_URL": base_url,
+            "SEGCOPY_LLM_API_KEY": "sk-crash",
+            "SEGCOPY_LLM_MAX_CONCURRENCY": "4",
+        }
+    )
     return env
 
 
@@ -31,18 +39,28 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(tmp_path):
     with FakeOpenAIServer(api_key="sk-crash", latency_ms=150) as srv:
         env = env_for(home, srv.base_url)
         # First a complete run, so there is a table whose readers must never see a half-write.
-        first = subprocess.run([SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        first = subprocess.run(
+            [SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
         assert first.returncode == 0, first.stderr[-2000:]
         version_before = DeltaTable(str(variants)).version()
         before = pl.read_delta(str(variants))
         # A prompt edit forces a full regeneration (196 calls at ~4 in flight: ~8 s).
         prompts = tmp_path / "prompts"
         subprocess.run(["cp", "-r", str(REPO / "prompts"), str(prompts)], check=True)
-        (prompts / "user.md.j2").write_text((prompts / "user.md.j2").read_text() + "\nWrite for the web.\n")
+        (prompts / "user.md.j2").write_text(
+            (prompts / "user.md.j2").read_text() + "\nWrite for the web.\n"
+        )
         env["SEGCOPY_PROMPTS_DIR"] = str(prompts)
         srv.reset_stats()
-        proc = subprocess.Popen([SEGCOPY, "run"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [SEGCOPY, "run"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while srv.success_count < 80:
             assert proc.poll() is None and time.monotonic() < deadline, "run ended before the kill"
@@ -54,19 +72,26 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(tmp_path):
         durable = pl.read_delta(str(journal))["input_hash"].n_unique()
         # Readers see the old table, untouched: no half-written segment.
         assert DeltaTable(str(variants)).version() == version_before
-        assert pl.read_delta(str(variants)).sort("segment_id", "product_id").equals(
-            before.sort("segment_id", "product_id"))
+        assert (
+            pl.read_delta(str(variants))
+            .sort("segment_id", "product_id")
+            .equals(before.sort("segment_id", "product_id"))
+        )
 
         # The server still answers the requests the killed run had in flight (150 ms each):
         # let them land before counting the resume's calls.
         time.sleep(1.0)
         srv.reset_stats()
-        resumed = subprocess.run([SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        resumed = subprocess.run(
+            [SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
         assert resumed.returncode == 0, resumed.stderr[-2000:]
         calls_on_resume = srv.success_count
     after = pl.read_delta(str(variants))
     assert after.height == 196 and (after["status"] == "ok").all()
-    assert after["prompt_hash"].n_unique() == 1 and after["prompt_hash"][0] != before["prompt_hash"][0]
+    assert (
+        after["prompt_hash"].n_unique() == 1 and after["prompt_hash"][0] != before["prompt_hash"][0]
+    )
     # What was journaled before the kill is never paid again: the resume calls exactly the rest
     # (calls completed after the last ~1 s flush, and those in flight, are paid twice).
     assert durable >= 60

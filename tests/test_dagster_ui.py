@@ -12,6 +12,7 @@ over ``POST /graphql``:
 3. SIGTERM stops the whole process tree (nothing is left in the server's session).
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -273,7 +274,12 @@ def session_members(sid: int) -> list[tuple[int, str, str]]:
             state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
             if int(session) != sid or state == "Z":
                 continue
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cmd = (
+                Path(f"/proc/{entry}/cmdline")
+                .read_bytes()
+                .replace(b"\0", b" ")
+                .decode(errors="replace")
+            )
         except (OSError, ValueError):
             continue  # gone meanwhile
         found.append((int(entry), state, cmd[:160]))
@@ -298,7 +304,11 @@ class DevServer:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = json.load(response)
         except urllib.error.HTTPError as exc:  # GraphQL validation errors come back as 400
-            payload = {"errors": [{"message": f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:2000]}"}]}
+            payload = {
+                "errors": [
+                    {"message": f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:2000]}"}
+                ]
+            }
         if payload.get("errors"):
             raise AssertionError(f"GraphQL errors: {json.dumps(payload['errors'])[:3000]}")
         return payload["data"]
@@ -324,7 +334,9 @@ class DevServer:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"/server_info did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+                pytest.fail(
+                    f"/server_info did not answer within {timeout:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.5)
         while True:
             try:
@@ -335,7 +347,9 @@ class DevServer:
             except (AssertionError, OSError) as exc:
                 error = str(exc)
             if time.monotonic() > deadline:
-                pytest.fail(f"code location not loaded within {timeout:.0f} s ({error}):\n{self.log_tail()}")
+                pytest.fail(
+                    f"code location not loaded within {timeout:.0f} s ({error}):\n{self.log_tail()}"
+                )
             time.sleep(1)
 
     def stop(self, grace: float = 30, settle: float = 10) -> dict:
@@ -361,21 +375,23 @@ class DevServer:
             time.sleep(0.5)
         leftovers = session_members(pid)
         for child, _state, _cmd in leftovers:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.stopped = {"how": how, "exited_after_s": exited_after, "leftovers": leftovers}
         return self.stopped
 
     # diagnostics ------------------------------------------------------------------------
     def repository_selector(self) -> dict:
         node = self.gql("{ assetNodes { repository { name location { name } } } }")["assetNodes"][0]
-        return {"repositoryName": node["repository"]["name"],
-                "repositoryLocationName": node["repository"]["location"]["name"]}
+        return {
+            "repositoryName": node["repository"]["name"],
+            "repositoryLocationName": node["repository"]["location"]["name"],
+        }
 
     def sensors(self, ticks: int = 1) -> list[dict]:
-        data = self.gql(SENSORS_QUERY, {"repositorySelector": self.repository_selector(), "ticks": ticks})
+        data = self.gql(
+            SENSORS_QUERY, {"repositorySelector": self.repository_selector(), "ticks": ticks}
+        )
         result = data["sensorsOrError"]
         assert result["__typename"] == "Sensors", result
         return result["results"]
@@ -383,7 +399,9 @@ class DevServer:
     def set_sensor(self, name: str, running: bool) -> str:
         """Turn a sensor on or off the way the UI's toggle does; returns its new status."""
         if running:
-            result = self.gql(START_SENSOR, {"sensorSelector": {**self.repository_selector(), "sensorName": name}})
+            result = self.gql(
+                START_SENSOR, {"sensorSelector": {**self.repository_selector(), "sensorName": name}}
+            )
             result = result["startSensor"]
             assert result["__typename"] == "Sensor", result
             return result["sensorState"]["status"]
@@ -394,8 +412,12 @@ class DevServer:
 
     def staleness(self, partitions: list[str]) -> dict[str, tuple[str, list[dict]]]:
         """partition → (stale status, root causes) of description_variants, as the asset page shows."""
-        [node] = self.gql(STALENESS, {"assetKeys": [VARIANTS], "partitions": partitions})["assetNodes"]
-        return dict(zip(partitions, zip(node["staleStatusByPartition"], node["staleCausesByPartition"])))
+        [node] = self.gql(STALENESS, {"assetKeys": [VARIANTS], "partitions": partitions})[
+            "assetNodes"
+        ]
+        return dict(
+            zip(partitions, zip(node["staleStatusByPartition"], node["staleCausesByPartition"]))
+        )
 
     def runs(self, limit: int = 50) -> list[dict]:
         result = self.gql(RUNS_QUERY, {"limit": limit})["runsOrError"]
@@ -405,22 +427,36 @@ class DevServer:
     def run_errors(self, run_id: str) -> list[str]:
         logs = self.gql(RUN_ERRORS, {"runId": run_id})["logsForRun"]
         events = logs.get("events") or []
-        return [f"[{e.get('stepKey')}] {e['message'][:600]}" for e in events
-                if e.get("level") in ("ERROR", "CRITICAL")]
+        return [
+            f"[{e.get('stepKey')}] {e['message'][:600]}"
+            for e in events
+            if e.get("level") in ("ERROR", "CRITICAL")
+        ]
 
     def diagnostics(self) -> str:
         lines = []
         try:
             for run in self.runs(20):
-                tags = {t["key"]: t["value"] for t in run["tags"] if not t["key"].startswith("dagster/code")}
+                tags = {
+                    t["key"]: t["value"]
+                    for t in run["tags"]
+                    if not t["key"].startswith("dagster/code")
+                }
                 assets = [a["path"][-1] for a in run["assetSelection"] or []]
                 lines.append(f"run {run['id'][:8]} {run['status']:<9} {assets} {tags}")
                 if run["status"] == "FAILURE":
                     lines += [f"    {e}" for e in self.run_errors(run["id"])[:5]]
             for sensor in self.sensors(ticks=3):
                 state = sensor["sensorState"]
-                ticks = [(t["status"], t["skipReason"], (t["error"] or {}).get("message", "")[:400], t["runIds"])
-                         for t in state["ticks"]]
+                ticks = [
+                    (
+                        t["status"],
+                        t["skipReason"],
+                        (t["error"] or {}).get("message", "")[:400],
+                        t["runIds"],
+                    )
+                    for t in state["ticks"]
+                ]
                 lines.append(f"sensor {sensor['name']} {state['status']}: {ticks}")
         except Exception as exc:  # diagnostics must not hide the original failure
             lines.append(f"(GraphQL diagnostics failed: {exc})")
@@ -442,8 +478,10 @@ class DevServer:
             elif now - quiet_since >= quiet_s:
                 return now - start
             if now - start > timeout:
-                pytest.fail(f"runs still in flight after {timeout:.0f} s: "
-                            f"{[(r['id'][:8], r['status']) for r in active]}\n{self.diagnostics()}")
+                pytest.fail(
+                    f"runs still in flight after {timeout:.0f} s: "
+                    f"{[(r['id'][:8], r['status']) for r in active]}\n{self.diagnostics()}"
+                )
             time.sleep(1)
 
     def wait_run(self, run_id: str, timeout: float) -> dict:
@@ -453,12 +491,16 @@ class DevServer:
             assert run["__typename"] == "Run", run
             if run["status"] in DONE:
                 if run["status"] != "SUCCESS":
-                    pytest.fail(f"run {run_id} ended {run['status']}: {self.run_errors(run_id)}\n"
-                                f"{run['stepStats']}\n{self.diagnostics()}")
+                    pytest.fail(
+                        f"run {run_id} ended {run['status']}: {self.run_errors(run_id)}\n"
+                        f"{run['stepStats']}\n{self.diagnostics()}"
+                    )
                 return run
             if time.monotonic() > deadline:
-                pytest.fail(f"run {run_id} still {run['status']} after {timeout:.0f} s: "
-                            f"{run['stepStats']}\n{self.diagnostics()}")
+                pytest.fail(
+                    f"run {run_id} still {run['status']} after {timeout:.0f} s: "
+                    f"{run['stepStats']}\n{self.diagnostics()}"
+                )
             time.sleep(1)
 
     # data -------------------------------------------------------------------------------
@@ -489,7 +531,9 @@ def run_partitions(run: dict) -> tuple[str, str] | None:
     if "dagster/partition" in tags:
         return tags["dagster/partition"], tags["dagster/partition"]
     if "dagster/asset_partition_range_start" in tags:
-        return tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+        return tags["dagster/asset_partition_range_start"], tags[
+            "dagster/asset_partition_range_end"
+        ]
     return None
 
 
@@ -498,25 +542,38 @@ def dev_server(tmp_path_factory):
     """`segcopy run` once, then `segcopy dev --port <free>` in its own session."""
     root = tmp_path_factory.mktemp("dagster_ui")
     home = root / "home"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SEGCOPY_") and k not in ("DAGSTER_HOME", "OPENAI_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SEGCOPY_") and k not in ("DAGSTER_HOME", "OPENAI_API_KEY")
+    }
     env.update(SEGCOPY_HOME=str(home), SEGCOPY_SENSOR_INTERVAL_S="5")
 
     started = time.monotonic()
-    first = subprocess.run([SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    first = subprocess.run(
+        [SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Segments: 14 added" in first.stdout, first.stdout[-2000:]
     run_s = time.monotonic() - started
 
     port, log_path = free_port(), root / "segcopy-dev.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([SEGCOPY, "dev", "--port", str(port)], cwd=REPO, env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [SEGCOPY, "dev", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = DevServer(home, port, proc, log_path)
     try:
         ready_s = server.wait_ready(timeout=90)
-        print(f"\n[dagster-ui] segcopy run {run_s:.1f} s; segcopy dev ready after {ready_s:.1f} s (port {port})")
+        print(
+            f"\n[dagster-ui] segcopy run {run_s:.1f} s; segcopy dev ready after {ready_s:.1f} s (port {port})"
+        )
         yield server
     finally:
         # The last test stops the server itself and asserts a clean exit (stop() is idempotent).
@@ -524,7 +581,9 @@ def dev_server(tmp_path_factory):
         # killed by PID so nothing leaks, and said so.
         stopped = server.stop()
         if stopped["leftovers"]:
-            print(f"[dagster-ui] killed processes left in the server's session: {stopped['leftovers']}")
+            print(
+                f"[dagster-ui] killed processes left in the server's session: {stopped['leftovers']}"
+            )
 
 
 # --- 1. the UI, for real --------------------------------------------------------------------
@@ -538,7 +597,9 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     variants = nodes["description_variants"]
     assert variants["isPartitioned"] and variants["partitionDefinition"]["type"] == "DYNAMIC"
     assert variants["partitionDefinition"]["name"] == "segments"
-    assert len(variants["partitionKeys"]) == 14 and {UI_PARTITION, CHANGED_SEGMENT} <= set(variants["partitionKeys"])
+    assert len(variants["partitionKeys"]) == 14 and {UI_PARTITION, CHANGED_SEGMENT} <= set(
+        variants["partitionKeys"]
+    )
     checks = variants["assetChecksOrError"]
     assert checks["__typename"] == "AssetChecks", checks
     assert {c["name"] for c in checks["checks"]} == CHECKS
@@ -551,12 +612,19 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     # tab still shows that run's result for that partition.
     range_runs = set()
     for check in sorted(CHECKS):
-        executions = server.gql(CHECK_EXECUTIONS, {
-            "assetKey": VARIANTS, "checkName": check, "partition": CHANGED_SEGMENT,
-        })["assetCheckExecutions"]
+        executions = server.gql(
+            CHECK_EXECUTIONS,
+            {
+                "assetKey": VARIANTS,
+                "checkName": check,
+                "partition": CHANGED_SEGMENT,
+            },
+        )["assetCheckExecutions"]
         assert executions and executions[0]["status"] == "SUCCEEDED", (check, executions)
         assert executions[0]["evaluation"]["partition"] == CHANGED_SEGMENT, (check, executions[0])
-        assert metadata(executions[0]["evaluation"]["metadataEntries"])["segments"] == CHANGED_SEGMENT
+        assert (
+            metadata(executions[0]["evaluation"]["metadataEntries"])["segments"] == CHANGED_SEGMENT
+        )
         range_runs.add(executions[0]["runId"])
     assert len(range_runs) == 1, range_runs
 
@@ -566,11 +634,19 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     [asset] = server.gql(LAUNCH_ASSET_LOADER, {"assetKeys": [VARIANTS]})["assetNodes"]
     job_name = asset["jobNames"][0]
     assert job_name == "__ASSET_JOB", asset["jobNames"]
-    repo = {"repositoryName": asset["repository"]["name"],
-            "repositoryLocationName": asset["repository"]["location"]["name"]}
-    config = server.gql(CONFIG_PARTITION_FOR_ASSET_JOB, {
-        **repo, "jobName": job_name, "partitionName": UI_PARTITION, "assetKeys": [VARIANTS],
-    })["pipelineOrError"]
+    repo = {
+        "repositoryName": asset["repository"]["name"],
+        "repositoryLocationName": asset["repository"]["location"]["name"],
+    }
+    config = server.gql(
+        CONFIG_PARTITION_FOR_ASSET_JOB,
+        {
+            **repo,
+            "jobName": job_name,
+            "partitionName": UI_PARTITION,
+            "assetKeys": [VARIANTS],
+        },
+    )["pipelineOrError"]
     assert config["__typename"] == "Pipeline", config
     partition = config["partition"]
     assert partition["tagsOrError"]["__typename"] == "PartitionTags", partition
@@ -598,8 +674,10 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     run_id = result["run"]["id"]
 
     run = server.wait_run(run_id, timeout=240)
-    print(f"[dagster-ui] UI-launched run of {UI_PARTITION}: SUCCESS {time.monotonic() - started:.1f} s after "
-          f"launch; steps: {[s['stepKey'] for s in run['stepStats']]}")
+    print(
+        f"[dagster-ui] UI-launched run of {UI_PARTITION}: SUCCESS {time.monotonic() - started:.1f} s after "
+        f"launch; steps: {[s['stepKey'] for s in run['stepStats']]}"
+    )
     assert run_tags(run)["dagster/partition"] == UI_PARTITION
     assert run_assets(run) == {"description_variants"}
     assert {s["stepKey"] for s in run["stepStats"]} >= {"description_variants"}
@@ -610,22 +688,38 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     [mat] = [m for m in server.materializations() if m["runId"] == run_id]
     meta = metadata(mat["metadataEntries"])
     assert mat["partition"] == UI_PARTITION
-    assert meta["segments"] == 1 and meta["pairs"] == 14 and meta["calls_made"] == 0 and meta["reused"] == 14, meta
+    assert (
+        meta["segments"] == 1
+        and meta["pairs"] == 14
+        and meta["calls_made"] == 0
+        and meta["reused"] == 14
+    ), meta
 
     # every check ran in that run, passed, and is recorded for that partition
     for check in sorted(CHECKS):
-        executions = server.gql(CHECK_EXECUTIONS, {
-            "assetKey": VARIANTS, "checkName": check, "partition": UI_PARTITION,
-        })["assetCheckExecutions"]
+        executions = server.gql(
+            CHECK_EXECUTIONS,
+            {
+                "assetKey": VARIANTS,
+                "checkName": check,
+                "partition": UI_PARTITION,
+            },
+        )["assetCheckExecutions"]
         mine = [e for e in executions if e["runId"] == run_id]
         assert len(mine) == 1, (check, executions)
         execution = mine[0]
         assert execution["status"] == "SUCCEEDED", (check, execution)
         assert execution["partition"] == UI_PARTITION, (check, execution)
         evaluation = execution["evaluation"]
-        assert evaluation["success"] is True and evaluation["partition"] == UI_PARTITION, (check, evaluation)
+        assert evaluation["success"] is True and evaluation["partition"] == UI_PARTITION, (
+            check,
+            evaluation,
+        )
         check_meta = metadata(evaluation["metadataEntries"])
-        assert check_meta["segments"] == UI_PARTITION and check_meta["failing"] == 0, (check, check_meta)
+        assert check_meta["segments"] == UI_PARTITION and check_meta["failing"] == 0, (
+            check,
+            check_meta,
+        )
         assert check_meta["evaluated"] > 0, (check, check_meta)
 
 
@@ -634,7 +728,9 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
 
 def _variant_rows(home: Path) -> pl.DataFrame:
     path = home / "warehouse" / "segcopy" / "description_variants"
-    return pl.read_delta(str(path), columns=["segment_id", "product_id", "summary_hash", "generated_at"])
+    return pl.read_delta(
+        str(path), columns=["segment_id", "product_id", "summary_hash", "generated_at"]
+    )
 
 
 def _wait_for_sensor_runs(server: DevServer, since: float, sensors: list[str], timeout: float):
@@ -648,15 +744,21 @@ def _wait_for_sensor_runs(server: DevServer, since: float, sensors: list[str], t
             by_sensor.setdefault(run_tags(run).get("dagster/sensor_name"), []).append(run)
         for run in new:
             if run["status"] in ("FAILURE", "CANCELED"):
-                pytest.fail(f"run {run['id']} ({run_tags(run).get('dagster/sensor_name')}) ended "
-                            f"{run['status']}: {server.run_errors(run['id'])}\n{server.diagnostics()}")
+                pytest.fail(
+                    f"run {run['id']} ({run_tags(run).get('dagster/sensor_name')}) ended "
+                    f"{run['status']}: {server.run_errors(run['id'])}\n{server.diagnostics()}"
+                )
         theirs = [r for name in sensors for r in by_sensor.get(name, [])]
-        if all(by_sensor.get(name) for name in sensors) and all(r["status"] == "SUCCESS" for r in theirs):
+        if all(by_sensor.get(name) for name in sensors) and all(
+            r["status"] == "SUCCESS" for r in theirs
+        ):
             return by_sensor, new
         if time.monotonic() > deadline:
-            pytest.fail(f"no successful runs from {sensors} within {timeout:.0f} s "
-                        f"({ {n: [r['status'] for r in by_sensor.get(n, [])] for n in sensors} })\n"
-                        f"{server.diagnostics()}")
+            pytest.fail(
+                f"no successful runs from {sensors} within {timeout:.0f} s "
+                f"({ {n: [r['status'] for r in by_sensor.get(n, [])] for n in sensors} })\n"
+                f"{server.diagnostics()}"
+            )
         time.sleep(2)
 
 
@@ -668,7 +770,9 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     partitions_before = set(before_counts)
     assert len(partitions_before) == 14
     partitions = sorted(partitions_before)
-    assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(partitions, "FRESH")
+    assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(
+        partitions, "FRESH"
+    )
 
     # Hold segment_sensor with the UI's toggle, to read the UI between the CDP refresh and the
     # variants refresh.
@@ -676,7 +780,9 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     try:
         # Move one segment's customers to another region: a new Delta version of the CDP table.
         customers = pl.read_delta(customers_path)
-        moved = (pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low")
+        moved = (pl.col("preferred_subcategory") == "E-Bikes") & (
+            pl.col("predicted_clv_tier") == "Low"
+        )
         assert customers.filter(moved & (pl.col("region") != "Mountain West")).height > 100
         since = time.time() - 1
         started = time.monotonic()
@@ -692,16 +798,23 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
         stale = {p: causes for p, (status, causes) in staleness.items() if status != "FRESH"}
         assert list(stale) == [CHANGED_SEGMENT], staleness
         [cause] = stale[CHANGED_SEGMENT]
-        assert cause["key"]["path"] == ["segment_definitions"] and cause["partitionKey"] == CHANGED_SEGMENT, cause
+        assert (
+            cause["key"]["path"] == ["segment_definitions"]
+            and cause["partitionKey"] == CHANGED_SEGMENT
+        ), cause
         assert cause["category"] == "DATA" and cause["reason"] == "has a new data version", cause
     finally:  # never leave it off for the tests after this one
         sensor_status = server.set_sensor("segment_sensor", running=True)
     assert sensor_status == "RUNNING"
-    by_sensor, new_runs = _wait_for_sensor_runs(server, since, ["cdp_change_sensor", "segment_sensor"], timeout=240)
+    by_sensor, new_runs = _wait_for_sensor_runs(
+        server, since, ["cdp_change_sensor", "segment_sensor"], timeout=240
+    )
     cdp_runs, segment_runs = by_sensor["cdp_change_sensor"], by_sensor["segment_sensor"]
-    print(f"[dagster-ui] CDP change → cdp_change_sensor run SUCCESS in {cdp_s:.1f} s; segment_sensor "
-          f"(turned back on) run SUCCESS {time.monotonic() - started:.1f} s after the change; new runs: "
-          f"{[(run_tags(r).get('dagster/sensor_name'), r['status']) for r in new_runs]}")
+    print(
+        f"[dagster-ui] CDP change → cdp_change_sensor run SUCCESS in {cdp_s:.1f} s; segment_sensor "
+        f"(turned back on) run SUCCESS {time.monotonic() - started:.1f} s after the change; new runs: "
+        f"{[(run_tags(r).get('dagster/sensor_name'), r['status']) for r in new_runs]}"
+    )
 
     [cdp_run] = cdp_runs
     assert run_assets(cdp_run) == {"cdp_customers", "segment_summaries"}
@@ -714,11 +827,15 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     # no other sensor asked for variants (publishing may run: it does not touch them)
     variant_runs = [r for r in new_runs if "description_variants" in run_assets(r)]
     assert [r["id"] for r in variant_runs] == [segment_run["id"]], [
-        (run_tags(r).get("dagster/sensor_name"), run_partitions(r)) for r in variant_runs]
+        (run_tags(r).get("dagster/sensor_name"), run_partitions(r)) for r in variant_runs
+    ]
 
     # the instance: one new materialization, of that partition only, with every pair regenerated
     after_counts = server.materialization_counts()
-    assert after_counts - before_counts == Counter({CHANGED_SEGMENT: 1}), (before_counts, after_counts)
+    assert after_counts - before_counts == Counter({CHANGED_SEGMENT: 1}), (
+        before_counts,
+        after_counts,
+    )
     [mat] = [m for m in server.materializations() if m["runId"] == segment_run["id"]]
     meta = metadata(mat["metadataEntries"])
     assert mat["partition"] == CHANGED_SEGMENT
@@ -736,9 +853,13 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     assert joined.height == before_rows.height == after_rows.height == 196
     changed = joined.filter(pl.col("generated_at") != pl.col("generated_at_after"))
     assert set(changed["segment_id"]) == {CHANGED_SEGMENT} and changed.height == 14
-    assert set(changed["summary_hash_after"]) == {new_hash} and new_hash not in set(changed["summary_hash"])
+    assert set(changed["summary_hash_after"]) == {new_hash} and new_hash not in set(
+        changed["summary_hash"]
+    )
     # and the asset page shows every partition fresh again
-    assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(partitions, "FRESH")
+    assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(
+        partitions, "FRESH"
+    )
 
 
 def test_sensor_refresh_records_the_segments_check_results(dev_server):
@@ -746,9 +867,14 @@ def test_sensor_refresh_records_the_segments_check_results(dev_server):
     if run_id is None:
         pytest.skip("the sensor-triggered refresh did not run")
     for check in sorted(CHECKS):
-        executions = dev_server.gql(CHECK_EXECUTIONS, {
-            "assetKey": VARIANTS, "checkName": check, "partition": CHANGED_SEGMENT,
-        })["assetCheckExecutions"]
+        executions = dev_server.gql(
+            CHECK_EXECUTIONS,
+            {
+                "assetKey": VARIANTS,
+                "checkName": check,
+                "partition": CHANGED_SEGMENT,
+            },
+        )["assetCheckExecutions"]
         mine = [e for e in executions if e["runId"] == run_id]
         assert len(mine) == 1, (check, executions)
         assert mine[0]["status"] == "SUCCEEDED", (check, mine[0])
@@ -767,8 +893,10 @@ def test_sigterm_stops_the_whole_process_tree(dev_server):
     assert any("dagster_webserver" in cmd for _, _, cmd in members), members
     assert any("dagster._daemon" in cmd for _, _, cmd in members), members
     stopped = dev_server.stop(grace=30, settle=10)
-    print(f"[dagster-ui] quiet after {quiet_s:.1f} s; stopped by {stopped['how']} in "
-          f"{stopped['exited_after_s']:.1f} s ({len(members)} processes in its session before)")
+    print(
+        f"[dagster-ui] quiet after {quiet_s:.1f} s; stopped by {stopped['how']} in "
+        f"{stopped['exited_after_s']:.1f} s ({len(members)} processes in its session before)"
+    )
     assert stopped["how"] == "SIGTERM", stopped
     assert dev_server.proc.returncode is not None
     assert not stopped["leftovers"], f"left running in the server's session: {stopped['leftovers']}"

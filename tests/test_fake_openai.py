@@ -12,7 +12,9 @@ from segcopy_assets.devtools.fake_openai import FakeOpenAIServer, count_tokens
 
 KEY = "sk-test-key"
 MODEL = "gpt-4o-mini"
-PRODUCT = "The Trailblazer 40L backpack weighs 1.2 kg, has a waterproof zip and a lifetime warranty."
+PRODUCT = (
+    "The Trailblazer 40L backpack weighs 1.2 kg, has a waterproof zip and a lifetime warranty."
+)
 
 
 def user_prompt(product: str = PRODUCT, segment: str = "weekend hikers") -> str:
@@ -45,7 +47,10 @@ async def burst(srv: FakeOpenAIServer, n: int, **kwargs) -> list:
     """n concurrent chat completions; returns completions or the raised exceptions."""
     async with aclient(srv, **kwargs) as c:
         return await asyncio.gather(
-            *(c.chat.completions.create(model=MODEL, messages=messages(f"Product number {i}.")) for i in range(n)),
+            *(
+                c.chat.completions.create(model=MODEL, messages=messages(f"Product number {i}."))
+                for i in range(n)
+            ),
             return_exceptions=True,
         )
 
@@ -110,10 +115,15 @@ def test_last_product_description_pair_wins_else_last_user_message(srv):
     assert "Final: 2 kg, red." in content and "old draft" not in content
     resp = c.chat.completions.create(
         model=MODEL,
-        messages=[{"role": "user", "content": "first"}, {"role": "assistant", "content": "x"},
-                  {"role": "user", "content": "Plain product text, 3 colours."}],
+        messages=[
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "x"},
+            {"role": "user", "content": "Plain product text, 3 colours."},
+        ],
     )
-    assert resp.choices[0].message.content.split("\n\n")[0].endswith("Plain product text, 3 colours.")
+    assert (
+        resp.choices[0].message.content.split("\n\n")[0].endswith("Plain product text, 3 colours.")
+    )
 
 
 def test_default_reply_for_the_project_prompt_shape_parses(srv):
@@ -122,10 +132,18 @@ def test_default_reply_for_the_project_prompt_shape_parses(srv):
         "Tailor this product description for the segment.\n\nProduct: Trail Pro 29 (Bikes / Mountain)\n\n"
         "<product_description>\nA 29er with 12 gears and a 140 mm fork.\n</product_description>\n"
     )
-    content = client(srv).chat.completions.create(
-        model=MODEL, messages=[{"role": "system", "content": "Segment description: ..."},
-                               {"role": "user", "content": user}],
-    ).choices[0].message.content
+    content = (
+        client(srv)
+        .chat.completions.create(
+            model=MODEL,
+            messages=[
+                {"role": "system", "content": "Segment description: ..."},
+                {"role": "user", "content": user},
+            ],
+        )
+        .choices[0]
+        .message.content
+    )
     copy, sep, rationale = content.partition("\n\n**Rationale:** ")
     assert sep and rationale.strip()
     assert "Trail Pro 29" in copy
@@ -148,11 +166,20 @@ def test_wrong_key_is_authentication_error(srv):
 
 @pytest.mark.parametrize(
     ("reply_format", "marker"),
-    [("bold", "\n\n**Rationale:** "), ("plain", "\n\nRationale: "), ("heading", "\n\n## Rationale\n")],
+    [
+        ("bold", "\n\n**Rationale:** "),
+        ("plain", "\n\nRationale: "),
+        ("heading", "\n\n## Rationale\n"),
+    ],
 )
 def test_reply_formats(reply_format, marker):
     with FakeOpenAIServer(reply_format=reply_format) as srv:
-        content = client(srv).chat.completions.create(model=MODEL, messages=messages()).choices[0].message.content
+        content = (
+            client(srv)
+            .chat.completions.create(model=MODEL, messages=messages())
+            .choices[0]
+            .message.content
+        )
     copy, sep, rationale = content.partition(marker)
     assert sep and copy.endswith(PRODUCT) and rationale.strip()
     if reply_format != "bold":
@@ -167,7 +194,9 @@ def test_custom_responder_gets_request_json():
         return f"custom for {body['model']} with {len(body['messages'])} messages"
 
     with FakeOpenAIServer(responder=responder) as srv:
-        resp = client(srv).chat.completions.create(model=MODEL, messages=messages(), temperature=0.3)
+        resp = client(srv).chat.completions.create(
+            model=MODEL, messages=messages(), temperature=0.3
+        )
     assert resp.choices[0].message.content == f"custom for {MODEL} with 2 messages"
     assert seen[0]["temperature"] == 0.3
 
@@ -183,7 +212,9 @@ def test_responder_exception_is_a_500():
 
 
 def test_max_tokens_truncates_with_finish_reason_length(srv):
-    resp = client(srv).chat.completions.create(model=MODEL, messages=messages(), max_completion_tokens=5)
+    resp = client(srv).chat.completions.create(
+        model=MODEL, messages=messages(), max_completion_tokens=5
+    )
     assert resp.choices[0].finish_reason == "length"
     assert resp.usage.completion_tokens <= 5
 
@@ -195,7 +226,9 @@ def test_scripted_429_has_retry_after_and_client_honours_it(srv):
     headers = exc_info.value.response.headers
     assert headers["retry-after"] == "1"
     assert headers["retry-after-ms"] == "1000"
-    assert exc_info.value.body["type"] == "requests"  # OpenAI error shape (the client unwraps "error")
+    assert (
+        exc_info.value.body["type"] == "requests"
+    )  # OpenAI error shape (the client unwraps "error")
 
     srv.fail_next(429, 1, retry_after=1)
     start = time.monotonic()
@@ -231,7 +264,9 @@ def test_hang_next_triggers_client_timeout_quickly():
         assert time.monotonic() - t0 < 2
         assert srv.pending_hangs == 0
         # the hang was consumed: the next request answers at once
-        assert client(srv, timeout=2).chat.completions.create(model=MODEL, messages=messages()).choices
+        assert (
+            client(srv, timeout=2).chat.completions.create(model=MODEL, messages=messages()).choices
+        )
     assert time.monotonic() - start < 4  # stopping does not wait for the hung request
 
 
@@ -240,7 +275,9 @@ def test_rate_limit_burst_gets_429s_then_retries_succeed():
         results = asyncio.run(burst(srv, 40, max_retries=0))
         limited = [r for r in results if isinstance(r, openai.RateLimitError)]
         ok = [r for r in results if not isinstance(r, BaseException)]
-        assert len(limited) + len(ok) == 40, [r for r in results if isinstance(r, BaseException)][:3]
+        assert len(limited) + len(ok) == 40, [r for r in results if isinstance(r, BaseException)][
+            :3
+        ]
         assert limited and 1 <= len(ok) <= 20
         retry_after = float(limited[0].response.headers["retry-after"])
         assert 0 < retry_after <= 1.0
@@ -279,7 +316,9 @@ def test_max_concurrency_reject_mode():
 
 
 def test_max_concurrency_queue_mode():
-    with FakeOpenAIServer(api_key=KEY, latency_ms=100, max_concurrency=3, concurrency_mode="queue") as srv:
+    with FakeOpenAIServer(
+        api_key=KEY, latency_ms=100, max_concurrency=3, concurrency_mode="queue"
+    ) as srv:
         start = time.monotonic()
         results = asyncio.run(burst(srv, 9))
         elapsed = time.monotonic() - start

@@ -1,4 +1,8 @@
-from segcopy_assets.core.refresh_planning import contiguous_blocks, plan_segment_refresh, stale_by_hash
+from segcopy_assets.core.refresh_planning import (
+    contiguous_blocks,
+    plan_segment_refresh,
+    stale_by_hash,
+)
 
 
 def test_plan_added_removed_changed_unchanged():

@@ -12,7 +12,7 @@ import shutil
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,16 +22,12 @@ import requests
 from deltalake import write_deltalake
 from starlette.testclient import TestClient
 
-from segcopy_assets.storage.tables import VERDICT_SCHEMA
-from segcopy_assets.review.web import app as review_app
-
-from segcopy_assets.storage import review_log as reviews
-
-from segcopy_assets.storage import variant_store
-from segcopy_assets.storage.tables import VARIANT_SCHEMA
-from segcopy_assets.review.web.app import create_app, inline_diff, make_server, word_diff
 from segcopy_assets.review.service import ReviewTables, review_queue
-
+from segcopy_assets.review.web import app as review_app
+from segcopy_assets.review.web.app import create_app, inline_diff, make_server, word_diff
+from segcopy_assets.storage import review_log as reviews
+from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
 from tests.conftest import free_port, make_resources, memory_instance
 
 ORIGINAL = {
@@ -46,20 +42,37 @@ CHECKS = ["facts_preserved", "no_invented_offers", "length_in_bounds"]
 
 def _variant(segment, product, text, status="ok", rationale="Because the segment likes speed."):
     return {
-        "segment_id": segment, "product_id": product, "variant_text": text if status == "ok" else None,
-        "rationale": rationale if status == "ok" else None, "raw_output": text, "backend": "openai",
-        "model": "m-1", "prompt_hash": "p", "summary_hash": "s", "content_hash": "c",
-        "input_hash": f"h-{segment}-{product}", "prompt_tokens": 10, "completion_tokens": 20,
-        "latency_ms": 5.0, "generated_at": None, "status": status,
-        "error": None if status == "ok" else "HTTP 500 from the model", 
+        "segment_id": segment,
+        "product_id": product,
+        "variant_text": text if status == "ok" else None,
+        "rationale": rationale if status == "ok" else None,
+        "raw_output": text,
+        "backend": "openai",
+        "model": "m-1",
+        "prompt_hash": "p",
+        "summary_hash": "s",
+        "content_hash": "c",
+        "input_hash": f"h-{segment}-{product}",
+        "prompt_tokens": 10,
+        "completion_tokens": 20,
+        "latency_ms": 5.0,
+        "generated_at": None,
+        "status": status,
+        "error": None if status == "ok" else "HTTP 500 from the model",
     }
 
 
 def _verdicts(segment, product, failing=()):
     return [
-        {"segment_id": segment, "product_id": product, "input_hash": f"h-{segment}-{product}", "check": c,
-         "passed": c not in failing, "severity": "WARN" if c == "length_in_bounds" else "ERROR",
-         "reason": "missing facts: 8.1 kg" if c in failing else ""}
+        {
+            "segment_id": segment,
+            "product_id": product,
+            "input_hash": f"h-{segment}-{product}",
+            "check": c,
+            "passed": c not in failing,
+            "severity": "WARN" if c == "length_in_bounds" else "ERROR",
+            "reason": "missing facts: 8.1 kg" if c in failing else "",
+        }
         for c in CHECKS
     ]
 
@@ -69,24 +82,48 @@ def write_tables(root: Path) -> ReviewTables:
     tables = ReviewTables.under(str(root))
     variants = [
         _variant("s1", "P1", "Built to go fast. " + ORIGINAL["P1"]),
-        _variant("s1", "P2", f"{SCRIPT} {IMG} Camp in comfort. " + ORIGINAL["P2"],
-                 rationale=f"Rationale with markup {SCRIPT}"),
+        _variant(
+            "s1",
+            "P2",
+            f"{SCRIPT} {IMG} Camp in comfort. " + ORIGINAL["P2"],
+            rationale=f"Rationale with markup {SCRIPT}",
+        ),
         _variant("s1", "P3", "The Ridge boot keeps feet dry."),
         _variant("s2", "P1", "", status="failed"),
         _variant("s2", "P2", "Sleep well outdoors. " + ORIGINAL["P2"]),
     ]
     frame = pl.DataFrame(variants, schema=VARIANT_SCHEMA).with_columns(
-        pl.lit("2026-11-01T10:00:00").str.to_datetime(time_unit="us", time_zone="UTC").alias("generated_at"))
+        pl.lit("2026-11-01T10:00:00")
+        .str.to_datetime(time_unit="us", time_zone="UTC")
+        .alias("generated_at")
+    )
     variant_store.replace_segments(tables.variants, frame, ["s1", "s2"])
-    verdicts = (_verdicts("s1", "P1") + _verdicts("s1", "P2") + _verdicts("s1", "P3", failing=["facts_preserved"])
-                + _verdicts("s2", "P2"))
-    variant_store.replace_segments(tables.verdicts, pl.DataFrame(verdicts, schema=VERDICT_SCHEMA),
-                                   ["s1", "s2"], schema=VERDICT_SCHEMA)
-    products = pl.DataFrame({"product_id": list(ORIGINAL), "name": ["Aero Bike", "Basecamp Tent", "Ridge Boot"],
-                             "description": list(ORIGINAL.values())})
+    verdicts = (
+        _verdicts("s1", "P1")
+        + _verdicts("s1", "P2")
+        + _verdicts("s1", "P3", failing=["facts_preserved"])
+        + _verdicts("s2", "P2")
+    )
+    variant_store.replace_segments(
+        tables.verdicts,
+        pl.DataFrame(verdicts, schema=VERDICT_SCHEMA),
+        ["s1", "s2"],
+        schema=VERDICT_SCHEMA,
+    )
+    products = pl.DataFrame(
+        {
+            "product_id": list(ORIGINAL),
+            "name": ["Aero Bike", "Basecamp Tent", "Ridge Boot"],
+            "description": list(ORIGINAL.values()),
+        }
+    )
     write_deltalake(tables.products, products.to_arrow())
-    summaries = pl.DataFrame({"segment_id": ["s1", "s2"],
-                              "segment_description": ["Road cyclists <b>who ride</b> a lot.", "Campers."]})
+    summaries = pl.DataFrame(
+        {
+            "segment_id": ["s1", "s2"],
+            "segment_description": ["Road cyclists <b>who ride</b> a lot.", "Campers."],
+        }
+    )
     write_deltalake(os.path.join(str(root), "segment_summaries"), summaries.to_arrow())
     return tables
 
@@ -129,18 +166,29 @@ def form_fields(html: str, form_id: str) -> dict:
 
 
 def test_word_diff_marks_added_and_removed_words():
-    left, right, stats = word_diff("The tent is light and strong.", "The tent is very light and tough.")
+    left, right, stats = word_diff(
+        "The tent is light and strong.", "The tent is very light and tough."
+    )
     assert [(p.kind, p.text) for p in left if p.kind != "same"] == [("del", "strong.")]
-    assert [(p.kind, p.text.strip()) for p in right if p.kind != "same"] == [("ins", "very"), ("ins", "tough.")]
+    assert [(p.kind, p.text.strip()) for p in right if p.kind != "same"] == [
+        ("ins", "very"),
+        ("ins", "tough."),
+    ]
     assert stats == {"added": 2, "removed": 1, "kept": 5}
     assert "".join(p.text for p in left) == "The tent is light and strong."
     assert "".join(p.text for p in right) == "The tent is very light and tough."
 
 
 def test_inline_diff_shows_an_edit_against_the_variant():
-    pieces = inline_diff("Built to go fast. The Aero weighs 8.1 kg.", "Made to go fast. The Aero weighs 8.1 kg!")
+    pieces = inline_diff(
+        "Built to go fast. The Aero weighs 8.1 kg.", "Made to go fast. The Aero weighs 8.1 kg!"
+    )
     assert [(p.kind, p.text) for p in pieces if p.kind != "same"] == [
-        ("del", "Built"), ("ins", "Made"), ("del", "kg."), ("ins", "kg!")]
+        ("del", "Built"),
+        ("ins", "Made"),
+        ("del", "kg."),
+        ("ins", "kg!"),
+    ]
 
 
 def test_queue_filters_by_segment_product_and_status(client):
@@ -176,7 +224,9 @@ def test_review_view_shows_original_variant_diff_rationale_summary_and_checks(cl
     assert "The Ridge boot is waterproof." in seen and "The Ridge boot keeps feet dry." in seen
     assert "<del>" in html and "<ins>" in html  # word-level diff
     assert "Because the segment likes speed." in html  # rationale
-    assert "Road cyclists &lt;b&gt;who ride&lt;/b&gt; a lot." in html  # segment_description, escaped
+    assert (
+        "Road cyclists &lt;b&gt;who ride&lt;/b&gt; a lot." in html
+    )  # segment_description, escaped
     for check in CHECKS:
         assert f"<code>{check}</code>" in html
     assert "missing facts: 8.1 kg" in html
@@ -186,7 +236,9 @@ def test_review_view_shows_original_variant_diff_rationale_summary_and_checks(cl
     assert "Ridge Boot" in html and "3 of 5 in this queue" in html
     # a variant that failed to generate has nothing to approve
     failed = client.get("/variant/s2/P1").text
-    assert "Generation failed: HTTP 500 from the model" in failed and 'id="btn-approve"' not in failed
+    assert (
+        "Generation failed: HTTP 500 from the model" in failed and 'id="btn-approve"' not in failed
+    )
     assert client.get("/variant/s9/P1").status_code == 404
 
 
@@ -198,20 +250,30 @@ def test_llm_text_is_escaped_and_scripts_are_not_allowed(client):
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert page.headers["x-frame-options"] == "DENY"
     html = client.get("/variant/s1/P2").text
-    assert "&lt;script&gt;window.__pwned = 1; document.title = &#34;pwned&#34;;&lt;/script&gt;" in html
+    assert (
+        "&lt;script&gt;window.__pwned = 1; document.title = &#34;pwned&#34;;&lt;/script&gt;" in html
+    )
     assert "&lt;img src=x onerror=&#34;window.__pwned = 2&#34;&gt;" in html
     # the only scripts on the page are this server's own file
     assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/review.js" defer>']
     assert "Rationale with markup &lt;script&gt;" in html
     # the edit box holds the text, escaped, not markup
-    assert re.search(r'<textarea[^>]*>&lt;script&gt;', html)
+    assert re.search(r"<textarea[^>]*>&lt;script&gt;", html)
 
 
 def test_get_never_changes_state(client, tables):
     before = review_queue(tables)
-    paths = ["/", "/queue", "/queue?status=pending", "/variant/s1/P1", "/variant/s1/P2?decision=approve",
-             "/variant/s2/P1", "/variant/s1/P1/decide?decision=approve&input_hash=h-s1-P1",
-             "/static/review.js", "/static/review.css"]
+    paths = [
+        "/",
+        "/queue",
+        "/queue?status=pending",
+        "/variant/s1/P1",
+        "/variant/s1/P2?decision=approve",
+        "/variant/s2/P1",
+        "/variant/s1/P1/decide?decision=approve&input_hash=h-s1-P1",
+        "/static/review.js",
+        "/static/review.css",
+    ]
     for path in paths:
         client.get(path)
         client.head(path)
@@ -226,7 +288,10 @@ def test_post_without_or_with_a_wrong_csrf_token_is_refused(client, tables):
     assert post(client, "/variant/s1/P1/decide", "forged", **fields).status_code == 403
     assert post(client, "/variant/s1/P1/decide", "", **fields).status_code == 403
     token = client.app_state.csrf_token
-    assert client.post("/variant/s1/P1/decide", json={"csrf_token": token, **fields}).status_code == 403
+    assert (
+        client.post("/variant/s1/P1/decide", json={"csrf_token": token, **fields}).status_code
+        == 403
+    )
     assert not variant_store.table_exists(tables.reviews)
     # a fresh server has a fresh token: an old page's form does not work against it
     other = create_app(tables, "bo").state.csrf_token
@@ -237,30 +302,54 @@ def test_approve_reject_and_edit_go_to_the_review_log(client, tables):
     page = client.get("/variant/s1/P1?status=pending")
     fields = form_fields(page.text, "decision-form")
     assert fields["q_status"] == "pending" and fields["input_hash"] == "h-s1-P1"
-    answer = client.post("/variant/s1/P1/decide", data={**fields, "decision": "approve", "note": "nice <b>"})
+    answer = client.post(
+        "/variant/s1/P1/decide", data={**fields, "decision": "approve", "note": "nice <b>"}
+    )
     assert answer.status_code == 303
     # on to the next pending variant, with the filters kept
-    assert answer.headers["location"] == "/variant/s1/P2?status=pending&decided_segment=s1&decided_product=P1"
+    assert (
+        answer.headers["location"]
+        == "/variant/s1/P2?status=pending&decided_segment=s1&decided_product=P1"
+    )
     shown = client.get(answer.headers["location"]).text
     assert "Approved: s1 / P1, recorded by ana" in shown
 
     edit_fields = form_fields(client.get("/variant/s2/P2").text, "edit-form")
     assert edit_fields["decision"] == "edit"
-    answer = client.post("/variant/s2/P2/decide", data={**edit_fields, "edited_text": "Sleep well. <i>Really</i>.",
-                                                        "note": "shorter"})
+    answer = client.post(
+        "/variant/s2/P2/decide",
+        data={**edit_fields, "edited_text": "Sleep well. <i>Really</i>.", "note": "shorter"},
+    )
     assert answer.status_code == 303 and answer.headers["location"].startswith("/variant/s1/P1?")
-    post(client, "/variant/s1/P2/decide", client.app_state.csrf_token, decision="reject", input_hash="h-s1-P2")
+    post(
+        client,
+        "/variant/s1/P2/decide",
+        client.app_state.csrf_token,
+        decision="reject",
+        input_hash="h-s1-P2",
+    )
 
     log = reviews.read_reviews(tables.reviews).sort("decided_at")  # file order is not commit order
     assert log.select("segment_id", "product_id", "input_hash", "decision", "reviewer").rows() == [
-        ("s1", "P1", "h-s1-P1", "approve", "ana"), ("s2", "P2", "h-s2-P2", "edit", "ana"),
-        ("s1", "P2", "h-s1-P2", "reject", "ana")]
+        ("s1", "P1", "h-s1-P1", "approve", "ana"),
+        ("s2", "P2", "h-s2-P2", "edit", "ana"),
+        ("s1", "P2", "h-s1-P2", "reject", "ana"),
+    ]
     assert log["note"].to_list() == ["nice <b>", "shorter", None]
     assert log["edited_text"][1] == "Sleep well. <i>Really</i>."
-    statuses = {(r[0], r[1]): r[2] for r in review_queue(tables).select(
-        "segment_id", "product_id", "review_status").iter_rows()}
-    assert statuses == {("s1", "P1"): "approved", ("s1", "P2"): "rejected", ("s1", "P3"): "failed",
-                        ("s2", "P1"): "failed", ("s2", "P2"): "approved"}
+    statuses = {
+        (r[0], r[1]): r[2]
+        for r in review_queue(tables)
+        .select("segment_id", "product_id", "review_status")
+        .iter_rows()
+    }
+    assert statuses == {
+        ("s1", "P1"): "approved",
+        ("s1", "P2"): "rejected",
+        ("s1", "P3"): "failed",
+        ("s2", "P1"): "failed",
+        ("s2", "P2"): "approved",
+    }
     edited_page = client.get("/variant/s2/P2").text
     assert "Edited text, published instead of the variant" in edited_page
     assert "Sleep well. &lt;i&gt;Really&lt;/i&gt;." in edited_page
@@ -269,7 +358,14 @@ def test_approve_reject_and_edit_go_to_the_review_log(client, tables):
 
 def test_refused_decisions_write_nothing(client, tables):
     token = client.app_state.csrf_token
-    empty_edit = post(client, "/variant/s1/P1/decide", token, decision="edit", edited_text="  ", input_hash="h-s1-P1")
+    empty_edit = post(
+        client,
+        "/variant/s1/P1/decide",
+        token,
+        decision="edit",
+        edited_text="  ",
+        input_hash="h-s1-P1",
+    )
     assert empty_edit.status_code == 400 and "edited text" in empty_edit.text
     failed = post(client, "/variant/s2/P1/decide", token, decision="approve", input_hash="h-s2-P1")
     assert failed.status_code == 400 and "failed to generate" in failed.text
@@ -277,17 +373,37 @@ def test_refused_decisions_write_nothing(client, tables):
     assert unknown.status_code == 400
     stale = post(client, "/variant/s1/P1/decide", token, decision="approve", input_hash="h-old")
     assert stale.status_code == 409 and "regenerated" in stale.text
-    assert post(client, "/variant/s9/P1/decide", token, decision="approve", input_hash="x").status_code == 404
+    assert (
+        post(client, "/variant/s9/P1/decide", token, decision="approve", input_hash="x").status_code
+        == 404
+    )
     assert not variant_store.table_exists(tables.reviews)
 
 
 def test_the_last_variant_leads_back_to_the_queue(client):
     token = client.app_state.csrf_token
-    answer = post(client, "/variant/s1/P2/decide", token, decision="approve", input_hash="h-s1-P2",
-                  q_segment="s1", q_status="pending")
-    assert answer.headers["location"] == "/variant/s1/P1?segment=s1&status=pending&decided_segment=s1&decided_product=P2"
-    answer = post(client, "/variant/s1/P1/decide", token, decision="approve", input_hash="h-s1-P1",
-                  q_segment="s1", q_status="pending")
+    answer = post(
+        client,
+        "/variant/s1/P2/decide",
+        token,
+        decision="approve",
+        input_hash="h-s1-P2",
+        q_segment="s1",
+        q_status="pending",
+    )
+    assert (
+        answer.headers["location"]
+        == "/variant/s1/P1?segment=s1&status=pending&decided_segment=s1&decided_product=P2"
+    )
+    answer = post(
+        client,
+        "/variant/s1/P1/decide",
+        token,
+        decision="approve",
+        input_hash="h-s1-P1",
+        q_segment="s1",
+        q_status="pending",
+    )
     assert answer.headers["location"] == "/queue?segment=s1&status=pending&done=1"
     assert "end of this queue" in client.get(answer.headers["location"]).text
 
@@ -327,10 +443,8 @@ def _line_up_writes(monkeypatch, parties):
     append = reviews.append_reviews
 
     def lined_up(path, decisions):
-        try:
+        with suppress(threading.BrokenBarrierError):
             meet.wait()
-        except threading.BrokenBarrierError:
-            pass
         return append(path, decisions)
 
     monkeypatch.setattr(reviews, "append_reviews", lined_up)
@@ -355,30 +469,59 @@ def _click_at_once(clicks):
 
 
 @pytest.mark.parametrize("log_exists", [False, True], ids=["first-decisions", "existing-log"])
-def test_two_reviewers_at_once_are_both_recorded_and_the_latest_wins(tables, log_exists, monkeypatch):
+def test_two_reviewers_at_once_are_both_recorded_and_the_latest_wins(
+    tables, log_exists, monkeypatch
+):
     if log_exists:
-        reviews.append_reviews(tables.reviews, [reviews.make_decision("s2", "P2", "h-s2-P2", "approve", reviewer="cy")])
+        reviews.append_reviews(
+            tables.reviews, [reviews.make_decision("s2", "P2", "h-s2-P2", "approve", reviewer="cy")]
+        )
     _line_up_writes(monkeypatch, 2)
     # two reviewers, each with their own review page (server), deciding the same variant at once
     with running(tables, "ana") as (base_a, server_a), running(tables, "bo") as (base_b, server_b):
         form = {"input_hash": "h-s1-P1"}
-        codes = _click_at_once([
-            (f"{base_a}/variant/s1/P1/decide", {**form, "decision": "approve",
-                                                "csrf_token": server_a.config.app.state.csrf_token}),
-            (f"{base_b}/variant/s1/P1/decide", {**form, "decision": "reject",
-                                                "csrf_token": server_b.config.app.state.csrf_token}),
-        ])
+        codes = _click_at_once(
+            [
+                (
+                    f"{base_a}/variant/s1/P1/decide",
+                    {
+                        **form,
+                        "decision": "approve",
+                        "csrf_token": server_a.config.app.state.csrf_token,
+                    },
+                ),
+                (
+                    f"{base_b}/variant/s1/P1/decide",
+                    {
+                        **form,
+                        "decision": "reject",
+                        "csrf_token": server_b.config.app.state.csrf_token,
+                    },
+                ),
+            ]
+        )
         assert codes == [303, 303]
         log = reviews.read_reviews(tables.reviews).filter(pl.col("product_id") == "P1")
-        assert sorted(log.select("decision", "reviewer").rows()) == [("approve", "ana"), ("reject", "bo")]
+        assert sorted(log.select("decision", "reviewer").rows()) == [
+            ("approve", "ana"),
+            ("reject", "bo"),
+        ]
         latest = log.sort("decided_at").row(-1, named=True)
-        status = review_queue(tables).filter((pl.col("segment_id") == "s1") & (pl.col("product_id") == "P1"))
-        assert status["review_status"][0] == {"approve": "approved", "reject": "rejected"}[latest["decision"]]
+        status = review_queue(tables).filter(
+            (pl.col("segment_id") == "s1") & (pl.col("product_id") == "P1")
+        )
+        assert (
+            status["review_status"][0]
+            == {"approve": "approved", "reject": "rejected"}[latest["decision"]]
+        )
         assert status["reviewer"][0] == latest["reviewer"]
         for base in (base_a, base_b):  # both pages agree on the decision in force
             page = requests.get(f"{base}/variant/s1/P1", timeout=10).text
             assert page.count("<li><strong>") == 2 and "in force" in page
-            assert f'id="status">{"Approved" if latest["decision"] == "approve" else "Rejected"}<' in page
+            assert (
+                f'id="status">{"Approved" if latest["decision"] == "approve" else "Rejected"}<'
+                in page
+            )
 
 
 def test_many_clicks_at_once_on_a_new_log_are_all_recorded(tables, monkeypatch):
@@ -386,12 +529,21 @@ def test_many_clicks_at_once_on_a_new_log_are_all_recorded(tables, monkeypatch):
     _line_up_writes(monkeypatch, 4)
     with running(tables, "ana") as (base, server):
         token = server.config.app.state.csrf_token
-        clicks = [(f"{base}/variant/s1/{p}/decide", {"csrf_token": token, "decision": d, "input_hash": f"h-s1-{p}"})
-                  for p, d in [("P1", "approve"), ("P1", "reject"), ("P2", "approve"), ("P3", "reject")]]
+        clicks = [
+            (
+                f"{base}/variant/s1/{p}/decide",
+                {"csrf_token": token, "decision": d, "input_hash": f"h-s1-{p}"},
+            )
+            for p, d in [("P1", "approve"), ("P1", "reject"), ("P2", "approve"), ("P3", "reject")]
+        ]
         assert _click_at_once(clicks) == [303] * 4
     log = reviews.read_reviews(tables.reviews)
     assert sorted(log.select("product_id", "decision").rows()) == [
-        ("P1", "approve"), ("P1", "reject"), ("P2", "approve"), ("P3", "reject")]
+        ("P1", "approve"),
+        ("P1", "reject"),
+        ("P2", "approve"),
+        ("P3", "reject"),
+    ]
 
 
 def test_the_module_never_imports_dagster():
@@ -411,8 +563,11 @@ def test_cmd_review_serve_reviewer_and_tables(tmp_path, monkeypatch):
     root = Path(os.environ["SEGCOPY_HOME"]) / "warehouse" / "segcopy"
     write_tables(root)
     calls = []
-    monkeypatch.setattr(review_app, "serve", lambda tables, reviewer, host, port: calls.append(
-        (tables, reviewer, host, port)))
+    monkeypatch.setattr(
+        review_app,
+        "serve",
+        lambda tables, reviewer, host, port: calls.append((tables, reviewer, host, port)),
+    )
     monkeypatch.setenv("SEGCOPY_REVIEWER", "dee")
     assert review_app.cmd_review_serve(args) == 0
     assert review_app.cmd_review_serve(SimpleNamespace(port=9000, reviewer="eve")) == 0
@@ -425,8 +580,13 @@ def test_cmd_review_serve_reviewer_and_tables(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------ slow
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def _browser_or_skip():
@@ -439,7 +599,9 @@ def _browser_or_skip():
         problems.append("the playwright Python package is not installed (pip install -e '.[test]')")
     executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if not executable:
-        problems.append(f"{CHROMIUM} is missing (apt-get install -y chromium; never `playwright install`)")
+        problems.append(
+            f"{CHROMIUM} is missing (apt-get install -y chromium; never `playwright install`)"
+        )
     if problems:
         reason = "browser test needs: " + "; ".join(problems)
         if os.environ.get("CI", "").strip().lower() == "true":
@@ -462,7 +624,6 @@ def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch):
 @pytest.fixture
 def real_variants(tmp_path, sample_tables):
     """The sample pipeline's 196 variants, plus one variant rewritten to carry a script."""
-    import dagster as dg
 
     from segcopy_assets.pipeline import run_pipeline
 
@@ -476,7 +637,9 @@ def real_variants(tmp_path, sample_tables):
     rows = rows.with_columns(
         pl.when(pl.col("product_id") == "TN-200")
         .then(pl.lit(f"{SCRIPT} {IMG} ") + pl.col("variant_text"))
-        .otherwise(pl.col("variant_text")).alias("variant_text"))
+        .otherwise(pl.col("variant_text"))
+        .alias("variant_text")
+    )
     variant_store.replace_segments(t.variants, rows, [segment])
     return t
 
@@ -497,15 +660,19 @@ def test_review_in_a_real_browser(real_variants, tmp_path):
             assert page.title().startswith("Queue")
             assert page.locator("table.queue tbody tr").count() == 196
             with page.expect_navigation():
-                page.select_option("select[name=segment]", "tents--high-value")  # the filter submits itself
+                page.select_option(
+                    "select[name=segment]", "tents--high-value"
+                )  # the filter submits itself
             assert page.locator("table.queue tbody tr").count() == 14
             page.locator("a.open").first.click()
             page.wait_for_url("**/variant/tents--high-value/CA-100?segment=tents--high-value")
             assert page.locator("#original").inner_text().startswith("The Aero jersey")
             assert page.locator("#variant ins").count() >= 1
             assert page.locator("#checks tr").count() == 9
-            assert "tents--high-value" in page.locator("#segment-summary").inner_text() or \
-                "Tents" in page.locator("#segment-summary").inner_text()
+            assert (
+                "tents--high-value" in page.locator("#segment-summary").inner_text()
+                or "Tents" in page.locator("#segment-summary").inner_text()
+            )
 
             # approve with a click: the next variant opens
             page.fill("#decision-form input[name=note]", "reads well")
@@ -520,9 +687,12 @@ def test_review_in_a_real_browser(real_variants, tmp_path):
             page.wait_for_url("**/variant/tents--high-value/EB-100?**")
 
             log = reviews.read_reviews(t.reviews).sort("decided_at")
-            assert log.select("segment_id", "product_id", "decision", "reviewer", "note").rows() == [
+            assert log.select(
+                "segment_id", "product_id", "decision", "reviewer", "note"
+            ).rows() == [
                 ("tents--high-value", "CA-100", "approve", "marta", "reads well"),
-                ("tents--high-value", "CA-200", "edit", "marta", None)]
+                ("tents--high-value", "CA-200", "edit", "marta", None),
+            ]
             assert log["edited_text"][1].startswith("Stay dry on every ride. ")
             assert set(log["input_hash"]) <= set(review_queue(t)["input_hash"])
 
@@ -533,7 +703,12 @@ def test_review_in_a_real_browser(real_variants, tmp_path):
             page.wait_for_url("**/variant/tents--high-value/HF-100?**")
             page.keyboard.press("r")
             page.wait_for_url("**/variant/tents--high-value/HF-200?**")
-            decisions = reviews.read_reviews(t.reviews).sort("decided_at").select("product_id", "decision").rows()
+            decisions = (
+                reviews.read_reviews(t.reviews)
+                .sort("decided_at")
+                .select("product_id", "decision")
+                .rows()
+            )
             assert decisions[2:] == [("EB-200", "approve"), ("HF-100", "reject")]
             # typing an n into the note field is typing, not navigation
             page.click("#decision-form input[name=note]")

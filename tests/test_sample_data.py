@@ -61,7 +61,12 @@ def test_vocabularies():
     assert sd.PRICE_PREFERENCES == ("Premium", "Mid-range", "Value")
     assert sd.DISCOUNT_SENSITIVITIES == ("Low", "Medium", "High")
     assert set(sd.REGIONS) == {
-        "Northeast", "Southeast", "Midwest", "Southwest", "Mountain West", "Pacific"
+        "Northeast",
+        "Southeast",
+        "Midwest",
+        "Southwest",
+        "Mountain West",
+        "Pacific",
     }
     for states in sd.REGIONS.values():
         assert 2 <= len(states) <= 4
@@ -109,16 +114,18 @@ def test_money_columns(customers):
     assert (customers["predicted_order_frequency_365d"] > 0).all()
     assert (customers["predicted_average_order_revenue_365d"] > 0).all()
     # Tiers are CLV percentiles: every tier's CLV range sits above the next tier's.
-    ranges = (
-        customers.group_by("predicted_clv_tier")
-        .agg(pl.col("predicted_clv_365d").min().alias("lo"),
-             pl.col("predicted_clv_365d").max().alias("hi"))
+    ranges = customers.group_by("predicted_clv_tier").agg(
+        pl.col("predicted_clv_365d").min().alias("lo"),
+        pl.col("predicted_clv_365d").max().alias("hi"),
     )
     by_tier = {t: (lo, hi) for t, lo, hi in ranges.rows()}
     for better, worse in zip(sd.CLV_TIERS, sd.CLV_TIERS[1:]):
         assert by_tier[better][0] >= by_tier[worse][1]
     # AOR x frequency reproduces CLV (rounding aside).
-    recon = customers["predicted_average_order_revenue_365d"] * customers["predicted_order_frequency_365d"]
+    recon = (
+        customers["predicted_average_order_revenue_365d"]
+        * customers["predicted_order_frequency_365d"]
+    )
     assert ((recon - clv).abs() <= 0.01 * customers["predicted_order_frequency_365d"] + 0.01).all()
 
 
@@ -174,22 +181,36 @@ def test_zero_and_invalid_sizes():
 def test_price_preference_follows_tier(customers):
     top = customers.filter(pl.col("predicted_clv_tier").is_in(["Platinum", "Gold"]))
     low = customers.filter(pl.col("predicted_clv_tier") == "Low")
-    assert _share(top, "price_preference", "Premium") > _share(low, "price_preference", "Premium") + 0.25
-    assert _share(low, "price_preference", "Value") > _share(top, "price_preference", "Value") + 0.25
+    assert (
+        _share(top, "price_preference", "Premium")
+        > _share(low, "price_preference", "Premium") + 0.25
+    )
+    assert (
+        _share(low, "price_preference", "Value") > _share(top, "price_preference", "Value") + 0.25
+    )
 
 
 def test_discount_sensitivity_follows_tier(customers):
     plat = customers.filter(pl.col("predicted_clv_tier") == "Platinum")
     low = customers.filter(pl.col("predicted_clv_tier") == "Low")
-    assert _share(low, "discount_sensitivity", "High") > _share(plat, "discount_sensitivity", "High") + 0.25
-    assert _share(plat, "discount_sensitivity", "Low") > _share(low, "discount_sensitivity", "Low") + 0.25
+    assert (
+        _share(low, "discount_sensitivity", "High")
+        > _share(plat, "discount_sensitivity", "High") + 0.25
+    )
+    assert (
+        _share(plat, "discount_sensitivity", "Low")
+        > _share(low, "discount_sensitivity", "Low") + 0.25
+    )
 
 
 def test_lifecycle_follows_tier(customers):
     plat_gold = customers.filter(pl.col("predicted_clv_tier").is_in(["Platinum", "Gold"]))
     low = customers.filter(pl.col("predicted_clv_tier") == "Low")
     assert _share(plat_gold, "lifecycle_status", "Active") > 0.6
-    assert _share(low, "lifecycle_status", "Lost") > _share(plat_gold, "lifecycle_status", "Lost") + 0.15
+    assert (
+        _share(low, "lifecycle_status", "Lost")
+        > _share(plat_gold, "lifecycle_status", "Lost") + 0.15
+    )
 
 
 def test_regions_follow_subcategory(customers):

@@ -1,7 +1,6 @@
 """CDP customers over Delta Sharing, end to end: `segcopy share serve` + the official connector."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,13 +10,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-import requests
 
 from segcopy_assets.core.cdp_source import sharing_table_version
 from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.errors import SourceUnavailableError
 from segcopy_assets.resources import CdpSource
-
 from tests.conftest import REPO, free_port, make_resources, memory_instance
 
 pytestmark = pytest.mark.slow
@@ -31,9 +28,21 @@ def shared_table(tmp_path, sample_tables):
     profile = tmp_path / "profile.share"
     port = free_port()
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "segcopy"), "share", "serve", "--table", str(table),
-         "--port", str(port), "--profile", str(profile)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(Path(sys.executable).parent / "segcopy"),
+            "share",
+            "serve",
+            "--table",
+            str(table),
+            "--port",
+            str(port),
+            "--profile",
+            str(profile),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"{profile}#segcopy.cdp.customers"
     try:
@@ -68,14 +77,18 @@ def test_profile_and_server_are_local_and_private(shared_table):
 def test_cdp_customers_through_the_connector_equals_local(tmp_path, shared_table, sample_tables):
     with memory_instance() as instance:
         resources = make_resources(tmp_path, sample_tables, share_url=shared_table["url"])
-        result = dg.materialize(ALL_ASSETS, selection=["cdp_customers"], resources=resources, instance=instance)
+        result = dg.materialize(
+            ALL_ASSETS, selection=["cdp_customers"], resources=resources, instance=instance
+        )
         assert result.success
         meta = result.asset_materializations_for_node("cdp_customers")[0].metadata
     shared = pl.read_delta(resources["warehouse"].table_path("cdp_customers")).sort("customer_id")
     local = pl.read_delta(sample_tables["customers"]).sort("customer_id")
     assert shared.height == 20_000
     assert shared.select(local.columns).equals(local)
-    assert meta["source"].value.startswith("delta-sharing segcopy.cdp.customers at http://127.0.0.1")
+    assert meta["source"].value.startswith(
+        "delta-sharing segcopy.cdp.customers at http://127.0.0.1"
+    )
     token = json.loads(shared_table["profile"].read_text())["bearerToken"]
     assert token not in str(meta) and meta["source_table_version"].value == 0
 
@@ -86,7 +99,9 @@ def test_wrong_token_fails_quickly_and_clearly(tmp_path, shared_table):
     bad.write_text(json.dumps({**profile, "bearerToken": "not-the-token"}))
     source = CdpSource(share_url=f"{bad}#segcopy.cdp.customers")
     started = time.perf_counter()
-    with pytest.raises(SourceUnavailableError, match=r"rejected the bearer token .* \(HTTP 401\)") as err:
+    with pytest.raises(
+        SourceUnavailableError, match=r"rejected the bearer token .* \(HTTP 401\)"
+    ) as err:
         source.current_version()
     assert time.perf_counter() - started < 5
     assert "not-the-token" not in str(err.value)
@@ -95,8 +110,11 @@ def test_wrong_token_fails_quickly_and_clearly(tmp_path, shared_table):
 def test_version_endpoint_reflects_a_new_commit(shared_table):
     url = shared_table["url"]
     assert sharing_table_version(url) == 0
-    extra = pl.read_delta(str(shared_table["table"])).head(3).with_columns(
-        (pl.col("customer_id") + "-new").alias("customer_id"))
+    extra = (
+        pl.read_delta(str(shared_table["table"]))
+        .head(3)
+        .with_columns((pl.col("customer_id") + "-new").alias("customer_id"))
+    )
     extra.write_delta(shared_table["table"], mode="append")
     assert sharing_table_version(url) == 1
     assert CdpSource(share_url=url).read(1).select(pl.len()).collect().item() == 20_003
@@ -108,7 +126,9 @@ def test_unreachable_or_unknown_source_is_named(tmp_path, shared_table):
     with pytest.raises(SourceUnavailableError, match="segcopy.cdp.nope .*does not exist"):
         sharing_table_version(f"{shared_table['profile']}#segcopy.cdp.nope")
     down = tmp_path / "down.share"
-    down.write_text(json.dumps({**profile, "endpoint": f"http://127.0.0.1:{free_port()}/delta-sharing"}))
+    down.write_text(
+        json.dumps({**profile, "endpoint": f"http://127.0.0.1:{free_port()}/delta-sharing"})
+    )
     started = time.perf_counter()
     with pytest.raises(SourceUnavailableError, match="unreachable"):
         sharing_table_version(f"{down}#segcopy.cdp.customers", timeout_s=1)

@@ -14,13 +14,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import deltalake
 import delta_sharing
-from delta_sharing.reader import DeltaSharingReader
+import deltalake
 import pandas as pd
 import polars as pl
 import pytest
 import requests
+from delta_sharing.reader import DeltaSharingReader
 from starlette.requests import Request
 
 from segcopy_assets.devtools import sharing_server as ss
@@ -35,8 +35,13 @@ CUSTOMERS = pl.DataFrame(
     }
 )
 MORE = pl.DataFrame(
-    {"customer_id": ["c5", "c6"], "tier": ["Bronze", "Gold"], "clv": [10.0, 55.5], "orders": [1, 2],
-     "active": [False, True]}
+    {
+        "customer_id": ["c5", "c6"],
+        "tier": ["Bronze", "Gold"],
+        "clv": [10.0, 55.5],
+        "orders": [1, 2],
+        "active": [False, True],
+    }
 )
 
 
@@ -64,7 +69,9 @@ class Share:
         self.auth = {"Authorization": f"Bearer {token}"}
 
     def query(self, body: dict | None = None, **headers: str) -> requests.Response:
-        return requests.post(self.table_api + "/query", json=body or {}, headers={**self.auth, **headers}, timeout=10)
+        return requests.post(
+            self.table_api + "/query", json=body or {}, headers={**self.auth, **headers}, timeout=10
+        )
 
 
 @pytest.fixture
@@ -84,18 +91,26 @@ def share(tmp_path: Path, table_path: Path):
 
 def test_connector_lists_the_table(share):
     client = delta_sharing.SharingClient(share.profile)
-    assert client.list_all_tables() == [delta_sharing.Table(name="customers", share="segcopy", schema="cdp")]
+    assert client.list_all_tables() == [
+        delta_sharing.Table(name="customers", share="segcopy", schema="cdp")
+    ]
     assert [s.name for s in client.list_shares()] == ["segcopy"]
     assert [s.name for s in client.list_schemas(delta_sharing.Share("segcopy"))] == ["cdp"]
-    assert [t.name for t in client.list_tables(delta_sharing.Schema("cdp", "segcopy"))] == ["customers"]
-    got = requests.get(f"{share.endpoint}/shares/SEGCOPY", headers=share.auth, timeout=5)  # case-insensitive
+    assert [t.name for t in client.list_tables(delta_sharing.Schema("cdp", "segcopy"))] == [
+        "customers"
+    ]
+    got = requests.get(
+        f"{share.endpoint}/shares/SEGCOPY", headers=share.auth, timeout=5
+    )  # case-insensitive
     assert got.status_code == 200 and got.json()["share"]["name"] == "segcopy"
 
 
 @pytest.mark.parametrize("use_delta_format", [None, False], ids=["default-delta-kernel", "parquet"])
 def test_load_as_pandas_matches_local_read(share, use_delta_format, monkeypatch):
     MORE.write_delta(share.table_path, mode="append")  # two files, version 1
-    if use_delta_format is None:  # the default must take the delta-kernel path, not the parquet reader
+    if (
+        use_delta_format is None
+    ):  # the default must take the delta-kernel path, not the parquet reader
 
         def parquet_reader_used(*args, **kwargs):
             raise AssertionError("the connector fell back to the parquet path")
@@ -107,8 +122,13 @@ def test_load_as_pandas_matches_local_read(share, use_delta_format, monkeypatch)
 
 
 def test_response_format_follows_client_capabilities(share):
-    delta = share.query(**{"delta-sharing-capabilities": "responseformat=delta,parquet;readerfeatures=x"})
-    assert delta.status_code == 200 and delta.headers["delta-sharing-capabilities"] == "responseformat=delta"
+    delta = share.query(
+        **{"delta-sharing-capabilities": "responseformat=delta,parquet;readerfeatures=x"}
+    )
+    assert (
+        delta.status_code == 200
+        and delta.headers["delta-sharing-capabilities"] == "responseformat=delta"
+    )
     lines = [json.loads(line) for line in delta.text.splitlines()]
     assert "deltaProtocol" in lines[0]["protocol"] and "deltaMetadata" in lines[1]["metaData"]
     add = lines[2]["file"]["deltaSingleAction"]["add"]
@@ -122,9 +142,18 @@ def test_response_format_follows_client_capabilities(share):
     assert lines[0] == {"protocol": {"minReaderVersion": 1}}
     assert lines[1]["metaData"]["partitionColumns"] == [] and "schemaString" in lines[1]["metaData"]
     stats = json.loads(lines[2]["file"]["stats"])
-    assert stats["numRecords"] == 4 and stats["nullCount"]["tier"] == 1 and stats["maxValues"]["orders"] == 7
+    assert (
+        stats["numRecords"] == 4
+        and stats["nullCount"]["tier"] == 1
+        and stats["maxValues"]["orders"] == 7
+    )
     for endpoint in ("/version", "/metadata"):
-        assert requests.get(share.table_api + endpoint, headers=share.auth).headers["delta-table-version"] == "0"
+        assert (
+            requests.get(share.table_api + endpoint, headers=share.auth).headers[
+                "delta-table-version"
+            ]
+            == "0"
+        )
     head = requests.head(share.table_api + "/version", headers=share.auth, timeout=5)
     assert head.status_code == 200 and head.headers["delta-table-version"] == "0"
 
@@ -139,15 +168,22 @@ def test_time_travel_by_version_and_timestamp(share):
     assert delta_sharing.get_table_version(url) == 1
     assert delta_sharing.get_table_version(url, starting_timestamp=between) == 1
     assert delta_sharing.get_table_version(url, starting_timestamp="2000-01-01 00:00:00") == 0
-    pl.DataFrame({**MORE.to_dict(), "customer_id": ["z1", "z2"]}).write_delta(share.table_path, mode="overwrite")
+    pl.DataFrame({**MORE.to_dict(), "customer_id": ["z1", "z2"]}).write_delta(
+        share.table_path, mode="overwrite"
+    )
     assert delta_sharing.get_table_version(url) == 2
     v0 = local_rows(share.table_path, 0)
     for fmt in (None, False):
         assert_same_rows(delta_sharing.load_as_pandas(url, version=0, use_delta_format=fmt), v0)
-        assert_same_rows(delta_sharing.load_as_pandas(url, timestamp=between, use_delta_format=fmt), v0)
+        assert_same_rows(
+            delta_sharing.load_as_pandas(url, timestamp=between, use_delta_format=fmt), v0
+        )
         v1 = delta_sharing.load_as_pandas(url, version=1, use_delta_format=fmt)
         assert_same_rows(v1, local_rows(share.table_path, 1))
-        assert sorted(delta_sharing.load_as_pandas(url, use_delta_format=fmt)["customer_id"]) == ["z1", "z2"]
+        assert sorted(delta_sharing.load_as_pandas(url, use_delta_format=fmt)["customer_id"]) == [
+            "z1",
+            "z2",
+        ]
     assert share.query({"version": 0}).headers["delta-table-version"] == "0"
 
 
@@ -159,23 +195,33 @@ def test_limit(share):
         assert len(delta_sharing.load_as_pandas(share.url, limit=0, use_delta_format=fmt)) == 0
     all_files = share.query().text.splitlines()[2:]
     hinted = share.query({"limitHint": 1}).text.splitlines()[2:]
-    assert len(all_files) == 4 and len(hinted) == 1  # the server trims files by their numRecords stats
+    assert (
+        len(all_files) == 4 and len(hinted) == 1
+    )  # the server trims files by their numRecords stats
 
 
 def test_partitioned_table_with_special_characters(tmp_path):
     path = tmp_path / "segments"
     df = pl.DataFrame(
-        {"id": [1, 2, 3, 4, 5, 6],
-         "segment": ["weekend hikers", "a/b%c", "x=y&z", "ünï côdé", None, "weekend hikers"],
-         "score": [1.0, 2.0, 3.0, 4.0, 5.0, None]}
+        {
+            "id": [1, 2, 3, 4, 5, 6],
+            "segment": ["weekend hikers", "a/b%c", "x=y&z", "ünï côdé", None, "weekend hikers"],
+            "score": [1.0, 2.0, 3.0, 4.0, 5.0, None],
+        }
     )
     df.write_delta(path, delta_write_options={"partition_by": ["segment"]})
-    assert any("%" in p.name for p in path.iterdir())  # partition folders really are percent-encoded
+    assert any(
+        "%" in p.name for p in path.iterdir()
+    )  # partition folders really are percent-encoded
     token = secrets.token_urlsafe(16)
-    with ss.running_server([ss.SharedTable("segcopy", "cdp", "customers", path)], token) as endpoint:
+    with ss.running_server(
+        [ss.SharedTable("segcopy", "cdp", "customers", path)], token
+    ) as endpoint:
         url = f"{ss.write_profile(tmp_path / 'p.share', endpoint, token)}#segcopy.cdp.customers"
         for fmt in (None, False):
-            assert_same_rows(delta_sharing.load_as_pandas(url, use_delta_format=fmt), local_rows(path), key="id")
+            assert_same_rows(
+                delta_sharing.load_as_pandas(url, use_delta_format=fmt), local_rows(path), key="id"
+            )
         meta = delta_sharing.get_table_metadata(url)
         assert meta.partition_columns == ["segment"]
 
@@ -192,28 +238,45 @@ def test_wrong_or_missing_token_is_rejected_quickly(share, tmp_path):
         r = requests.get(share.table_api + "/version", headers=headers, timeout=5)
         assert r.status_code == 401 and r.json()["errorCode"] == "UNAUTHENTICATED"
         assert share.token not in r.text
-    assert requests.get(share.table_api + "/version", headers=share.auth, timeout=5).status_code == 200
+    assert (
+        requests.get(share.table_api + "/version", headers=share.auth, timeout=5).status_code == 200
+    )
 
 
 def test_client_mistakes_get_4xx_json(share, tmp_path):
     api, auth = share.table_api, share.auth
-    missing = [f"{share.endpoint}/shares/nope", f"{share.endpoint}/shares/segcopy/schemas/nope/tables",
-               api.replace("customers", "nope") + "/version", f"{share.endpoint}/nothing/here"]
+    missing = [
+        f"{share.endpoint}/shares/nope",
+        f"{share.endpoint}/shares/segcopy/schemas/nope/tables",
+        api.replace("customers", "nope") + "/version",
+        f"{share.endpoint}/nothing/here",
+    ]
     for url in missing:
         r = requests.get(url, headers=auth, timeout=5)
         assert r.status_code == 404 and r.json()["errorCode"] == "RESOURCE_DOES_NOT_EXIST", url
-    bad = [share.query({"version": -1}), share.query({"version": 99}), share.query({"timestamp": "yesterday"}),
-           share.query({"timestamp": "1990-01-01 00:00:00"}), share.query({"limitHint": "many"}),
-           requests.post(api + "/query", data="{not json", headers=auth, timeout=5),
-           requests.get(api + "/version", params={"startingTimestamp": "2999-01-01 00:00:00"}, headers=auth),
-           requests.get(api + "/changes", params={"startingVersion": 0}, headers=auth),  # CDF not enabled
-           requests.get(f"{share.endpoint}/shares", params={"maxResults": "x"}, headers=auth)]
+    bad = [
+        share.query({"version": -1}),
+        share.query({"version": 99}),
+        share.query({"timestamp": "yesterday"}),
+        share.query({"timestamp": "1990-01-01 00:00:00"}),
+        share.query({"limitHint": "many"}),
+        requests.post(api + "/query", data="{not json", headers=auth, timeout=5),
+        requests.get(
+            api + "/version", params={"startingTimestamp": "2999-01-01 00:00:00"}, headers=auth
+        ),
+        requests.get(
+            api + "/changes", params={"startingVersion": 0}, headers=auth
+        ),  # CDF not enabled
+        requests.get(f"{share.endpoint}/shares", params={"maxResults": "x"}, headers=auth),
+    ]
     for r in bad:
         assert r.status_code == 400 and r.json()["errorCode"] == "INVALID_PARAMETER_VALUE", r.text
     assert requests.get(api + "/query", headers=auth, timeout=5).status_code == 405
     # A shared table that has not been written yet is a 404, not a 5xx the connector would retry.
     token = secrets.token_urlsafe(16)
-    with ss.running_server([ss.SharedTable("s", "c", "t", tmp_path / "not-yet")], token) as endpoint:
+    with ss.running_server(
+        [ss.SharedTable("s", "c", "t", tmp_path / "not-yet")], token
+    ) as endpoint:
         auth = {"Authorization": f"Bearer {token}"}
         r = requests.get(f"{endpoint}/shares/s/schemas/c/tables/t/version", headers=auth, timeout=5)
         assert r.status_code == 404
@@ -224,7 +287,9 @@ def test_signed_file_urls_range_head_and_tampering(share, monkeypatch):
     url, on_disk = file_line["url"], next(share.table_path.glob("*.parquet")).read_bytes()
     assert "Authorization" not in requests.utils.default_headers()
     whole = requests.get(url, timeout=5)
-    assert whole.status_code == 200 and whole.content == on_disk and file_line["size"] == len(on_disk)
+    assert (
+        whole.status_code == 200 and whole.content == on_disk and file_line["size"] == len(on_disk)
+    )
     head = requests.head(url, timeout=5)
     assert head.status_code == 200 and int(head.headers["content-length"]) == len(on_disk)
     part = requests.get(url, headers={"Range": "bytes=4-11"}, timeout=5)
@@ -235,9 +300,12 @@ def test_signed_file_urls_range_head_and_tampering(share, monkeypatch):
 
     base, query = url.split("?")
     sig = query.split("X-Amz-Signature=")[1]
-    tampered = [url.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:]), base,
-                url.replace("X-Amz-Expires=", "X-Amz-Expires=1"),
-                f"{share.endpoint}/files/0/{base64.urlsafe_b64encode(b'../secret').decode()}?{query}"]
+    tampered = [
+        url.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:]),
+        base,
+        url.replace("X-Amz-Expires=", "X-Amz-Expires=1"),
+        f"{share.endpoint}/files/0/{base64.urlsafe_b64encode(b'../secret').decode()}?{query}",
+    ]
     for bad in tampered:
         r = requests.get(bad, timeout=5)
         assert r.status_code == 403 and r.json()["errorCode"] == "PERMISSION_DENIED", bad
@@ -252,8 +320,14 @@ def test_file_route_never_leaves_the_table_directory(tmp_path, table_path):
     for rel in ("../secret.txt", "/etc/passwd", "_delta_log/../../secret.txt"):
         key = base64.urlsafe_b64encode(rel.encode()).decode().rstrip("=")
         expires = str(int(time.time()) + 60)
-        scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "path_params": {"idx": "0", "key": key},
-                 "query_string": f"X-Amz-Expires={expires}&X-Amz-Signature={api._sign(0, key, expires)}".encode()}
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "headers": [],
+            "path_params": {"idx": "0", "key": key},
+            "query_string": f"X-Amz-Expires={expires}&X-Amz-Signature={api._sign(0, key, expires)}".encode(),
+        }
         with pytest.raises(ss.ApiError) as err:
             asyncio.run(api.serve_file(Request(scope)))
         assert err.value.status == 404
@@ -262,14 +336,23 @@ def test_file_route_never_leaves_the_table_directory(tmp_path, table_path):
 def test_checkpoint_and_cleaned_up_log(tmp_path, table_path):
     MORE.write_delta(table_path, mode="append")
     deltalake.DeltaTable(str(table_path)).create_checkpoint()  # checkpoint at version 1
-    pl.DataFrame({**MORE.to_dict(), "customer_id": ["c7", "c8"]}).write_delta(table_path, mode="append")
+    pl.DataFrame({**MORE.to_dict(), "customer_id": ["c7", "c8"]}).write_delta(
+        table_path, mode="append"
+    )
     (table_path / "_delta_log" / f"{0:020d}.json").unlink()  # as log cleanup would
     token = secrets.token_urlsafe(16)
-    with ss.running_server([ss.SharedTable("segcopy", "cdp", "customers", table_path)], token) as endpoint:
+    with ss.running_server(
+        [ss.SharedTable("segcopy", "cdp", "customers", table_path)], token
+    ) as endpoint:
         share = Share(tmp_path, table_path, token, endpoint)
         for fmt in (None, False):
-            assert_same_rows(delta_sharing.load_as_pandas(share.url, use_delta_format=fmt), local_rows(table_path))
-            assert len(delta_sharing.load_as_pandas(share.url, version=1, use_delta_format=fmt)) == 6
+            assert_same_rows(
+                delta_sharing.load_as_pandas(share.url, use_delta_format=fmt),
+                local_rows(table_path),
+            )
+            assert (
+                len(delta_sharing.load_as_pandas(share.url, version=1, use_delta_format=fmt)) == 6
+            )
         lines = [json.loads(line) for line in share.query().text.splitlines()]
         assert all("stats" in line["file"] for line in lines[2:]) and len(lines) == 5
         assert share.query({"version": 0}).status_code == 400  # no longer reconstructible
@@ -277,19 +360,34 @@ def test_checkpoint_and_cleaned_up_log(tmp_path, table_path):
 
 def test_change_data_feed(tmp_path):
     path = tmp_path / "cdf"
-    deltalake.write_deltalake(str(path), CUSTOMERS.to_arrow(), configuration={"delta.enableChangeDataFeed": "true"})
+    deltalake.write_deltalake(
+        str(path), CUSTOMERS.to_arrow(), configuration={"delta.enableChangeDataFeed": "true"}
+    )
     deltalake.write_deltalake(str(path), MORE.to_arrow(), mode="append")
     deltalake.DeltaTable(str(path)).delete("customer_id = 'c2'")
     deltalake.DeltaTable(str(path)).update(predicate="customer_id = 'c1'", updates={"orders": "4"})
     token = secrets.token_urlsafe(16)
-    with ss.running_server([ss.SharedTable("segcopy", "cdp", "customers", path)], token) as endpoint:
+    with ss.running_server(
+        [ss.SharedTable("segcopy", "cdp", "customers", path)], token
+    ) as endpoint:
         url = f"{ss.write_profile(tmp_path / 'p.share', endpoint, token)}#segcopy.cdp.customers"
         for fmt in (False, True):
-            changes = delta_sharing.load_table_changes_as_pandas(url, starting_version=1, use_delta_format=fmt)
-            got = sorted(zip(changes["_commit_version"], changes["_change_type"], changes["customer_id"]))
-            assert got == [(1, "insert", "c5"), (1, "insert", "c6"), (2, "delete", "c2"),
-                           (3, "update_postimage", "c1"), (3, "update_preimage", "c1")]
-            assert sorted(changes.loc[changes["_change_type"].str.startswith("update"), "orders"]) == [3, 4]
+            changes = delta_sharing.load_table_changes_as_pandas(
+                url, starting_version=1, use_delta_format=fmt
+            )
+            got = sorted(
+                zip(changes["_commit_version"], changes["_change_type"], changes["customer_id"])
+            )
+            assert got == [
+                (1, "insert", "c5"),
+                (1, "insert", "c6"),
+                (2, "delete", "c2"),
+                (3, "update_postimage", "c1"),
+                (3, "update_preimage", "c1"),
+            ]
+            assert sorted(
+                changes.loc[changes["_change_type"].str.startswith("update"), "orders"]
+            ) == [3, 4]
 
 
 def test_write_profile_is_private(tmp_path):
@@ -300,25 +398,37 @@ def test_write_profile_is_private(tmp_path):
     ss.write_profile(path, "http://127.0.0.1:1/delta-sharing", "tok")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text()) == {
-        "shareCredentialsVersion": 1, "endpoint": "http://127.0.0.1:1/delta-sharing", "bearerToken": "tok"}
+        "shareCredentialsVersion": 1,
+        "endpoint": "http://127.0.0.1:1/delta-sharing",
+        "bearerToken": "tok",
+    }
 
 
 def test_announce_never_prints_the_token(capsys, tmp_path):
     token = secrets.token_urlsafe(32)
-    ss._announce(tmp_path / "p.share", "segcopy", "cdp", "customers", "http://127.0.0.1:9/delta-sharing")
+    ss._announce(
+        tmp_path / "p.share", "segcopy", "cdp", "customers", "http://127.0.0.1:9/delta-sharing"
+    )
     out, err = capsys.readouterr()
-    assert f"{tmp_path / 'p.share'}#segcopy.cdp.customers" in out and "http://127.0.0.1:9/delta-sharing" in out
+    assert (
+        f"{tmp_path / 'p.share'}#segcopy.cdp.customers" in out
+        and "http://127.0.0.1:9/delta-sharing" in out
+    )
     assert token not in out + err
 
 
 @pytest.mark.slow
 def test_serve_writes_profile_and_keeps_token_off_the_console(tmp_path, table_path):
     token, profile = secrets.token_urlsafe(32), tmp_path / "served.share"
-    code = (f"from segcopy_assets.devtools.sharing_server import serve; "
-            f"serve({str(table_path)!r}, token={token!r}, profile_path={str(profile)!r})")
+    code = (
+        f"from segcopy_assets.devtools.sharing_server import serve; "
+        f"serve({str(table_path)!r}, token={token!r}, profile_path={str(profile)!r})"
+    )
     root = Path(ss.__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     try:
         deadline = time.monotonic() + 30
         while not (profile.exists() and profile.stat().st_size) and proc.poll() is None:

@@ -11,8 +11,18 @@ from segcopy_assets.core.segments import (
 
 
 def customers(rows):
-    cols = ["customer_id", "predicted_clv_tier", "preferred_subcategory", "preferred_category",
-            "discount_sensitivity", "price_preference", "lifecycle_status", "region", "state", "city"]
+    cols = [
+        "customer_id",
+        "predicted_clv_tier",
+        "preferred_subcategory",
+        "preferred_category",
+        "discount_sensitivity",
+        "price_preference",
+        "lifecycle_status",
+        "region",
+        "state",
+        "city",
+    ]
     return pl.DataFrame([dict(zip(cols, r)) for r in rows]).lazy()
 
 
@@ -23,7 +33,18 @@ ROWS = [
     ("c3", "Silver", "Tents", "Camping", "High", "Value", "At risk", "Midwest", "Ohio", "Columbus"),
     ("c4", "Low", "Tents", "Camping", "High", "Value", "Lost", "Pacific", "Washington", "Seattle"),
     ("c5", "Medium", "Tents", "Camping", "Medium", "Value", "Active", "Midwest", "Ohio", "Dayton"),
-    ("c6", "Low", "Road Bikes", "Bikes", "High", "Mid-range", "Active", "Northeast", "New York", "Albany"),
+    (
+        "c6",
+        "Low",
+        "Road Bikes",
+        "Bikes",
+        "High",
+        "Mid-range",
+        "Active",
+        "Northeast",
+        "New York",
+        "Albany",
+    ),
 ]
 
 
@@ -43,7 +64,10 @@ def test_hand_computed_counts_and_shares():
     assert high["customer_count"] == 3
     assert high["top_category"] == "Camping"
     assert shares(high["predicted_clv_tier_shares"]) == {
-        "Gold": (1, 0.3333), "Platinum": (1, 0.3333), "Silver": (1, 0.3333)}
+        "Gold": (1, 0.3333),
+        "Platinum": (1, 0.3333),
+        "Silver": (1, 0.3333),
+    }
     assert shares(high["discount_sensitivity_shares"]) == {"Low": (2, 0.6667), "High": (1, 0.3333)}
     assert high["top_regions"][0] == {"value": "Pacific", "count": 2, "share": pytest.approx(2 / 3)}
     core = seg["tents--core"]
@@ -54,14 +78,41 @@ def test_hand_computed_counts_and_shares():
     assert "at least half (67%) lives in the Pacific region" in high["segment_description"]
     road = seg["road-bikes--core"]["segment_description"]
     assert "at least half (100%) lives in the Northeast region" in road
-    assert "Top regions: 50% Midwest, 50% Pacific (at least half (50%)" in core["segment_description"]
+    assert (
+        "Top regions: 50% Midwest, 50% Pacific (at least half (50%)" in core["segment_description"]
+    )
     assert "preferred subcategory is Tents" in high["segment_description"]
 
 
 def test_no_region_named_below_half():
     rows = ROWS[:3]  # tents high value: 2 Pacific of 3 ... add a third region to drop below half
-    rows = [*rows, ("c7", "Gold", "Tents", "Camping", "Low", "Premium", "Active", "Northeast", "Maine", "Bangor"),
-            ("c8", "Gold", "Tents", "Camping", "Low", "Premium", "Active", "Southeast", "Georgia", "Athens")]
+    rows = [
+        *rows,
+        (
+            "c7",
+            "Gold",
+            "Tents",
+            "Camping",
+            "Low",
+            "Premium",
+            "Active",
+            "Northeast",
+            "Maine",
+            "Bangor",
+        ),
+        (
+            "c8",
+            "Gold",
+            "Tents",
+            "Camping",
+            "Low",
+            "Premium",
+            "Active",
+            "Southeast",
+            "Georgia",
+            "Athens",
+        ),
+    ]
     seg = by_id(compute_segment_summaries(customers(rows)))["tents--high-value"]
     assert "no region holds half the segment" in seg["segment_description"]
 
@@ -89,7 +140,18 @@ def test_summary_hash_stable_across_runs_and_row_order():
 def test_summary_hash_changes_when_one_customer_moves():
     before = by_id(compute_segment_summaries(customers(ROWS)))
     moved = list(ROWS)
-    moved[4] = ("c5", "Medium", "Tents", "Camping", "Medium", "Value", "Active", "Pacific", "Oregon", "Bend")
+    moved[4] = (
+        "c5",
+        "Medium",
+        "Tents",
+        "Camping",
+        "Medium",
+        "Value",
+        "Active",
+        "Pacific",
+        "Oregon",
+        "Bend",
+    )
     after = by_id(compute_segment_summaries(customers(moved)))
     assert after["tents--core"]["summary_hash"] != before["tents--core"]["summary_hash"]
     assert after["tents--high-value"]["summary_hash"] == before["tents--high-value"]["summary_hash"]
@@ -117,5 +179,10 @@ def test_assign_segments_matches_the_summaries():
     summaries = compute_segment_summaries(customers(ROWS), spec)
     assigned = dict(assign_segments(customers(ROWS), summaries, spec).collect().iter_rows())
     # road-bikes--core (1 customer) is below min_segment_size: its customer is not assigned.
-    assert assigned == {"c1": "tents--high-value", "c2": "tents--high-value", "c3": "tents--high-value",
-                        "c4": "tents--core", "c5": "tents--core"}
+    assert assigned == {
+        "c1": "tents--high-value",
+        "c2": "tents--high-value",
+        "c3": "tents--high-value",
+        "c4": "tents--core",
+        "c5": "tents--core",
+    }

@@ -5,12 +5,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
-from segcopy_assets.storage.tables import VARIANT_SCHEMA
-from segcopy_assets.generation.offline_writer import write_offline_variant
+from segcopy_assets.core.segments import compute_segment_summaries
 from segcopy_assets.devtools.sample_data import generate_customers
 from segcopy_assets.devtools.sample_products import SAMPLE_PRODUCTS
-from segcopy_assets.core.segments import compute_segment_summaries
+from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
+from segcopy_assets.generation.offline_writer import write_offline_variant
 from segcopy_assets.quality.brand_voice import avoid_words_from_brand_voice
 from segcopy_assets.quality.facts import extract_facts, fact_present
 from segcopy_assets.quality.judge import (
@@ -22,7 +21,7 @@ from segcopy_assets.quality.judge import (
     judge_partition,
     judge_variant,
 )
-from segcopy_assets.storage.tables import VERDICT_SCHEMA
+from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
 
 BRAND_VOICE = Path(__file__).resolve().parent.parent / "prompts" / "brand_voice.md"
 PRODUCTS = {p["product_id"]: p for p in SAMPLE_PRODUCTS}
@@ -54,12 +53,20 @@ def segment(region_share: float = 0.3, region: str = "Pacific") -> dict:
             {"value": "Northeast", "count": int(rest * 100), "share": rest},
         ][:: 1 if region_share >= rest else -1],
         "top_states": [{"value": "California", "count": 20, "share": 0.2}],
-        "top_cities": [{"value": "Bend", "count": 5, "share": 0.05}, {"value": "Los Angeles", "count": 8, "share": 0.08}],
+        "top_cities": [
+            {"value": "Bend", "count": 5, "share": 0.05},
+            {"value": "Los Angeles", "count": 8, "share": 0.08},
+        ],
     }
 
 
-def judge(copy: str = GOOD, rationale: str = RATIONALE, original: str = ORIGINAL, seg: dict | None = None,
-          settings: CheckSettings = CheckSettings()) -> dict[str, Verdict]:
+def judge(
+    copy: str = GOOD,
+    rationale: str = RATIONALE,
+    original: str = ORIGINAL,
+    seg: dict | None = None,
+    settings: CheckSettings = CheckSettings(),
+) -> dict[str, Verdict]:
     verdicts = judge_variant(copy, rationale, original, segment() if seg is None else seg, settings)
     return {v.check: v for v in verdicts}
 
@@ -75,17 +82,28 @@ def failed(verdicts: dict[str, Verdict]) -> dict[str, str]:
 
 def test_checks_in_order_with_severities():
     assert list(CHECKS) == [
-        "coverage", "well_formed", "rationale_present", "facts_preserved", "no_invented_offers",
-        "whole_segment_voice", "no_refusal", "length_in_bounds", "brand_voice",
+        "coverage",
+        "well_formed",
+        "rationale_present",
+        "facts_preserved",
+        "no_invented_offers",
+        "whole_segment_voice",
+        "no_refusal",
+        "length_in_bounds",
+        "brand_voice",
     ]
     assert [s for s in CHECKS.values()] == [ERROR] * 7 + [WARN] * 2
 
 
 def test_good_variant_passes_every_content_check_in_order():
-    verdicts = judge_variant(GOOD, RATIONALE, ORIGINAL, segment(), CheckSettings(avoid_words=("cheap",)))
+    verdicts = judge_variant(
+        GOOD, RATIONALE, ORIGINAL, segment(), CheckSettings(avoid_words=("cheap",))
+    )
     assert [v.check for v in verdicts] == list(CHECKS)[2:]
     assert all(v.passed and v.reason == "" for v in verdicts), verdicts
-    assert {v.severity for v in verdicts if v.check in ("length_in_bounds", "brand_voice")} == {WARN}
+    assert {v.severity for v in verdicts if v.check in ("length_in_bounds", "brand_voice")} == {
+        WARN
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -96,8 +114,18 @@ def test_good_variant_passes_every_content_check_in_order():
 def test_extract_facts_from_the_brief_example():
     facts = extract_facts(ORIGINAL)
     assert facts == [
-        "Pace", "Shimano GRX 810", "12-speed", "1x12", "size 54", "8.1 kg", "700x28c", "two bottle mounts",
-        "DAC NSL", "Six frame sizes", "155", "195 cm",
+        "Pace",
+        "Shimano GRX 810",
+        "12-speed",
+        "1x12",
+        "size 54",
+        "8.1 kg",
+        "700x28c",
+        "two bottle mounts",
+        "DAC NSL",
+        "Six frame sizes",
+        "155",
+        "195 cm",
     ]
 
 
@@ -126,7 +154,18 @@ def test_extract_facts_on_every_sample_product():
         for fact in expected[product["product_id"]]:
             assert fact in facts, (product["product_id"], fact, facts)
         # Never a sentence-opening common word, a unit or a material as a "name".
-        for noise in ("Hydraulic", "The", "Sizes", "Deep", "Nm", "Wh", "aluminium", "Full", "Mixed", "Peak"):
+        for noise in (
+            "Hydraulic",
+            "The",
+            "Sizes",
+            "Deep",
+            "Nm",
+            "Wh",
+            "aluminium",
+            "Full",
+            "Mixed",
+            "Peak",
+        ):
             assert noise not in facts, (product["product_id"], noise)
         verdict = judge(product["description"], original=product["description"])["facts_preserved"]
         assert verdict.passed, (product["product_id"], verdict.reason)
@@ -136,14 +175,34 @@ def test_extract_facts_on_every_sample_product():
 @pytest.mark.parametrize(
     "fact,text",
     [
-        ("8.1 kg", "weighs 8.1 kg."), ("8.1 kg", "8.1kg"), ("8.1 kg", "8.1 kilograms"), ("8.1 kg", "8.1\u00a0kg"),
-        ("1,500 mm", "1500 mm"), ("1,500 mm", "1\u202f500 mm"), ("1,500 mm", "1,500 millimeters"),
-        ("-7 °C", "−7 °C"), ("-7 °C", "-7°C"), ("-7 °C", "minus 7 degrees Celsius"),
-        ("12-speed", "12 speed"), ("12-speed", "twelve-speed"), ("20D", "20-denier"), ("29-inch", '29"'),
-        ("8-litre", "8-liter"), ("0.9 square metres", "0.9 m²"), ("65-degree", "65°"), ("4 A", "4-amp"),
-        ("Two doors", "2 doors"), ("Two doors", "two D-shaped doors"), ("two-way", "2-way"),
-        ("11-34", "11–34"), ("11-34", "11 to 34"), ("700x28c", "700 × 28c"), ("size 56", "size-56"),
-        ("Shimano 105", "SHIMANO 105"), ("Gore-Tex", "Gore Tex"), ("Bosch Performance Line CX", "Bosch  Performance Line CX"),
+        ("8.1 kg", "weighs 8.1 kg."),
+        ("8.1 kg", "8.1kg"),
+        ("8.1 kg", "8.1 kilograms"),
+        ("8.1 kg", "8.1\u00a0kg"),
+        ("1,500 mm", "1500 mm"),
+        ("1,500 mm", "1\u202f500 mm"),
+        ("1,500 mm", "1,500 millimeters"),
+        ("-7 °C", "−7 °C"),
+        ("-7 °C", "-7°C"),
+        ("-7 °C", "minus 7 degrees Celsius"),
+        ("12-speed", "12 speed"),
+        ("12-speed", "twelve-speed"),
+        ("20D", "20-denier"),
+        ("29-inch", '29"'),
+        ("8-litre", "8-liter"),
+        ("0.9 square metres", "0.9 m²"),
+        ("65-degree", "65°"),
+        ("4 A", "4-amp"),
+        ("Two doors", "2 doors"),
+        ("Two doors", "two D-shaped doors"),
+        ("two-way", "2-way"),
+        ("11-34", "11–34"),
+        ("11-34", "11 to 34"),
+        ("700x28c", "700 × 28c"),
+        ("size 56", "size-56"),
+        ("Shimano 105", "SHIMANO 105"),
+        ("Gore-Tex", "Gore Tex"),
+        ("Bosch Performance Line CX", "Bosch  Performance Line CX"),
     ],
 )
 def test_fact_present_is_tolerant(fact, text):
@@ -153,11 +212,25 @@ def test_fact_present_is_tolerant(fact, text):
 @pytest.mark.parametrize(
     "fact,text",
     [
-        ("8.1 kg", "18.1 kg"), ("8.1 kg", "8.15 kg"), ("8.1 kg", "8.1 lb"), ("1,500 mm", "11,500 mm"),
-        ("-7 °C", "7 °C"), ("5 °C", "-5 °C"), ("5 °C", "15 °C"), ("12-speed", "11-speed"),
-        ("Two doors", "three doors"), ("Two doors", "a door"), ("11-34", "11-32"), ("700x28c", "700x32c"),
-        ("Shimano 105", "Shimano 1050"), ("Bosch Performance Line CX", "Bosch Performance Line"),
-        ("XS", "XXS"), ("size 56", "56 cm"), ("49", "149"), ("49", "491 mm"), ("11-34", "11-340"),
+        ("8.1 kg", "18.1 kg"),
+        ("8.1 kg", "8.15 kg"),
+        ("8.1 kg", "8.1 lb"),
+        ("1,500 mm", "11,500 mm"),
+        ("-7 °C", "7 °C"),
+        ("5 °C", "-5 °C"),
+        ("5 °C", "15 °C"),
+        ("12-speed", "11-speed"),
+        ("Two doors", "three doors"),
+        ("Two doors", "a door"),
+        ("11-34", "11-32"),
+        ("700x28c", "700x32c"),
+        ("Shimano 105", "Shimano 1050"),
+        ("Bosch Performance Line CX", "Bosch Performance Line"),
+        ("XS", "XXS"),
+        ("size 56", "56 cm"),
+        ("49", "149"),
+        ("49", "491 mm"),
+        ("11-34", "11-340"),
     ],
 )
 def test_fact_present_is_strict_about_the_value(fact, text):
@@ -168,7 +241,9 @@ def test_dropped_weight_fails_facts_preserved_and_names_it():
     verdict = judge(GOOD.replace(" it weighs 8.1 kg,", ""))["facts_preserved"]
     assert not verdict.passed and verdict.severity == ERROR
     assert verdict.reason == "missing facts: 8.1 kg"
-    changed = judge(GOOD.replace("8.1 kg", "8.4 kg").replace("Shimano GRX 810", "Shimano GRX"))["facts_preserved"]
+    changed = judge(GOOD.replace("8.1 kg", "8.4 kg").replace("Shimano GRX 810", "Shimano GRX"))[
+        "facts_preserved"
+    ]
     assert changed.reason == "missing facts: Shimano GRX 810, 8.1 kg"  # in order of appearance
 
 
@@ -177,23 +252,41 @@ def test_dropped_weight_fails_facts_preserved_and_names_it():
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("copy,rationale,reason", [
-    (GOOD, "", "the rationale is empty"),
-    (GOOD, "  \n ", "the rationale is empty"),
-    (GOOD, None, "the rationale is empty"),
-    ("   ", RATIONALE, "the copy is empty"),
-])
+@pytest.mark.parametrize(
+    "copy,rationale,reason",
+    [
+        (GOOD, "", "the rationale is empty"),
+        (GOOD, "  \n ", "the rationale is empty"),
+        (GOOD, None, "the rationale is empty"),
+        ("   ", RATIONALE, "the copy is empty"),
+    ],
+)
 def test_missing_rationale_or_copy_fails(copy, rationale, reason):
     verdict = judge(copy, rationale)["rationale_present"]
     assert not verdict.passed and verdict.reason == reason
 
 
-@pytest.mark.parametrize("claim", [
-    "Now 62% off!", "Save 30% this week.", "Only $49 this week.", "It costs 49.99 USD.", "Yours for €1,999.",
-    "Grab it at half price.", "It is on sale now.", "Use promo code RIDE10.", "A great deal for riders.",
-    "Enjoy free shipping.", "For a limited time only.", "BOGO on bottles.", "Buy one, get one free.",
-    "Ask about our discount.", "Comes with a coupon.", "It is 20 percent lighter.",
-])
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Now 62% off!",
+        "Save 30% this week.",
+        "Only $49 this week.",
+        "It costs 49.99 USD.",
+        "Yours for €1,999.",
+        "Grab it at half price.",
+        "It is on sale now.",
+        "Use promo code RIDE10.",
+        "A great deal for riders.",
+        "Enjoy free shipping.",
+        "For a limited time only.",
+        "BOGO on bottles.",
+        "Buy one, get one free.",
+        "Ask about our discount.",
+        "Comes with a coupon.",
+        "It is 20 percent lighter.",
+    ],
+)
 def test_invented_offers_fail(claim):
     verdict = judge(f"{GOOD} {claim}")["no_invented_offers"]
     assert not verdict.passed, claim
@@ -208,10 +301,14 @@ def test_62_percent_off_is_named_in_the_reason():
 
 def test_offer_words_that_are_not_offers_pass():
     original = f"{ORIGINAL} The shell is 100% recycled polyester."
-    copy = (f"{GOOD} The shell is 100% recycled polyester, a great deal of grip deals with wet roots, and "
-            "our sales associates say it saves weight. The freestanding, PFC-free frame offers resale value.")
+    copy = (
+        f"{GOOD} The shell is 100% recycled polyester, a great deal of grip deals with wet roots, and "
+        "our sales associates say it saves weight. The freestanding, PFC-free frame offers resale value."
+    )
     assert judge(copy, original=original)["no_invented_offers"].passed
-    assert judge(copy.replace("100%", "100 percent"), original=original)["no_invented_offers"].passed
+    assert judge(copy.replace("100%", "100 percent"), original=original)[
+        "no_invented_offers"
+    ].passed
     # The same claim in the original is allowed; a different percentage is not.
     assert not judge(copy.replace("100%", "90%"), original=original)["no_invented_offers"].passed
 
@@ -223,13 +320,21 @@ def test_the_walkthroughs_cyclist_and_new_yorker_fails():
     assert "As a cyclist and a New Yorker" in verdict.reason
 
 
-@pytest.mark.parametrize("phrase", [
-    "As someone who rides every day, you will like it.", "As an avid rider, you know the roads.",
-    "Since you live in the city, the range helps.", "As a loyal customer, you get the best.",
-    "It is the right bike for a Platinum customer like you.", "Our high-value riders love it.",
-    "Chosen for your customer segment.", "Your lifetime value matters to us.",
-    "Given your discount sensitivity, it lasts.", "Members of the Gold tier ride it.",
-])
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "As someone who rides every day, you will like it.",
+        "As an avid rider, you know the roads.",
+        "Since you live in the city, the range helps.",
+        "As a loyal customer, you get the best.",
+        "It is the right bike for a Platinum customer like you.",
+        "Our high-value riders love it.",
+        "Chosen for your customer segment.",
+        "Your lifetime value matters to us.",
+        "Given your discount sensitivity, it lasts.",
+        "Members of the Gold tier ride it.",
+    ],
+)
 def test_identity_assignment_fails(phrase):
     verdict = judge(f"{GOOD} {phrase}")["whole_segment_voice"]
     assert not verdict.passed, phrase
@@ -237,9 +342,11 @@ def test_identity_assignment_fails(phrase):
 
 
 def test_ordinary_as_a_phrases_pass():
-    copy = (f"{GOOD} As a result, it stays light. It unzips to open flat as a quilt, and it works as a "
-            "commuter bike. As a three-season frame, it does a lot. It suits people who ride in all weather. "
-            "Top-tier components make it a high-value upgrade.")
+    copy = (
+        f"{GOOD} As a result, it stays light. It unzips to open flat as a quilt, and it works as a "
+        "commuter bike. As a three-season frame, it does a lot. It suits people who ride in all weather. "
+        "Top-tier components make it a high-value upgrade."
+    )
     assert judge(copy)["whole_segment_voice"].passed
 
 
@@ -267,10 +374,20 @@ def test_places_the_segment_does_not_hold_fail_unless_the_original_names_them():
     # and a common word opening a sentence is not a place.
     copy = f"{GOOD} It was developed on the climbs above Boulder."
     assert "Boulder (0%" in judge(copy)["whole_segment_voice"].reason
-    assert judge(copy, original=f"{ORIGINAL} It was developed in Boulder.")["whole_segment_voice"].passed
-    assert judge(f"{GOOD} Bend your elbows on descents. The pacific mood suits it.")["whole_segment_voice"].passed
-    assert "Colorado Springs" in judge(f"{GOOD} Tested around Colorado Springs.")["whole_segment_voice"].reason
-    assert "Colorado (" not in judge(f"{GOOD} Tested around Colorado Springs.")["whole_segment_voice"].reason
+    assert judge(copy, original=f"{ORIGINAL} It was developed in Boulder.")[
+        "whole_segment_voice"
+    ].passed
+    assert judge(f"{GOOD} Bend your elbows on descents. The pacific mood suits it.")[
+        "whole_segment_voice"
+    ].passed
+    assert (
+        "Colorado Springs"
+        in judge(f"{GOOD} Tested around Colorado Springs.")["whole_segment_voice"].reason
+    )
+    assert (
+        "Colorado ("
+        not in judge(f"{GOOD} Tested around Colorado Springs.")["whole_segment_voice"].reason
+    )
 
 
 def test_segment_without_place_lists_flags_every_place():
@@ -279,10 +396,15 @@ def test_segment_without_place_lists_flags_every_place():
     assert judge(GOOD, seg={})["whole_segment_voice"].passed
 
 
-@pytest.mark.parametrize("copy", [
-    "I'm sorry, but I can't help with that.", f"{GOOD} As an AI language model, I cannot judge bikes.",
-    f"I am unable to rewrite this. {GOOD}", f"{GOOD} I’m unable to verify the weight.",
-])
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "I'm sorry, but I can't help with that.",
+        f"{GOOD} As an AI language model, I cannot judge bikes.",
+        f"I am unable to rewrite this. {GOOD}",
+        f"{GOOD} I’m unable to verify the weight.",
+    ],
+)
 def test_refusal_fails(copy):
     verdict = judge(copy)["no_refusal"]
     assert not verdict.passed and verdict.severity == ERROR
@@ -301,17 +423,33 @@ def test_length_out_of_bounds_warns_with_the_numbers():
     assert n_orig == 69
     short = judge("A light gravel bike, 8.1 kg.")["length_in_bounds"]
     assert not short.passed and short.severity == WARN
-    assert short.reason == "6 words, outside 30-250; 0.09x the original's 69 words (6 words), outside 0.6-2x"
-    long = judge(" ".join([GOOD] * 3))["length_in_bounds"]  # 3 x 73 words: within 250 words, not within 2x
+    assert (
+        short.reason
+        == "6 words, outside 30-250; 0.09x the original's 69 words (6 words), outside 0.6-2x"
+    )
+    long = judge(" ".join([GOOD] * 3))[
+        "length_in_bounds"
+    ]  # 3 x 73 words: within 250 words, not within 2x
     assert long.reason == "3.17x the original's 69 words (219 words), outside 0.6-2x"
-    assert judge(" ".join([GOOD] * 3), settings=CheckSettings(max_length_ratio=4.0))["length_in_bounds"].passed
-    assert not judge(" ".join([GOOD] * 3), settings=CheckSettings(max_length_ratio=4.0, max_words=200))[
-        "length_in_bounds"].passed
+    assert judge(" ".join([GOOD] * 3), settings=CheckSettings(max_length_ratio=4.0))[
+        "length_in_bounds"
+    ].passed
+    assert not judge(
+        " ".join([GOOD] * 3), settings=CheckSettings(max_length_ratio=4.0, max_words=200)
+    )["length_in_bounds"].passed
 
 
 def test_avoid_words_parsed_from_the_brand_voice_file():
     words = avoid_words_from_brand_voice(BRAND_VOICE.read_text())
-    assert words == ("cheap", "bargain", "revolutionary", "game-changer", "best-in-class", "unbeatable", "guaranteed")
+    assert words == (
+        "cheap",
+        "bargain",
+        "revolutionary",
+        "game-changer",
+        "best-in-class",
+        "unbeatable",
+        "guaranteed",
+    )
     text = "Tone: warm.\n**AVOID:** Hype, `world-class`; and cheap.\nWords to avoid:\n  - epic\n  - insane\nOther: x"
     assert avoid_words_from_brand_voice(text) == ("hype", "world-class", "cheap", "epic", "insane")
     assert avoid_words_from_brand_voice("Avoid hype, prefer facts.") == ()
@@ -322,9 +460,13 @@ def test_brand_voice_flags_avoided_words_unless_the_original_uses_them():
     verdict = judge(f"{GOOD} A real game changer, and not cheap.", settings=settings)["brand_voice"]
     assert not verdict.passed and verdict.severity == WARN
     assert verdict.reason == 'uses words the brand voice avoids: "cheap", "game-changer"'
-    assert judge(f"{GOOD} Cheaper to run.", settings=settings)["brand_voice"].passed  # whole words only
+    assert judge(f"{GOOD} Cheaper to run.", settings=settings)[
+        "brand_voice"
+    ].passed  # whole words only
     original = f"{ORIGINAL} Its best-in-class clearance is a bonus."
-    assert judge(f"{GOOD} Its best-in-class clearance helps.", original=original, settings=settings)["brand_voice"].passed
+    assert judge(
+        f"{GOOD} Its best-in-class clearance helps.", original=original, settings=settings
+    )["brand_voice"].passed
 
 
 # --------------------------------------------------------------------------------------
@@ -344,9 +486,15 @@ def test_offline_writer_output_passes_all_checks(sample_segments):
     for seg in sample_segments:
         for product in SAMPLE_PRODUCTS:
             parsed = split_copy_and_rationale(write_offline_variant(seg, product))
-            verdicts = judge_variant(parsed.copy, parsed.rationale, product["description"], seg, settings)
+            verdicts = judge_variant(
+                parsed.copy, parsed.rationale, product["description"], seg, settings
+            )
             assert len(verdicts) == 7
-            assert not [v for v in verdicts if not v.passed], (seg["segment_id"], product["product_id"], verdicts)
+            assert not [v for v in verdicts if not v.passed], (
+                seg["segment_id"],
+                product["product_id"],
+                verdicts,
+            )
             named_a_region += "seasons of the" in parsed.copy
     assert named_a_region >= len(SAMPLE_PRODUCTS)  # the region path is exercised (Mountain Bikes)
 
@@ -357,8 +505,13 @@ def test_offline_copy_naming_a_minority_region_would_fail(sample_segments):
     copy = split_copy_and_rationale(write_offline_variant(seg, product)).copy
     leader = seg["top_regions"][0]
     assert leader["share"] < 0.5
-    verdict = judge(f"{copy} Made for the {leader['value']}.", original=product["description"], seg=seg)
-    assert f"{leader['value']} ({round(leader['share'] * 100)}% of the segment)" in verdict["whole_segment_voice"].reason
+    verdict = judge(
+        f"{copy} Made for the {leader['value']}.", original=product["description"], seg=seg
+    )
+    assert (
+        f"{leader['value']} ({round(leader['share'] * 100)}% of the segment)"
+        in verdict["whole_segment_voice"].reason
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -368,14 +521,23 @@ def test_offline_copy_naming_a_minority_region_would_fail(sample_segments):
 
 def variant_row(seg="s1", prod="TN-100", status="ok", copy=None, error=None, ihash="h") -> dict:
     text = PRODUCTS[prod]["description"] if copy is None and status == "ok" else copy
-    return {"segment_id": seg, "product_id": prod, "input_hash": ihash, "variant_text": text,
-            "rationale": RATIONALE if status == "ok" else None, "status": status, "error": error}
+    return {
+        "segment_id": seg,
+        "product_id": prod,
+        "input_hash": ihash,
+        "variant_text": text,
+        "rationale": RATIONALE if status == "ok" else None,
+        "status": status,
+        "error": error,
+    }
 
 
 def run_partition(rows, expected, segments=None):
     frame = pl.DataFrame(rows, schema=VARIANT_SCHEMA)
     originals = {pid: p["description"] for pid, p in PRODUCTS.items()}
-    return judge_partition(frame, expected, originals, segments or {"s1": segment()}, CheckSettings())
+    return judge_partition(
+        frame, expected, originals, segments or {"s1": segment()}, CheckSettings()
+    )
 
 
 def verdict_of(table: pl.DataFrame, prod: str, check: str) -> list[dict]:
@@ -383,10 +545,20 @@ def verdict_of(table: pl.DataFrame, prod: str, check: str) -> list[dict]:
 
 
 def test_partition_table_shape_and_content_checks_for_ok_rows():
-    table = run_partition([variant_row(prod="TN-100"), variant_row(prod="TN-200", status="failed", error="timeout")],
-                          [("s1", "TN-100"), ("s1", "TN-200")])
+    table = run_partition(
+        [variant_row(prod="TN-100"), variant_row(prod="TN-200", status="failed", error="timeout")],
+        [("s1", "TN-100"), ("s1", "TN-200")],
+    )
     assert table.schema == VERDICT_SCHEMA
-    assert list(table.columns) == ["segment_id", "product_id", "input_hash", "check", "passed", "severity", "reason"]
+    assert list(table.columns) == [
+        "segment_id",
+        "product_id",
+        "input_hash",
+        "check",
+        "passed",
+        "severity",
+        "reason",
+    ]
     ok = table.filter(pl.col("product_id") == "TN-100")
     assert ok["check"].to_list() == list(CHECKS)
     assert ok["passed"].all() and (ok["reason"] == "").all()
@@ -397,34 +569,56 @@ def test_partition_table_shape_and_content_checks_for_ok_rows():
 
 def test_coverage_fails_for_a_missing_pair_and_a_failed_status():
     table = run_partition(
-        [variant_row(prod="TN-100"), variant_row(prod="TN-200", status="failed", error="timed out after 60 s")],
+        [
+            variant_row(prod="TN-100"),
+            variant_row(prod="TN-200", status="failed", error="timed out after 60 s"),
+        ],
         [("s1", "TN-100"), ("s1", "TN-200"), ("s1", "SB-100")],
     )
     assert verdict_of(table, "TN-100", "coverage")[0]["passed"]
     failed_status = verdict_of(table, "TN-200", "coverage")[0]
     assert not failed_status["passed"] and "timed out after 60 s" in failed_status["reason"]
     missing = verdict_of(table, "SB-100", "coverage")
-    assert missing == [{"segment_id": "s1", "product_id": "SB-100", "input_hash": None, "check": "coverage",
-                        "passed": False, "severity": ERROR, "reason": "no variant for this pair"}]
+    assert missing == [
+        {
+            "segment_id": "s1",
+            "product_id": "SB-100",
+            "input_hash": None,
+            "check": "coverage",
+            "passed": False,
+            "severity": ERROR,
+            "reason": "no variant for this pair",
+        }
+    ]
 
 
 def test_well_formed_fails_for_duplicate_and_unexpected_pairs_and_nulls():
     table = run_partition(
-        [variant_row(prod="TN-100"), variant_row(prod="TN-100"), variant_row(prod="SB-100"),
-         variant_row(prod="TN-200", ihash=None)],
+        [
+            variant_row(prod="TN-100"),
+            variant_row(prod="TN-100"),
+            variant_row(prod="SB-100"),
+            variant_row(prod="TN-200", ihash=None),
+        ],
         [("s1", "TN-100"), ("s1", "TN-200")],
     )
     duplicate = verdict_of(table, "TN-100", "well_formed")
-    assert len(duplicate) == 2 and all(not v["passed"] and v["reason"] == "2 rows for this pair" for v in duplicate)
+    assert len(duplicate) == 2 and all(
+        not v["passed"] and v["reason"] == "2 rows for this pair" for v in duplicate
+    )
     unexpected = verdict_of(table, "SB-100", "well_formed")[0]
     assert not unexpected["passed"] and "unexpected pair" in unexpected["reason"]
     null_hash = verdict_of(table, "TN-200", "well_formed")[0]
     assert not null_hash["passed"] and null_hash["reason"] == "null input_hash"
     # a failed row may lack its copy; an ok one may not
-    fine = run_partition([variant_row(prod="TN-200", status="failed", error="boom")], [("s1", "TN-200")])
+    fine = run_partition(
+        [variant_row(prod="TN-200", status="failed", error="boom")], [("s1", "TN-200")]
+    )
     assert verdict_of(fine, "TN-200", "well_formed")[0]["passed"]
-    broken = run_partition([variant_row(prod="TN-200", copy=None, status="ok") | {"variant_text": None}],
-                           [("s1", "TN-200")])
+    broken = run_partition(
+        [variant_row(prod="TN-200", copy=None, status="ok") | {"variant_text": None}],
+        [("s1", "TN-200")],
+    )
     assert verdict_of(broken, "TN-200", "well_formed")[0]["reason"] == "null variant_text"
 
 

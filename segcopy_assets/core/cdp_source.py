@@ -86,7 +86,9 @@ def sharing_table_version(url: str, timeout_s: float = 5.0) -> int:
     if response.status_code == 404:
         raise SourceUnavailableError(f"shared table {name} does not exist (HTTP 404)")
     if response.status_code >= 400:
-        raise SourceUnavailableError(f"Delta Sharing server answered HTTP {response.status_code} for {name}")
+        raise SourceUnavailableError(
+            f"Delta Sharing server answered HTTP {response.status_code} for {name}"
+        )
     version = response.headers.get("delta-table-version")
     if version is None:
         raise SourceUnavailableError(f"Delta Sharing server sent no delta-table-version for {name}")
@@ -117,14 +119,20 @@ def delta_table_version(path: str, storage_options: dict | None = None) -> int:
     try:
         return DeltaTable(path, storage_options=storage_options).version()
     except Exception as exc:
-        raise SourceUnavailableError(f"no Delta table at {path}: {type(exc).__name__}: {exc}") from None
+        raise SourceUnavailableError(
+            f"no Delta table at {path}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
-def scan_delta_table(path: str, version: int | None = None, storage_options: dict | None = None) -> pl.LazyFrame:
+def scan_delta_table(
+    path: str, version: int | None = None, storage_options: dict | None = None
+) -> pl.LazyFrame:
     try:
         return pl.scan_delta(path, version=version, storage_options=storage_options)
     except Exception as exc:
-        raise SourceUnavailableError(f"no Delta table at {path}: {type(exc).__name__}: {exc}") from None
+        raise SourceUnavailableError(
+            f"no Delta table at {path}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def describe_sharing_url(url: str) -> str:

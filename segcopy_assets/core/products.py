@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from segcopy_assets.errors import SourceUnavailableError
 from segcopy_assets.core.validation import PRODUCT_COLUMNS, validate_products
+from segcopy_assets.errors import SourceUnavailableError
 
 CONTENT_COLUMNS = list(PRODUCT_COLUMNS)
 
@@ -31,14 +31,16 @@ def scan_products(path: str, storage_options: dict | None = None) -> pl.LazyFram
 def content_hash_expr() -> pl.Expr:
     """Per-product hash of everything the copywriter reads about the product."""
     return pl.struct(CONTENT_COLUMNS).map_elements(
-        lambda r: hashlib.sha256(
-            json.dumps(r, sort_keys=True, default=str).encode()
-        ).hexdigest()[:16],
+        lambda r: hashlib.sha256(json.dumps(r, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ],
         return_dtype=pl.String,
     )
 
 
-def load_products(path: str, *, max_description_chars: int = 2000, table: str | None = None) -> pl.DataFrame:
+def load_products(
+    path: str, *, max_description_chars: int = 2000, table: str | None = None
+) -> pl.DataFrame:
     """Validated products with a ``content_hash`` column, sorted by product_id."""
     lf = scan_products(path)
     validate_products(lf, table=table or path, max_description_chars=max_description_chars)

@@ -6,14 +6,17 @@ segment. An edited text is judged again before it is published.
 
 import polars as pl
 
-from segcopy_assets.storage.review_log import latest_decisions
 from segcopy_assets.quality.judge import ERROR, CheckSettings, judge_variant
+from segcopy_assets.storage.review_log import latest_decisions
 from segcopy_assets.storage.tables import PUBLISHED_SCHEMA
+
 
 def failing_errors(verdicts: pl.DataFrame) -> pl.DataFrame:
     """``input_hash, failed_checks`` for variants with at least one failing ERROR verdict."""
     return (
-        verdicts.filter(~pl.col("passed") & (pl.col("severity") == ERROR) & pl.col("input_hash").is_not_null())
+        verdicts.filter(
+            ~pl.col("passed") & (pl.col("severity") == ERROR) & pl.col("input_hash").is_not_null()
+        )
         .group_by("input_hash")
         .agg(pl.col("check").unique().sort().str.join(", ").alias("failed_checks"))
     )
@@ -35,8 +38,17 @@ def select_published(
     decisions = latest_decisions(reviews)
     failing = failing_errors(verdicts)
     joined = current.join(
-        decisions.select("segment_id", "product_id", "input_hash", "decision", "edited_text", "reviewer", "decided_at"),
-        on=["segment_id", "product_id", "input_hash"], how="left",
+        decisions.select(
+            "segment_id",
+            "product_id",
+            "input_hash",
+            "decision",
+            "edited_text",
+            "reviewer",
+            "decided_at",
+        ),
+        on=["segment_id", "product_id", "input_hash"],
+        how="left",
     ).join(failing, on="input_hash", how="left")
 
     published, withheld = [], []
@@ -51,12 +63,21 @@ def select_published(
             continue
         if decision == "edit":
             verdicts_now = judge_variant(
-                row["edited_text"], row["rationale"] or "", originals.get(row["product_id"], ""),
-                segments[row["segment_id"]], settings,
+                row["edited_text"],
+                row["rationale"] or "",
+                originals.get(row["product_id"], ""),
+                segments[row["segment_id"]],
+                settings,
             )
             errors = [v for v in verdicts_now if not v.passed and v.severity == ERROR]
             if errors:
-                withheld.append({**key, "reason": "edited text fails " + "; ".join(f"{v.check}: {v.reason}" for v in errors)})
+                withheld.append(
+                    {
+                        **key,
+                        "reason": "edited text fails "
+                        + "; ".join(f"{v.check}: {v.reason}" for v in errors),
+                    }
+                )
                 continue
             text, approval = row["edited_text"], "edit"
         elif row["failed_checks"]:
@@ -69,10 +90,19 @@ def select_published(
         else:
             withheld.append({**key, "reason": "not reviewed"})
             continue
-        published.append({
-            **key, "published_text": text, "input_hash": row["input_hash"], "approval": approval,
-            "reviewer": row["reviewer"], "decided_at": row["decided_at"],
-            "model": row["model"], "prompt_hash": row["prompt_hash"],
-        })
-    withheld_frame = pl.DataFrame(withheld, schema={"segment_id": pl.String, "product_id": pl.String, "reason": pl.String})
+        published.append(
+            {
+                **key,
+                "published_text": text,
+                "input_hash": row["input_hash"],
+                "approval": approval,
+                "reviewer": row["reviewer"],
+                "decided_at": row["decided_at"],
+                "model": row["model"],
+                "prompt_hash": row["prompt_hash"],
+            }
+        )
+    withheld_frame = pl.DataFrame(
+        withheld, schema={"segment_id": pl.String, "product_id": pl.String, "reason": pl.String}
+    )
     return pl.DataFrame(published, schema=PUBLISHED_SCHEMA), withheld_frame

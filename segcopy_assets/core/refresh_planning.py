@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SegmentPlan:
-    added: list[str]      # new segments: become partitions and get a run
-    removed: list[str]    # vanished segments: partitions deleted (rows stay in history)
-    changed: list[str]    # summary moved since their variants were generated: a run
+    added: list[str]  # new segments: become partitions and get a run
+    removed: list[str]  # vanished segments: partitions deleted (rows stay in history)
+    changed: list[str]  # summary moved since their variants were generated: a run
     unchanged: list[str]  # nothing to do
 
     @property

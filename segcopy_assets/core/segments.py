@@ -102,7 +102,11 @@ def _top_category(cube: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         cube.lazy()
         .group_by([*keys, pl.col("preferred_category").cast(pl.String).alias("_value")])
         .agg(pl.col(_ROWS).sum().alias("_n"))
-        .sort([*keys, "_n", "_value"], descending=[*[False] * len(keys), True, False], nulls_last=False)
+        .sort(
+            [*keys, "_n", "_value"],
+            descending=[*[False] * len(keys), True, False],
+            nulls_last=False,
+        )
         .group_by(keys, maintain_order=True)
         .agg(pl.col("_value").first().alias("top_category"))
         .collect()
@@ -128,9 +132,14 @@ def compute_segment_summaries(
     and every number of the summary is then a sum over that small frame.
     """
     keys = list(spec.keys)
-    dims = {**PROFILE_DIMENSIONS, **{d: d.replace("_", " ").capitalize() for d in spec.extra_dimensions}}
-    needed = sorted(set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"})
-    cube = (
+    dims = {
+        **PROFILE_DIMENSIONS,
+        **{d: d.replace("_", " ").capitalize() for d in spec.extra_dimensions},
+    }
+    needed = sorted(
+        set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"}
+    )
+    cube_lf = (
         customers.select(needed)
         .group_by(needed)
         .agg(pl.len().cast(pl.Int64).alias(_ROWS))
@@ -138,9 +147,9 @@ def compute_segment_summaries(
         .lazy()
     )
     if VALUE_GROUP in keys:
-        cube = with_value_group(cube, spec)
+        cube_lf = with_value_group(cube_lf, spec)
     fill = [pl.col(d).cast(pl.String).fill_null("Unknown") for d in [*dims, *PLACE_DIMENSIONS]]
-    cube = cube.with_columns(fill).collect()
+    cube = cube_lf.with_columns(fill).collect()
 
     totals = cube.group_by(keys).agg(pl.col(_ROWS).sum().cast(pl.Int64).alias("customer_count"))
     parts = [totals.join(_top_category(cube, keys), on=keys, how="left", nulls_equal=True)]
@@ -150,7 +159,7 @@ def compute_segment_summaries(
     summary = parts[0]
     for frame in parts[1:]:
         summary = summary.join(frame, on=keys, how="left")
-    all_customers = summary["customer_count"].sum()
+    all_customers = int(summary["customer_count"].sum())
     summary = (
         summary.filter(pl.col("customer_count") >= spec.min_segment_size)
         .with_columns(
@@ -168,14 +177,11 @@ def compute_segment_summaries(
         hashes.append(summary_hash(row, keys, dims))
     ordered = ["segment_id", *keys, "top_category", "customer_count", "share_of_customers"]
     ordered += [f"{d}_shares" for d in dims] + [out for out, _ in PLACE_DIMENSIONS.values()]
-    return (
-        summary.with_columns(
-            pl.Series("segment_id", ids, dtype=pl.String),
-            pl.Series("segment_description", descriptions, dtype=pl.String),
-            pl.Series("summary_hash", hashes, dtype=pl.String),
-        )
-        .select([*ordered, "segment_description", "summary_hash"])
-    )
+    return summary.with_columns(
+        pl.Series("segment_id", ids, dtype=pl.String),
+        pl.Series("segment_description", descriptions, dtype=pl.String),
+        pl.Series("summary_hash", hashes, dtype=pl.String),
+    ).select([*ordered, "segment_description", "summary_hash"])
 
 
 def approximate_count(n: int) -> int:
@@ -191,7 +197,10 @@ def _pct(share: float) -> int:
 
 
 def _mix(entries: list[dict]) -> str:
-    return ", ".join(f"{_pct(e['share'])}% {e['value']}" for e in entries if _pct(e["share"]) > 0) or "n/a"
+    return (
+        ", ".join(f"{_pct(e['share'])}% {e['value']}" for e in entries if _pct(e["share"]) > 0)
+        or "n/a"
+    )
 
 
 def describe_segment(row: dict, keys: Sequence[str], dims: dict[str, str]) -> str:

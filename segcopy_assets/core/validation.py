@@ -80,7 +80,10 @@ def check_no_nulls(lf: pl.LazyFrame, columns: Iterable[str], table: str, id_colu
         if counts[column]:
             row = _example_row(lf, pl.col(column).is_null(), id_column, column)
             raise InputValidationError(
-                table, column, f"{counts[column]} null value(s); ids and segment keys must be set", row
+                table,
+                column,
+                f"{counts[column]} null value(s); ids and segment keys must be set",
+                row,
             )
 
 

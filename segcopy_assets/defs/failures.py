@@ -1,6 +1,7 @@
 """Turning segcopy's user-facing errors into Dagster failures that show just the message."""
 
 import contextlib
+from typing import Any
 
 import dagster as dg
 
@@ -13,7 +14,7 @@ def reported_as_failure():
     try:
         yield
     except InputValidationError as exc:
-        metadata = {"table": exc.table}
+        metadata: dict[str, Any] = {"table": exc.table}
         if exc.column:
             metadata["column"] = exc.column
         if exc.row:

@@ -17,7 +17,9 @@ def interval(default: int) -> int:
     return int(value) if value else default
 
 
-def latest_metadata(instance: dg.DagsterInstance, asset: dg.AssetsDefinition, key: str) -> str | None:
+def latest_metadata(
+    instance: dg.DagsterInstance, asset: dg.AssetsDefinition, key: str
+) -> str | None:
     """``key`` of the asset's latest materialization metadata, as text (None if absent)."""
     event = instance.get_latest_materialization_event(asset.key)
     if event is None or event.asset_materialization is None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import json
 import math
@@ -39,7 +40,8 @@ import random
 import re
 import threading
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -50,9 +52,13 @@ from starlette.routing import Route
 ReplyFormat = Literal["bold", "plain", "heading", "none"]
 ConcurrencyMode = Literal["reject", "queue"]
 
-_PRODUCT_RE = re.compile(r"<product_description>(.*?)</product_description>", re.DOTALL | re.IGNORECASE)
+_PRODUCT_RE = re.compile(
+    r"<product_description>(.*?)</product_description>", re.DOTALL | re.IGNORECASE
+)
 _SEGMENT_TAG_RE = re.compile(r"<(segment_name|segment)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
-_SEGMENT_LINE_RE = re.compile(r"^\s*(?:customer\s+)?segment(?:\s+name)?\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_SEGMENT_LINE_RE = re.compile(
+    r"^\s*(?:customer\s+)?segment(?:\s+name)?\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE
+)
 
 _ERROR_TYPES: dict[int, tuple[str, str | None]] = {
     400: ("invalid_request_error", None),
@@ -69,7 +75,9 @@ _ERROR_TYPES: dict[int, tuple[str, str | None]] = {
     504: ("server_error", None),
 }
 
-_PRODUCT_NAME_RE = re.compile(r"^\s*Product(?:\s+name)?\s*:\s*(.+?)\s*(?:\(.*\))?\s*$", re.IGNORECASE | re.MULTILINE)
+_PRODUCT_NAME_RE = re.compile(
+    r"^\s*Product(?:\s+name)?\s*:\s*(.+?)\s*(?:\(.*\))?\s*$", re.IGNORECASE | re.MULTILINE
+)
 
 # Openers and rationales use no numbers, prices or superlatives, so the copy adds no facts.
 _SEGMENT_OPENERS = (
@@ -156,7 +164,11 @@ def format_reply(copy: str, rationale: str, reply_format: ReplyFormat = "bold") 
 
 def extract_product_name(body: dict[str, Any]) -> str | None:
     """The product name from a ``Product: <name> (<category>)`` line in the user messages."""
-    text = "\n".join(message_text(m) for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user")
+    text = "\n".join(
+        message_text(m)
+        for m in body.get("messages") or []
+        if isinstance(m, dict) and m.get("role") == "user"
+    )
     names = _PRODUCT_NAME_RE.findall(text)
     return names[-1] if names else None
 
@@ -183,7 +195,9 @@ def default_reply(body: dict[str, Any], reply_format: ReplyFormat = "bold") -> s
             name = f"the {product_name}"
         template = _OPENERS[digest[0] % len(_OPENERS)]
         opener = template.format(name=name, Name=name[:1].upper() + name[1:])
-    rationale = _RATIONALES[digest[1] % len(_RATIONALES)].format(segment=segment or "the readers in this segment")
+    rationale = _RATIONALES[digest[1] % len(_RATIONALES)].format(
+        segment=segment or "the readers in this segment"
+    )
     product = extract_product_description(body)
     copy = f"{opener} {product}".strip()
     return format_reply(copy, rationale, reply_format)
@@ -196,15 +210,32 @@ def _format_seconds(seconds: float) -> tuple[str, str]:
     return secs, str(ms)
 
 
-def error_body(status: int, message: str, type_: str | None = None, code: str | None = None) -> dict[str, Any]:
-    default_type, default_code = _ERROR_TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
-    return {"error": {"message": message, "type": type_ or default_type, "param": None, "code": code or default_code}}
+def error_body(
+    status: int, message: str, type_: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    default_type, default_code = _ERROR_TYPES.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None)
+    )
+    return {
+        "error": {
+            "message": message,
+            "type": type_ or default_type,
+            "param": None,
+            "code": code or default_code,
+        }
+    }
 
 
 class _Fault:
     __slots__ = ("status", "retry_after", "message", "headers")
 
-    def __init__(self, status: int, retry_after: float | None, message: str | None, headers: dict[str, str] | None):
+    def __init__(
+        self,
+        status: int,
+        retry_after: float | None,
+        message: str | None,
+        headers: dict[str, str] | None,
+    ):
         self.status = status
         self.retry_after = retry_after
         self.message = message
@@ -304,7 +335,7 @@ class FakeOpenAIServer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         if self.running:
             return self
         config = uvicorn.Config(
@@ -355,10 +386,8 @@ class FakeOpenAIServer:
         if thread is None or server is None:
             return
         if loop is not None and self._stop_event is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(self._stop_event.set)
-            except RuntimeError:
-                pass  # loop already closed
         server.should_exit = True
         thread.join(timeout / 2)
         if thread.is_alive():
@@ -367,7 +396,7 @@ class FakeOpenAIServer:
         self._thread = None
         self._loop = None
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -531,11 +560,19 @@ class FakeOpenAIServer:
 
     # ------------------------------------------------------------------ handlers
 
-    def _error(self, status: int, message: str, reason: str, headers: dict[str, str] | None = None,
-               code: str | None = None) -> JSONResponse:
+    def _error(
+        self,
+        status: int,
+        message: str,
+        reason: str,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> JSONResponse:
         with self._lock:
             self._rejections[reason] += 1
-        return JSONResponse(error_body(status, message, code=code), status_code=status, headers=headers)
+        return JSONResponse(
+            error_body(status, message, code=code), status_code=status, headers=headers
+        )
 
     def _retry_headers(self, seconds: float | None) -> dict[str, str]:
         if seconds is None:
@@ -552,20 +589,29 @@ class FakeOpenAIServer:
         return request.headers.get("authorization", "") == f"Bearer {self.api_key}"
 
     async def _not_found(self, request: Request, exc: Exception) -> Response:
-        return JSONResponse(error_body(404, f"Unknown request URL: {request.method} {request.url.path}."),
-                            status_code=404)
+        return JSONResponse(
+            error_body(404, f"Unknown request URL: {request.method} {request.url.path}."),
+            status_code=404,
+        )
 
     async def _not_allowed(self, request: Request, exc: Exception) -> Response:
-        return JSONResponse(error_body(405, f"Method {request.method} not allowed for {request.url.path}."),
-                            status_code=405)
+        return JSONResponse(
+            error_body(405, f"Method {request.method} not allowed for {request.url.path}."),
+            status_code=405,
+        )
 
     async def _list_models(self, request: Request) -> Response:
         if not self._authorized(request):
             return JSONResponse(error_body(401, "Incorrect API key provided."), status_code=401)
-        return JSONResponse({
-            "object": "list",
-            "data": [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake-openai"} for m in self.models],
-        })
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
+                    for m in self.models
+                ],
+            }
+        )
 
     async def _sleep(self, seconds: float) -> None:
         """asyncio.sleep that is cut short (raising _ServerStopping) when the server stops."""
@@ -576,7 +622,7 @@ class FakeOpenAIServer:
             raise _ServerStopping
         try:
             await asyncio.wait_for(self._stop_event.wait(), timeout=seconds)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             return
         raise _ServerStopping
 
@@ -601,10 +647,16 @@ class FakeOpenAIServer:
             self._request_headers.append(dict(request.headers))
 
         if not self._authorized(request):
-            return self._error(401, "Incorrect API key provided. You can find your API key at "
-                               "https://platform.openai.com/account/api-keys.", "auth")
+            return self._error(
+                401,
+                "Incorrect API key provided. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                "auth",
+            )
         if not isinstance(body, dict):
-            return self._error(400, "We could not parse the JSON body of your request.", "bad_request")
+            return self._error(
+                400, "We could not parse the JSON body of your request.", "bad_request"
+            )
         if not body.get("model"):
             return self._error(400, "you must provide a model parameter", "bad_request")
         if not isinstance(body.get("messages"), list) or not body["messages"]:
@@ -690,10 +742,8 @@ class FakeOpenAIServer:
             self._release()  # a slot had been handed to us: pass it on
         else:
             fut.cancel()
-            try:
+            with contextlib.suppress(ValueError):
                 self._waiters.remove(fut)
-            except ValueError:
-                pass
 
     def _enter(self) -> None:
         self._in_flight += 1
@@ -726,14 +776,23 @@ class FakeOpenAIServer:
         except Exception as exc:  # noqa: BLE001 - reported as a 500 like a real server would
             with self._lock:
                 self._errors.append(f"{type(exc).__name__}: {exc}")
-            return self._error(500, f"The responder raised {type(exc).__name__}.", "responder_error")
+            return self._error(
+                500, f"The responder raised {type(exc).__name__}.", "responder_error"
+            )
         content = "" if content is None else str(content)
 
-        prompt_tokens = count_tokens("\n".join(message_text(m) for m in body["messages"] if isinstance(m, dict)))
+        prompt_tokens = count_tokens(
+            "\n".join(message_text(m) for m in body["messages"] if isinstance(m, dict))
+        )
         completion_tokens = count_tokens(content)
         finish_reason = "stop"
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-        if self.honor_max_tokens and isinstance(max_tokens, int) and max_tokens > 0 and completion_tokens > max_tokens:
+        if (
+            self.honor_max_tokens
+            and isinstance(max_tokens, int)
+            and max_tokens > 0
+            and completion_tokens > max_tokens
+        ):
             # keep the whitespace-separated words that fit into max_tokens
             words = content.split()
             keep = max(0, int(max_tokens / 1.3))
@@ -778,5 +837,10 @@ class FakeOpenAIServer:
                 "total_tokens": prompt_tokens + completion_tokens * n,
             },
         }
-        return JSONResponse(payload, headers={"x-request-id": f"req_fake{ident:010d}",
-                                              "openai-processing-ms": str(int(delay * 1000))})
+        return JSONResponse(
+            payload,
+            headers={
+                "x-request-id": f"req_fake{ident:010d}",
+                "openai-processing-ms": str(int(delay * 1000)),
+            },
+        )

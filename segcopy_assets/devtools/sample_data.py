@@ -34,7 +34,6 @@ single ``np.searchsorted`` (see ``_conditional_choice``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -159,12 +158,28 @@ _REGION_GIVEN_SUBCAT = np.array(
 # Relative weight of each state inside its region (roughly market size); cities inside a
 # state get weights 1, 1/2, 1/3 in listed order.
 _STATE_WEIGHTS = {
-    "New York": 0.40, "Massachusetts": 0.28, "Pennsylvania": 0.22, "Vermont": 0.10,
-    "Georgia": 0.27, "North Carolina": 0.28, "Florida": 0.30, "Tennessee": 0.15,
-    "Illinois": 0.32, "Minnesota": 0.26, "Wisconsin": 0.20, "Michigan": 0.22,
-    "Texas": 0.50, "Arizona": 0.35, "New Mexico": 0.15,
-    "Colorado": 0.45, "Utah": 0.30, "Idaho": 0.12, "Montana": 0.13,
-    "California": 0.50, "Oregon": 0.22, "Washington": 0.28,
+    "New York": 0.40,
+    "Massachusetts": 0.28,
+    "Pennsylvania": 0.22,
+    "Vermont": 0.10,
+    "Georgia": 0.27,
+    "North Carolina": 0.28,
+    "Florida": 0.30,
+    "Tennessee": 0.15,
+    "Illinois": 0.32,
+    "Minnesota": 0.26,
+    "Wisconsin": 0.20,
+    "Michigan": 0.22,
+    "Texas": 0.50,
+    "Arizona": 0.35,
+    "New Mexico": 0.15,
+    "Colorado": 0.45,
+    "Utah": 0.30,
+    "Idaho": 0.12,
+    "Montana": 0.13,
+    "California": 0.50,
+    "Oregon": 0.22,
+    "Washington": 0.28,
 }
 
 # Order-frequency model: base by tier x multiplier by subcategory x by lifecycle x noise.

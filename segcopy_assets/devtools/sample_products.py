@@ -23,7 +23,11 @@ PRODUCT_SCHEMA = {
 
 def _load_products() -> list[dict]:
     """The sample catalogue from ``data/sample_products.json`` (package data), with categories."""
-    text = resources.files("segcopy_assets.devtools").joinpath("data/sample_products.json").read_text("utf-8")
+    text = (
+        resources.files("segcopy_assets.devtools")
+        .joinpath("data/sample_products.json")
+        .read_text("utf-8")
+    )
     return [
         {**p, "category": SUBCATEGORIES[p["subcategory"]], "price": float(p["price"])}
         for p in json.loads(text)

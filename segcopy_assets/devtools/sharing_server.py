@@ -33,10 +33,11 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 import uvicorn
@@ -79,7 +80,9 @@ def _missing(message: str) -> ApiError:
 def _clean(obj: Any) -> Any:
     """Drop null struct fields; map fields (pyarrow gives lists of pairs) become dicts, nulls kept."""
     if isinstance(obj, dict):
-        return {k: dict(v) if k in _MAP_FIELDS else _clean(v) for k, v in obj.items() if v is not None}
+        return {
+            k: dict(v) if k in _MAP_FIELDS else _clean(v) for k, v in obj.items() if v is not None
+        }
     return obj
 
 
@@ -123,8 +126,12 @@ class DeltaLog:
             if m := _COMMIT_RE.match(name):
                 commits[int(m.group(1))] = self.log_dir / name
             elif m := _CHECKPOINT_RE.match(name):
-                parts.setdefault(int(m.group(1)), []).append((self.log_dir / name, int(m.group(2) or 1)))
-        checkpoints = {v: sorted(p for p, _ in ps) for v, ps in parts.items() if len(ps) == ps[0][1]}
+                parts.setdefault(int(m.group(1)), []).append(
+                    (self.log_dir / name, int(m.group(2) or 1))
+                )
+        checkpoints = {
+            v: sorted(p for p, _ in ps) for v, ps in parts.items() if len(ps) == ps[0][1]
+        }
         if not commits and not checkpoints:
             raise _missing("The table has no data yet.")
         return commits, checkpoints
@@ -192,7 +199,9 @@ def _parse_timestamp(value: Any) -> int:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        m = re.fullmatch(r"(\d{4})-(\d\d?)-(\d\d?)[ T](\d\d?):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?", text)
+        m = re.fullmatch(
+            r"(\d{4})-(\d\d?)-(\d\d?)[ T](\d\d?):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?", text
+        )
         try:
             *fields, frac = m.groups()  # type: ignore[union-attr]
             dt = datetime(*map(int, fields), int((frac or "0").ljust(6, "0")))
@@ -225,24 +234,41 @@ def _stable_id(name: str) -> str:
 
 
 def _ndjson(lines: list[dict], version: int, delta: bool) -> Response:
-    headers = {"content-type": "application/x-ndjson; charset=utf-8", "delta-table-version": str(version)}
+    headers = {
+        "content-type": "application/x-ndjson; charset=utf-8",
+        "delta-table-version": str(version),
+    }
     if delta:
         headers["delta-sharing-capabilities"] = "responseformat=delta"
-    return Response("".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines), headers=headers)
+    return Response(
+        "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines), headers=headers
+    )
 
 
 def _header_lines(snap: Snapshot, delta: bool, **extra: Any) -> list[dict]:
     """The protocol and metaData lines that start metadata, query and changes responses."""
     extra.update(size=sum(a.get("size", 0) for a in snap.files.values()), numFiles=len(snap.files))
     if delta:
-        return [{"protocol": {"deltaProtocol": snap.protocol}},
-                {"metaData": {"deltaMetadata": snap.metadata, **extra}}]
+        return [
+            {"protocol": {"deltaProtocol": snap.protocol}},
+            {"metaData": {"deltaMetadata": snap.metadata, **extra}},
+        ]
     proto = snap.protocol
     implied = ["columnMapping"] if proto.get("minReaderVersion", 1) > 1 else []
     features = set(proto.get("readerFeatures") or implied)
     if features - {"timestampNtz"}:
-        raise _bad(f"This table needs reader features {sorted(features)}: ask for responseformat=delta.")
-    keep = ("id", "name", "description", "format", "schemaString", "partitionColumns", "configuration")
+        raise _bad(
+            f"This table needs reader features {sorted(features)}: ask for responseformat=delta."
+        )
+    keep = (
+        "id",
+        "name",
+        "description",
+        "format",
+        "schemaString",
+        "partitionColumns",
+        "configuration",
+    )
     meta = {k: snap.metadata[k] for k in keep if k in snap.metadata}
     return [{"protocol": {"minReaderVersion": 1}}, {"metaData": {**meta, **extra}}]
 
@@ -258,13 +284,18 @@ class _Api:
 
     def authenticate(self, request: Request) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if not (scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self._token)):
+        if not (
+            scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self._token)
+        ):
             raise ApiError(401, "UNAUTHENTICATED", "Missing or invalid bearer token.")
 
     def _find(self, share: str, schema: str | None = None, table: str | None = None) -> list[int]:
         found = list(range(len(self.tables)))
-        for what, attr, name in (("share", "share", share), ("schema", "schema", schema),
-                                 ("table", "name", table)):
+        for what, attr, name in (
+            ("share", "share", share),
+            ("schema", "schema", schema),
+            ("table", "name", table),
+        ):
             if name is not None:
                 found = [i for i in found if getattr(self.tables[i], attr).lower() == name.lower()]
                 if not found:
@@ -278,18 +309,32 @@ class _Api:
     def _sign(self, idx: int, key: str, expires: str) -> str:
         return hmac.new(self._key, f"{idx}/{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def _file_line(self, request: Request, idx: int, kind: str, action: dict, delta: bool,
-                   extra: dict, cdf: bool = False) -> dict:
+    def _file_line(
+        self,
+        request: Request,
+        idx: int,
+        kind: str,
+        action: dict,
+        delta: bool,
+        extra: dict,
+        cdf: bool = False,
+    ) -> dict:
         """One file line; ``kind`` is the log action (add/remove/cdc), ``cdf`` for /changes answers."""
         key = base64.urlsafe_b64encode(unquote(action["path"]).encode()).decode().rstrip("=")
         expires = str(int(time.time()) + URL_TTL_SECONDS)
-        url = f"{request.url_for('file', idx=str(idx), key=key)}?X-Amz-Expires={expires}" \
-              f"&X-Amz-Signature={self._sign(idx, key, expires)}"
+        url = (
+            f"{request.url_for('file', idx=str(idx), key=key)}?X-Amz-Expires={expires}"
+            f"&X-Amz-Signature={self._sign(idx, key, expires)}"
+        )
         size = action.get("size")
         if size is None:  # optional in remove actions
             size = (self.logs[idx].root / unquote(action["path"])).stat().st_size
-        common = {"id": hashlib.sha256(action["path"].encode()).hexdigest()[:32], "size": size,
-                  "expirationTimestamp": int(expires) * 1000, **extra}
+        common = {
+            "id": hashlib.sha256(action["path"].encode()).hexdigest()[:32],
+            "size": size,
+            "expirationTimestamp": int(expires) * 1000,
+            **extra,
+        }
         if delta:
             return {"file": {**common, "deltaSingleAction": {kind: {**action, "path": url}}}}
         body = {"url": url, "partitionValues": action.get("partitionValues", {}), **common}
@@ -309,8 +354,16 @@ class _Api:
         return JSONResponse(body)
 
     def _table_items(self, idx: list[int]) -> list[dict]:
-        return [{"name": t.name, "schema": t.schema, "share": t.share, "shareId": _stable_id(t.share),
-                 "id": _stable_id(f"{t.share}.{t.schema}.{t.name}")} for t in (self.tables[i] for i in idx)]
+        return [
+            {
+                "name": t.name,
+                "schema": t.schema,
+                "share": t.share,
+                "shareId": _stable_id(t.share),
+                "id": _stable_id(f"{t.share}.{t.schema}.{t.name}"),
+            }
+            for t in (self.tables[i] for i in idx)
+        ]
 
     def list_shares(self, request: Request) -> Response:
         names = dict.fromkeys(t.share for t in self.tables)
@@ -372,10 +425,8 @@ class _Api:
             if limit is not None and rows >= limit:
                 break
             add = snap.files[path]
-            try:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
                 rows += int(json.loads(add.get("stats") or "{}").get("numRecords", 0))
-            except (ValueError, TypeError, AttributeError):
-                pass
             lines.append(self._file_line(request, idx, "add", add, delta, extra))
         return _ndjson(lines, snap.version, delta)
 
@@ -397,32 +448,54 @@ class _Api:
         if start > end:
             raise _bad(f"The starting version {start} is after the ending version {end}.")
         snap, stamps = log.snapshot(start), log.timestamps()
-        if str(snap.metadata.get("configuration", {}).get("delta.enableChangeDataFeed")).lower() != "true":
-            raise _bad("Change data feed is not enabled on this table (delta.enableChangeDataFeed).")
+        if (
+            str(snap.metadata.get("configuration", {}).get("delta.enableChangeDataFeed")).lower()
+            != "true"
+        ):
+            raise _bad(
+                "Change data feed is not enabled on this table (delta.enableChangeDataFeed)."
+            )
         lines = _header_lines(snap, delta, version=start)
         for version in range(start, end + 1):
-            actions, extra = log.commit(version), {"version": version, "timestamp": stamps.get(version)}
+            actions, extra = (
+                log.commit(version),
+                {"version": version, "timestamp": stamps.get(version)},
+            )
             if delta and version > start:
-                lines += [{"metaData": {"deltaMetadata": a["metaData"], "version": version}}
-                          for a in actions if "metaData" in a]
-            has_cdc = any("cdc" in a for a in actions)  # cdc files, when present, replace add/remove
+                lines += [
+                    {"metaData": {"deltaMetadata": a["metaData"], "version": version}}
+                    for a in actions
+                    if "metaData" in a
+                ]
+            has_cdc = any(
+                "cdc" in a for a in actions
+            )  # cdc files, when present, replace add/remove
             for a in actions:
                 kind = next((k for k in ("cdc", "add", "remove") if k in a), None)
                 if kind and (kind == "cdc" or (not has_cdc and a[kind].get("dataChange", True))):
-                    lines.append(self._file_line(request, idx, kind, a[kind], delta, extra, cdf=True))
+                    lines.append(
+                        self._file_line(request, idx, kind, a[kind], delta, extra, cdf=True)
+                    )
         return _ndjson(lines, start, delta)
 
     async def serve_file(self, request: Request) -> Response:
         q, p = request.query_params, request.path_params
         expires, signature = q.get("X-Amz-Expires", ""), q.get("X-Amz-Signature", "")
         idx = int(p["idx"]) if p["idx"].isdigit() else -1
-        if not (0 <= idx < len(self.tables) and expires.isdigit()
-                and hmac.compare_digest(signature.encode(), self._sign(idx, p["key"], expires).encode())):
+        if not (
+            0 <= idx < len(self.tables)
+            and expires.isdigit()
+            and hmac.compare_digest(signature.encode(), self._sign(idx, p["key"], expires).encode())
+        ):
             raise ApiError(403, "PERMISSION_DENIED", "Invalid file URL signature.")
         if int(expires) < time.time():
-            raise ApiError(403, "PERMISSION_DENIED", "The file URL has expired: query the table again.")
+            raise ApiError(
+                403, "PERMISSION_DENIED", "The file URL has expired: query the table again."
+            )
         root = self.logs[idx].root
-        path = (root / base64.urlsafe_b64decode(p["key"] + "=" * (-len(p["key"]) % 4)).decode()).resolve()
+        path = (
+            root / base64.urlsafe_b64decode(p["key"] + "=" * (-len(p["key"]) % 4)).decode()
+        ).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             raise _missing("The file does not exist.")
         return FileResponse(path, media_type="application/octet-stream")  # handles HEAD and Range
@@ -457,15 +530,21 @@ def create_app(tables: list[SharedTable], bearer_token: str) -> Starlette:
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"errorCode": exc.code, "message": exc.message}, exc.status, headers=headers)
+        return JSONResponse(
+            {"errorCode": exc.code, "message": exc.message}, exc.status, headers=headers
+        )
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = {404: "RESOURCE_DOES_NOT_EXIST", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+        code = {404: "RESOURCE_DOES_NOT_EXIST", 405: "METHOD_NOT_ALLOWED"}.get(
+            exc.status_code, "BAD_REQUEST"
+        )
         return JSONResponse({"errorCode": code, "message": str(exc.detail)}, exc.status_code)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"errorCode": "INTERNAL_ERROR", "message": "Internal server error."}, 500)
+        return JSONResponse(
+            {"errorCode": "INTERNAL_ERROR", "message": "Internal server error."}, 500
+        )
 
     handlers = {ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash}
     return Starlette(routes=routes, exception_handlers=handlers)
@@ -501,9 +580,17 @@ def _announce(profile_path: str | Path, share: str, schema: str, table: str, end
     print(f"Table URL: {profile_path}#{share}.{schema}.{table}", flush=True)
 
 
-def serve(table_path: str | Path, *, share: str = "segcopy", schema: str = "cdp", table: str = "customers",
-          host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-          profile_path: str | Path = "segcopy.share") -> None:
+def serve(
+    table_path: str | Path,
+    *,
+    share: str = "segcopy",
+    schema: str = "cdp",
+    table: str = "customers",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    profile_path: str | Path = "segcopy.share",
+) -> None:
     """Serve one local Delta table until interrupted; writes the profile once the port is known."""
     token = token or secrets.token_urlsafe(32)
     app = create_app([SharedTable(share, schema, table, Path(table_path))], token)
@@ -512,14 +599,18 @@ def serve(table_path: str | Path, *, share: str = "segcopy", schema: str = "cdp"
     write_profile(profile_path, endpoint, token)
     _announce(profile_path, share, schema, table, endpoint)
     # No access log: it would print the presigned file URLs (an hour of read access each).
-    uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="info", access_log=False)).run(sockets=[sock])
+    uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="info", access_log=False)).run(
+        sockets=[sock]
+    )
 
 
 @contextlib.contextmanager
 def running_server(tables: list[SharedTable], token: str, host: str = "127.0.0.1") -> Iterator[str]:
     """Run the server in a background thread on a free port; yields the endpoint URL."""
     sock = _bind(host, 0)
-    config = uvicorn.Config(create_app(tables, token), lifespan="off", log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        create_app(tables, token), lifespan="off", log_level="warning", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -534,4 +625,3 @@ def running_server(tables: list[SharedTable], token: str, host: str = "127.0.0.1
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-

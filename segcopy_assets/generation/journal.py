@@ -13,9 +13,9 @@ import time
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
+from segcopy_assets.storage.delta import sql_list, table_exists
 from segcopy_assets.storage.delta_commits import retry_refused_commits
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
-from segcopy_assets.storage.delta import sql_list, table_exists
 from segcopy_assets.storage.variant_store import read_reusable
 
 

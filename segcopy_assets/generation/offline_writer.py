@@ -12,11 +12,23 @@ OFFLINE_MODEL = "offline-template-v1"
 MAJORITY = 0.5
 
 _OPENERS = {
-    ("high value", "Premium"): "The {name} is built for people who choose their gear on performance first.",
-    ("high value", "Mid-range"): "The {name} is made for people who know their gear and expect it to deliver.",
-    ("high value", "Value"): "The {name} is a considered choice for people who buy gear to use it hard.",
+    (
+        "high value",
+        "Premium",
+    ): "The {name} is built for people who choose their gear on performance first.",
+    (
+        "high value",
+        "Mid-range",
+    ): "The {name} is made for people who know their gear and expect it to deliver.",
+    (
+        "high value",
+        "Value",
+    ): "The {name} is a considered choice for people who buy gear to use it hard.",
     ("core", "Premium"): "The {name} brings serious performance to every outing.",
-    ("core", "Mid-range"): "The {name} is a dependable all-rounder that covers the essentials well.",
+    (
+        "core",
+        "Mid-range",
+    ): "The {name} is a dependable all-rounder that covers the essentials well.",
     ("core", "Value"): "The {name} gives you the essentials, done properly.",
 }
 _CLOSERS = {
@@ -75,7 +87,9 @@ def write_offline_variant(segment: dict, product: dict) -> str:
             f"{discount_value.lower()} discount sensitivity is the most common ({_pct(discount['share'])})."
         )
     if region and region["share"] >= MAJORITY:
-        reasons.append(f"Named the {region['value']} because {_pct(region['share'])} of the segment lives there.")
+        reasons.append(
+            f"Named the {region['value']} because {_pct(region['share'])} of the segment lives there."
+        )
     elif region:
         reasons.append(
             f"Named no region: the largest, {region['value']}, holds only {_pct(region['share'])} of the segment."

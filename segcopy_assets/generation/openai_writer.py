@@ -12,8 +12,10 @@ together and are mostly rejected again). The API key never leaves the client obj
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import openai
+from aiolimiter import AsyncLimiter
 
 from segcopy_assets.errors import GenerationError
 
@@ -58,19 +60,17 @@ class ChatCompletionsWriter:
         self.max_tokens = max_tokens
         self.max_concurrency = max_concurrency
         self.max_rps = max_rps
-        self._client_args = dict(
+        self._client_args: dict[str, Any] = dict(
             base_url=base_url or None, api_key=api_key, timeout=timeout_s, max_retries=max_retries
         )
         self._client: openai.AsyncOpenAI | None = None
         self._semaphore: asyncio.Semaphore | None = None
-        self._limiter = None
+        self._limiter: AsyncLimiter | None = None
 
     async def __aenter__(self) -> "ChatCompletionsWriter":
         self._client = openai.AsyncOpenAI(**self._client_args)
         self._semaphore = asyncio.Semaphore(self.max_concurrency)
         if self.max_rps is not None:
-            from aiolimiter import AsyncLimiter
-
             # A bucket of one: starts are 1/max_rps apart, never a burst. (A bucket of max_rps
             # would let up to 2 x max_rps through in the first second of a run.)
             self._limiter = AsyncLimiter(1, 1.0 / self.max_rps)
@@ -81,7 +81,9 @@ class ChatCompletionsWriter:
             await self._client.close()
         self._client = None
 
-    async def write(self, segment: dict, product: dict, messages: list[dict[str, str]]) -> Completion:
+    async def write(
+        self, segment: dict, product: dict, messages: list[dict[str, str]]
+    ) -> Completion:
         """One variant (the messages already carry the segment and the product)."""
         return await self.complete(messages)
 
@@ -94,7 +96,7 @@ class ChatCompletionsWriter:
             try:
                 response = await self._client.chat.completions.create(
                     model=self.model,
-                    messages=messages,
+                    messages=cast(Any, messages),  # role/content dicts, as the API takes them
                     temperature=self.temperature,
                     max_tokens=self.max_tokens,
                 )

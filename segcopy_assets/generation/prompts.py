@@ -126,7 +126,9 @@ def _check_template(directory: Path, name: str, source: str) -> None:
     try:
         ast = env.parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise PromptError(f"{directory / name}, line {exc.lineno}: template syntax error: {exc.message}") from None
+        raise PromptError(
+            f"{directory / name}, line {exc.lineno}: template syntax error: {exc.message}"
+        ) from None
     unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - PLACEHOLDERS)
     if unknown:
         raise PromptError(
@@ -158,10 +160,16 @@ def load_prompt_set(
     user_source = _read(directory, USER_TEMPLATE)
     _check_template(directory, SYSTEM_TEMPLATE, system_source)
     _check_template(directory, USER_TEMPLATE, user_source)
-    if "product_description" not in jinja2.meta.find_undeclared_variables(_environment().parse(user_source)):
-        raise PromptError(f"{directory / USER_TEMPLATE}: must include {{{{ product_description }}}}")
+    if "product_description" not in jinja2.meta.find_undeclared_variables(
+        _environment().parse(user_source)
+    ):
+        raise PromptError(
+            f"{directory / USER_TEMPLATE}: must include {{{{ product_description }}}}"
+        )
     brand_voice_path = directory / BRAND_VOICE
-    brand_voice = brand_voice_path.read_text(encoding="utf-8").strip() if brand_voice_path.exists() else ""
+    brand_voice = (
+        brand_voice_path.read_text(encoding="utf-8").strip() if brand_voice_path.exists() else ""
+    )
 
     config = _load_toml(directory, CONFIG, required=True)
     model = config.get("model", {})
@@ -172,7 +180,9 @@ def load_prompt_set(
             max_tokens=int(model.get("max_tokens", 700)),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise PromptError(f"{directory / CONFIG}: [model] needs name, temperature, max_tokens ({exc})") from None
+        raise PromptError(
+            f"{directory / CONFIG}: [model] needs name, temperature, max_tokens ({exc})"
+        ) from None
     if not 0 <= params.temperature <= 2 or params.max_tokens <= 0:
         raise PromptError(f"{directory / CONFIG}: temperature must be in [0, 2] and max_tokens > 0")
     if backend == "offline":

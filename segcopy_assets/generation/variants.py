@@ -11,24 +11,27 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import polars as pl
 
-from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
 from segcopy_assets.errors import GenerationError
+from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
 from segcopy_assets.generation.openai_writer import Completion, describe_call_error
 from segcopy_assets.generation.prompts import PromptSet
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
 
 PAIRINGS = ("all", "own_category")
 
+
 class Writer(Protocol):
     backend: str
     model: str
 
-    async def write(self, segment: dict, product: dict, messages: list[dict[str, str]]) -> Completion: ...
+    async def write(
+        self, segment: dict, product: dict, messages: list[dict[str, str]]
+    ) -> Completion: ...
 
 
 def input_hash(prompt_hash: str, summary_hash: str, content_hash: str) -> str:
@@ -36,7 +39,9 @@ def input_hash(prompt_hash: str, summary_hash: str, content_hash: str) -> str:
     return hashlib.sha256(f"{prompt_hash}|{summary_hash}|{content_hash}".encode()).hexdigest()[:32]
 
 
-def plan_pairs(segments: pl.DataFrame, products: pl.DataFrame, pairing: str = "all") -> list[tuple[dict, dict]]:
+def plan_pairs(
+    segments: pl.DataFrame, products: pl.DataFrame, pairing: str = "all"
+) -> list[tuple[dict, dict]]:
     """Segment × product pairs: every product (the walkthrough's way) or the segment's category."""
     if pairing not in PAIRINGS:
         raise ValueError(f"pairing must be one of {PAIRINGS}, not {pairing!r}")
@@ -71,7 +76,9 @@ class GenerationStats:
     def cost_usd(self, price_per_1m: tuple[float, float] | None) -> float | None:
         if price_per_1m is None:
             return None
-        return (self.prompt_tokens * price_per_1m[0] + self.completion_tokens * price_per_1m[1]) / 1e6
+        return (
+            self.prompt_tokens * price_per_1m[0] + self.completion_tokens * price_per_1m[1]
+        ) / 1e6
 
 
 def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ihash: str) -> dict:
@@ -96,8 +103,12 @@ async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> d
         raise
     except Exception as exc:  # one pair's failure is recorded, the others go on
         stats.failed += 1
-        return {**row, "status": "failed", "error": describe_call_error(exc),
-                "generated_at": datetime.now(timezone.utc)}
+        return {
+            **row,
+            "status": "failed",
+            "error": describe_call_error(exc),
+            "generated_at": datetime.now(UTC),
+        }
     stats.calls += 1
     stats.prompt_tokens += completion.prompt_tokens
     stats.completion_tokens += completion.completion_tokens
@@ -116,7 +127,7 @@ async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> d
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
         "latency_ms": round(completion.latency_ms, 1),
-        "generated_at": datetime.now(timezone.utc),
+        "generated_at": datetime.now(UTC),
         "status": "failed" if problem else "ok",
         "error": problem,
     }
@@ -153,7 +164,9 @@ async def generate_variants(
         hit = cached.get(ihash)
         if hit is not None:
             stats.reused += 1
-            rows.append({**hit, "segment_id": segment["segment_id"], "product_id": product["product_id"]})
+            rows.append(
+                {**hit, "segment_id": segment["segment_id"], "product_id": product["product_id"]}
+            )
         else:
             todo.append((segment, product, ihash))
 

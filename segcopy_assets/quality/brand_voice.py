@@ -2,6 +2,7 @@
 
 import re
 
+
 def phrase_re(phrase: str) -> re.Pattern:
     body = r"[\s-]+".join(map(re.escape, re.split(r"[\s-]+", phrase.strip().lower())))
     return re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])")
@@ -14,7 +15,10 @@ def avoid_words_from_brand_voice(text: str) -> tuple[str, ...]:
     """
     out: list[str] = []
     lines = (text or "").splitlines()
-    label = re.compile(r"^\s*(?:[-*+•]\s*)?(?:\*\*|__)?\s*(?:words\s+to\s+avoid|avoid)\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?(.*)$", re.I)
+    label = re.compile(
+        r"^\s*(?:[-*+•]\s*)?(?:\*\*|__)?\s*(?:words\s+to\s+avoid|avoid)\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?(.*)$",
+        re.I,
+    )
     i = 0
     while i < len(lines):
         m = label.match(lines[i])
@@ -32,4 +36,3 @@ def avoid_words_from_brand_voice(text: str) -> tuple[str, ...]:
                 if word and word not in out:
                     out.append(word)
     return tuple(out)
-

@@ -96,4 +96,3 @@ def offer_key(hit: str) -> str:
     if pct:
         return pct.group(1) + "%"
     return hit
-

@@ -19,8 +19,18 @@ from functools import lru_cache
 from segcopy_assets.quality.normalise import SENTENCE_START_RE, clean, norm
 
 COUNT_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
 }
 _NUMBER_WORD = {v: k for k, v in COUNT_WORDS.items()}
 
@@ -43,21 +53,110 @@ _NUMBER_RE = re.compile(
 _TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*|\d+(?:[.,]\d+)*")
 # Capitalised words that start sentences or are function words, never names on their own.
 _CAP_STOP = {
-    "The", "A", "An", "It", "Its", "This", "That", "These", "Those", "Our", "Your", "Their", "His",
-    "Her", "Each", "Every", "All", "Both", "Some", "Any", "And", "Or", "But", "With", "For", "In",
-    "On", "At", "By", "From", "To", "Of", "As", "If", "When", "While", "So", "Yet", "Whether",
-    "We", "You", "They", "He", "She", "I", "Is", "Are", "No", "Not", "Just", "Plus",
+    "The",
+    "A",
+    "An",
+    "It",
+    "Its",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "Our",
+    "Your",
+    "Their",
+    "His",
+    "Her",
+    "Each",
+    "Every",
+    "All",
+    "Both",
+    "Some",
+    "Any",
+    "And",
+    "Or",
+    "But",
+    "With",
+    "For",
+    "In",
+    "On",
+    "At",
+    "By",
+    "From",
+    "To",
+    "Of",
+    "As",
+    "If",
+    "When",
+    "While",
+    "So",
+    "Yet",
+    "Whether",
+    "We",
+    "You",
+    "They",
+    "He",
+    "She",
+    "I",
+    "Is",
+    "Are",
+    "No",
+    "Not",
+    "Just",
+    "Plus",
 }
 _PHRASE_STOP = {
-    "and", "or", "with", "of", "the", "a", "an", "to", "in", "on", "for", "that", "which", "is",
-    "are", "was", "were", "be", "can", "by", "from", "at", "as", "per", "it", "its", "this", "has",
-    "have", "had", "plus", "up", "into", "than", "so", "but", "each", "both", "more", "less",
+    "and",
+    "or",
+    "with",
+    "of",
+    "the",
+    "a",
+    "an",
+    "to",
+    "in",
+    "on",
+    "for",
+    "that",
+    "which",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "can",
+    "by",
+    "from",
+    "at",
+    "as",
+    "per",
+    "it",
+    "its",
+    "this",
+    "has",
+    "have",
+    "had",
+    "plus",
+    "up",
+    "into",
+    "than",
+    "so",
+    "but",
+    "each",
+    "both",
+    "more",
+    "less",
 }
 
 
 def _is_plural(word: str) -> bool:
     w = word.lower()
-    return len(w) > 2 and w.endswith("s") and not w.endswith(("ss", "us", "is", "'s")) and w not in _PHRASE_STOP
+    return (
+        len(w) > 2
+        and w.endswith("s")
+        and not w.endswith(("ss", "us", "is", "'s"))
+        and w not in _PHRASE_STOP
+    )
 
 
 _NEXT_WORD_RE = re.compile(r"\s+([A-Za-z][A-Za-z'-]*)(?![\w])")
@@ -119,29 +218,42 @@ def _extract_facts(description: str) -> tuple[str, ...]:
     while i < len(tokens):
         tok = tokens[i]
         prev = tokens[i - 1] if i else None
-        unit_position = prev is not None and prev.group()[0].isdigit() and text[prev.end():tok.start()] in ("", " ")
+        unit_position = (
+            prev is not None
+            and prev.group()[0].isdigit()
+            and text[prev.end() : tok.start()] in ("", " ")
+        )
         if not _name_like(tok.group()) or unit_position:
             i += 1
             continue
         run = [tok]
         j = i + 1
-        while (j < len(tokens) and text[run[-1].end():tokens[j].start()] == " "
-               and _name_like(tokens[j].group()) and not run[-1].group().endswith("'s")):
+        while (
+            j < len(tokens)
+            and text[run[-1].end() : tokens[j].start()] == " "
+            and _name_like(tokens[j].group())
+            and not run[-1].group().endswith("'s")
+        ):
             run.append(tokens[j])
             j += 1
         # A lone plain word opening a sentence ("Hydraulic disc brakes", "Sizes 7 to 14") is
         # not a name unless it is capitalised mid-sentence somewhere too.
         first = run[0].group()
-        keep = run[0].start() not in starts or len(run) > 1 or _strong(first) or first in capital_mid
-        if keep and (j < len(tokens) and text[run[-1].end():tokens[j].start()] == " "
-                     and re.fullmatch(r"\d+", tokens[j].group())):
+        keep = (
+            run[0].start() not in starts or len(run) > 1 or _strong(first) or first in capital_mid
+        )
+        if keep and (
+            j < len(tokens)
+            and text[run[-1].end() : tokens[j].start()] == " "
+            and re.fullmatch(r"\d+", tokens[j].group())
+        ):
             m = numbers.get(tokens[j].start())
             if m is not None and m.group() == tokens[j].group() and not m.group("sign"):
                 run.append(tokens[j])
                 consumed.add(tokens[j].start())
                 j += 1
         if keep:
-            found.append((run[0].start(), re.sub(r"'s$", "", text[run[0].start():run[-1].end()])))
+            found.append((run[0].start(), re.sub(r"'s$", "", text[run[0].start() : run[-1].end()])))
         i = j
 
     for start, m in numbers.items():
@@ -160,8 +272,10 @@ def _extract_facts(description: str) -> tuple[str, ...]:
         found.append((m.start(), m.group().strip()))
 
     # Counts written as words: "Two doors", "three rear pockets", "four-piston", "one-piece".
-    for m in re.finditer(r"(?i)(?<![\w-])(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", text):
-        hyphen = re.match(r"-[A-Za-z]+", text[m.end():])
+    for m in re.finditer(
+        r"(?i)(?<![\w-])(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b", text
+    ):
+        hyphen = re.match(r"-[A-Za-z]+", text[m.end() :])
         if hyphen:
             found.append((m.start(), m.group() + hyphen.group()))
             continue
@@ -210,8 +324,13 @@ _alias("ah", r"ah|amp(?:ere)?[\s-]?hours?")
 _alias("w|watt|watts", r"w|watts?")
 _alias("v|volt|volts", r"v|volts?")
 _alias("a|amp|amps", r"a|amps?|amperes?")
-_alias("°c|° c|c°", r"(?:°|º|˚)?\s?c(?![a-z])|(?:°|º|˚)?\s?celsius|degrees?\s+(?:c(?![a-z])|celsius)")
-_alias("°f|° f", r"(?:°|º|˚)?\s?f(?![a-z])|(?:°|º|˚)?\s?fahrenheit|degrees?\s+(?:f(?![a-z])|fahrenheit)")
+_alias(
+    "°c|° c|c°", r"(?:°|º|˚)?\s?c(?![a-z])|(?:°|º|˚)?\s?celsius|degrees?\s+(?:c(?![a-z])|celsius)"
+)
+_alias(
+    "°f|° f",
+    r"(?:°|º|˚)?\s?f(?![a-z])|(?:°|º|˚)?\s?fahrenheit|degrees?\s+(?:f(?![a-z])|fahrenheit)",
+)
 _alias("°|degree|degrees|deg", r"°|º|˚|degrees?|deg")
 _alias("gsm", r"gsm|g/m²|g/m2|grams? per square met(?:re|er)")
 _alias("d|denier", r"d|denier")
@@ -220,8 +339,10 @@ _alias("inch|inches|in", r"inch(?:es)?|in\.|\"|″|”")
 _alias("h|hr|hrs|hour|hours", r"h|hrs?|hours?")
 _alias("min|mins|minute|minutes", r"mins?|minutes?")
 _alias("s|sec|secs|second|seconds", r"s|secs?|seconds?")
-_alias("square metres|square meters|square metre|square meter|m²|sqm|sq m",
-       r"square met(?:re|er)s?|sq\.?\s?m|m²|m2|sqm")
+_alias(
+    "square metres|square meters|square metre|square meter|m²|sqm|sq m",
+    r"square met(?:re|er)s?|sq\.?\s?m|m²|m2|sqm",
+)
 _alias("%|percent|per cent", r"%|percent|per cent")
 _alias("fill-power|fill power|fill|fp", r"fill[\s-]?power|fill|fp")
 _alias("layer|layers", r"layers?|ply")
@@ -232,7 +353,9 @@ _FACT_NUM_RE = re.compile(
     r"^(?P<size>size\s+)?(?P<sign>-)?(?P<num>\d+(?:\.\d+)?(?:\s?[-/x×]\s?\d+(?:\.\d+)?)*)"
     r"(?P<sep>\s?-?\s?)(?P<unit>.*)$"
 )
-_FACT_COUNT_RE = re.compile(r"^(?P<count>one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?P<sep>[\s-])(?P<rest>.+)$")
+_FACT_COUNT_RE = re.compile(
+    r"^(?P<count>one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?P<sep>[\s-])(?P<rest>.+)$"
+)
 
 
 def _number_pattern(num: str, negative: bool) -> str:
@@ -311,4 +434,3 @@ def fact_present(fact: str, text: str) -> bool:
     if not fact or not fact.strip():
         return True
     return fact_regex(fact).search(norm(text)) is not None
-

@@ -34,7 +34,15 @@ CHECKS: dict[str, str] = {
 CONTENT_CHECKS = tuple(c for c in CHECKS if c not in ("coverage", "well_formed"))
 
 #: Columns judge_partition reads; a frame without one of them is a bug (ValueError).
-NEEDED_COLUMNS = ("segment_id", "product_id", "input_hash", "variant_text", "rationale", "status", "error")
+NEEDED_COLUMNS = (
+    "segment_id",
+    "product_id",
+    "input_hash",
+    "variant_text",
+    "rationale",
+    "status",
+    "error",
+)
 #: Columns that must not be null on an ``ok`` row.
 REQUIRED_ON_OK = ("segment_id", "product_id", "input_hash", "variant_text", "status")
 
@@ -51,7 +59,9 @@ class Verdict:
 
 @dataclass(frozen=True)
 class CheckSettings:
-    place_share_threshold: float = 0.5  # a region/state/city may be named only if it holds >= this share
+    place_share_threshold: float = (
+        0.5  # a region/state/city may be named only if it holds >= this share
+    )
     min_words: int = 30
     max_words: int = 250
     min_length_ratio: float = 0.6  # variant words / original words
@@ -89,29 +99,44 @@ def judge_variant(
 
     normalized = norm(copy)
     missing = [f for f in extract_facts(original) if not fact_regex(f).search(normalized)]
-    verdicts.append(_verdict("facts_preserved", f"missing facts: {', '.join(missing)}" if missing else None))
+    verdicts.append(
+        _verdict("facts_preserved", f"missing facts: {', '.join(missing)}" if missing else None)
+    )
 
     offers = hits(OFFER_RE, copy, original, offer_key)
-    verdicts.append(_verdict(
-        "no_invented_offers",
-        "offer claims not in the original: " + ", ".join(f'"{o}"' for o in offers) if offers else None,
-    ))
+    verdicts.append(
+        _verdict(
+            "no_invented_offers",
+            "offer claims not in the original: " + ", ".join(f'"{o}"' for o in offers)
+            if offers
+            else None,
+        )
+    )
 
     problems = []
     identity = hits(IDENTITY_RE, copy, original)
     if identity:
-        problems.append("addresses the reader as one kind of person or mentions the segment: "
-                        + ", ".join(f'"{h}"' for h in identity))
+        problems.append(
+            "addresses the reader as one kind of person or mentions the segment: "
+            + ", ".join(f'"{h}"' for h in identity)
+        )
     places = places_named(copy, original, place_shares(segment), settings.place_share_threshold)
     if places:
-        problems.append(f"names places held by less than {round(settings.place_share_threshold * 100)}% "
-                        f"of the segment: {', '.join(places)}")
+        problems.append(
+            f"names places held by less than {round(settings.place_share_threshold * 100)}% "
+            f"of the segment: {', '.join(places)}"
+        )
     verdicts.append(_verdict("whole_segment_voice", problems))
 
     refusals = [m.group() for m in REFUSAL_RE.finditer(cased(copy))]
-    verdicts.append(_verdict(
-        "no_refusal", "reads like a refusal: " + ", ".join(f'"{r}"' for r in dict.fromkeys(refusals)) if refusals else None
-    ))
+    verdicts.append(
+        _verdict(
+            "no_refusal",
+            "reads like a refusal: " + ", ".join(f'"{r}"' for r in dict.fromkeys(refusals))
+            if refusals
+            else None,
+        )
+    )
 
     problems = []
     n, n_orig = word_count(copy), word_count(original)
@@ -120,8 +145,10 @@ def judge_variant(
     if n_orig:
         ratio = n / n_orig
         if not settings.min_length_ratio <= ratio <= settings.max_length_ratio:
-            problems.append(f"{ratio:.2f}x the original's {n_orig} words ({n} words), outside "
-                            f"{settings.min_length_ratio:g}-{settings.max_length_ratio:g}x")
+            problems.append(
+                f"{ratio:.2f}x the original's {n_orig} words ({n} words), outside "
+                f"{settings.min_length_ratio:g}-{settings.max_length_ratio:g}x"
+            )
     verdicts.append(_verdict("length_in_bounds", problems))
 
     used = []
@@ -131,9 +158,14 @@ def judge_variant(
         pattern = phrase_re(word)
         if pattern.search(copy.lower()) and not pattern.search(original.lower()):
             used.append(word)
-    verdicts.append(_verdict(
-        "brand_voice", "uses words the brand voice avoids: " + ", ".join(f'"{w}"' for w in used) if used else None
-    ))
+    verdicts.append(
+        _verdict(
+            "brand_voice",
+            "uses words the brand voice avoids: " + ", ".join(f'"{w}"' for w in used)
+            if used
+            else None,
+        )
+    )
     return verdicts
 
 
@@ -173,9 +205,19 @@ def judge_partition(
     order = {c: k for k, c in enumerate(CHECKS)}
 
     def add(seg, prod, ihash, verdict: Verdict, source: int):
-        out.append({"segment_id": seg, "product_id": prod, "input_hash": ihash, "check": verdict.check,
-                    "passed": verdict.passed, "severity": verdict.severity, "reason": verdict.reason,
-                    "_source": source, "_order": order[verdict.check]})
+        out.append(
+            {
+                "segment_id": seg,
+                "product_id": prod,
+                "input_hash": ihash,
+                "check": verdict.check,
+                "passed": verdict.passed,
+                "severity": verdict.severity,
+                "reason": verdict.reason,
+                "_source": source,
+                "_order": order[verdict.check],
+            }
+        )
 
     for seg, prod in expected:
         present = by_pair.get((seg, prod), [])
@@ -186,8 +228,16 @@ def judge_partition(
             add(seg, prod, None, _verdict("coverage", "no variant for this pair"), -1)
         else:
             r = present[0]
-            add(seg, prod, r["input_hash"],
-                _verdict("coverage", f"status is {r['status']!r}, not 'ok': {r['error'] or 'no error recorded'}"), -1)
+            add(
+                seg,
+                prod,
+                r["input_hash"],
+                _verdict(
+                    "coverage",
+                    f"status is {r['status']!r}, not 'ok': {r['error'] or 'no error recorded'}",
+                ),
+                -1,
+            )
 
     for source, row in enumerate(rows):
         seg, prod, ihash = row["segment_id"], row["product_id"], row["input_hash"]
@@ -197,7 +247,9 @@ def judge_partition(
             problems.append(f"{count} rows for this pair")
         if seg is not None and prod is not None and (seg, prod) not in expected_set:
             problems.append("unexpected pair: not among the expected segment x product pairs")
-        required = REQUIRED_ON_OK if row["status"] == "ok" else ("segment_id", "product_id", "status")
+        required = (
+            REQUIRED_ON_OK if row["status"] == "ok" else ("segment_id", "product_id", "status")
+        )
         nulls = [c for c in required if row[c] is None]
         if nulls:
             problems.append(f"null {', '.join(nulls)}")
@@ -206,16 +258,15 @@ def judge_partition(
         if row["status"] != "ok":
             continue
         original = originals.get(prod)
-        verdicts = judge_variant(row["variant_text"], row["rationale"], original or "",
-                                 segments.get(seg) or {}, settings)
+        verdicts = judge_variant(
+            row["variant_text"], row["rationale"], original or "", segments.get(seg) or {}, settings
+        )
         for v in verdicts:
             if v.check == "facts_preserved" and original is None:
                 v = _verdict("facts_preserved", f"no original description for product {prod!r}")
             add(seg, prod, ihash, v, source)
 
     frame = pl.DataFrame(out, schema={**VERDICT_SCHEMA, "_source": pl.Int64, "_order": pl.Int64})
-    return (
-        frame.sort(["segment_id", "product_id", "_source", "_order"], nulls_last=True, maintain_order=True)
-        .select(list(VERDICT_SCHEMA))
-    )
-
+    return frame.sort(
+        ["segment_id", "product_id", "_source", "_order"], nulls_last=True, maintain_order=True
+    ).select(list(VERDICT_SCHEMA))

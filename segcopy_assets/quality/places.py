@@ -7,18 +7,76 @@ from segcopy_assets.core.vocabulary import REGIONS
 from segcopy_assets.quality.normalise import SENTENCE_START_RE, clean
 
 US_STATES = (
-    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware",
-    "Florida", "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas", "Kentucky",
-    "Louisiana", "Maine", "Maryland", "Massachusetts", "Michigan", "Minnesota", "Mississippi",
-    "Missouri", "Montana", "Nebraska", "Nevada", "New Hampshire", "New Jersey", "New Mexico",
-    "New York", "North Carolina", "North Dakota", "Ohio", "Oklahoma", "Oregon", "Pennsylvania",
-    "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont",
-    "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming",
+    "Alabama",
+    "Alaska",
+    "Arizona",
+    "Arkansas",
+    "California",
+    "Colorado",
+    "Connecticut",
+    "Delaware",
+    "Florida",
+    "Georgia",
+    "Hawaii",
+    "Idaho",
+    "Illinois",
+    "Indiana",
+    "Iowa",
+    "Kansas",
+    "Kentucky",
+    "Louisiana",
+    "Maine",
+    "Maryland",
+    "Massachusetts",
+    "Michigan",
+    "Minnesota",
+    "Mississippi",
+    "Missouri",
+    "Montana",
+    "Nebraska",
+    "Nevada",
+    "New Hampshire",
+    "New Jersey",
+    "New Mexico",
+    "New York",
+    "North Carolina",
+    "North Dakota",
+    "Ohio",
+    "Oklahoma",
+    "Oregon",
+    "Pennsylvania",
+    "Rhode Island",
+    "South Carolina",
+    "South Dakota",
+    "Tennessee",
+    "Texas",
+    "Utah",
+    "Vermont",
+    "Virginia",
+    "Washington",
+    "West Virginia",
+    "Wisconsin",
+    "Wyoming",
 )
 # City names that are also ordinary words: not a place when they open a sentence ("Bend your knees").
 COMMON_WORD_PLACES = {
-    "Bend", "Mobile", "Orange", "Columbia", "Athens", "Reading", "Normal", "Hope", "Surprise",
-    "Independence", "Liberty", "Commerce", "Enterprise", "Paradise", "Mission", "Marathon", "Summit",
+    "Bend",
+    "Mobile",
+    "Orange",
+    "Columbia",
+    "Athens",
+    "Reading",
+    "Normal",
+    "Hope",
+    "Surprise",
+    "Independence",
+    "Liberty",
+    "Commerce",
+    "Enterprise",
+    "Paradise",
+    "Mission",
+    "Marathon",
+    "Summit",
 }
 _PLACE_LISTS = ("top_regions", "top_states", "top_cities")
 
@@ -75,7 +133,9 @@ def places_named(copy: str, original: str, shares: dict[str, float], threshold: 
     out = []
     for place in flagged:
         share = shares.get(place)
-        out.append(f"{place} ({round(share * 100)}% of the segment)" if share is not None
-                   else f"{place} (0%: not among the segment's top places)")
+        out.append(
+            f"{place} ({round(share * 100)}% of the segment)"
+            if share is not None
+            else f"{place} (0%: not among the segment's top places)"
+        )
     return out
-

@@ -26,8 +26,17 @@ from segcopy_assets.storage.tables import (
 
 STATUSES = ("pending", "approved", "rejected", "failed")
 EXPORT_COLUMNS = [
-    "segment_id", "product_id", "input_hash", "status", "failed_checks", "original", "variant_text",
-    "rationale", "decision", "edited_text", "note",
+    "segment_id",
+    "product_id",
+    "input_hash",
+    "status",
+    "failed_checks",
+    "original",
+    "variant_text",
+    "rationale",
+    "decision",
+    "edited_text",
+    "note",
 ]
 
 
@@ -71,24 +80,44 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
     variants = variant_store.read_segments(tables.variants)
     verdicts = variant_store.read_segments(tables.verdicts, schema=VERDICT_SCHEMA)
     decisions = reviews.latest_decisions(reviews.read_reviews(tables.reviews))
-    originals = pl.read_delta(tables.products).select("product_id", pl.col("description").alias("original"))
+    originals = pl.read_delta(tables.products).select(
+        "product_id", pl.col("description").alias("original")
+    )
     queue = (
         variants.join(failing_errors(verdicts), on="input_hash", how="left")
-        .join(decisions.select("segment_id", "product_id", "input_hash", "decision", "edited_text",
-                               "reviewer", "note", "decided_at"),
-              on=["segment_id", "product_id", "input_hash"], how="left")
+        .join(
+            decisions.select(
+                "segment_id",
+                "product_id",
+                "input_hash",
+                "decision",
+                "edited_text",
+                "reviewer",
+                "note",
+                "decided_at",
+            ),
+            on=["segment_id", "product_id", "input_hash"],
+            how="left",
+        )
         .join(originals, on="product_id", how="left")
     )
     status = (
-        pl.when((pl.col("status") != "ok") | pl.col("failed_checks").is_not_null()).then(pl.lit("failed"))
-        .when(pl.col("decision").is_in(["approve", "edit"])).then(pl.lit("approved"))
-        .when(pl.col("decision") == "reject").then(pl.lit("rejected"))
+        pl.when((pl.col("status") != "ok") | pl.col("failed_checks").is_not_null())
+        .then(pl.lit("failed"))
+        .when(pl.col("decision").is_in(["approve", "edit"]))
+        .then(pl.lit("approved"))
+        .when(pl.col("decision") == "reject")
+        .then(pl.lit("rejected"))
         .otherwise(pl.lit("pending"))
     )
-    failed = pl.when(pl.col("status") != "ok").then(pl.lit("generation")).otherwise(pl.col("failed_checks"))
-    return queue.with_columns(
-        status.alias("review_status"), failed.alias("failed_checks")
-    ).sort("segment_id", "product_id")
+    failed = (
+        pl.when(pl.col("status") != "ok")
+        .then(pl.lit("generation"))
+        .otherwise(pl.col("failed_checks"))
+    )
+    return queue.with_columns(status.alias("review_status"), failed.alias("failed_checks")).sort(
+        "segment_id", "product_id"
+    )
 
 
 def current_variant(tables: ReviewTables, segment_id: str, product_id: str) -> dict:
@@ -98,26 +127,41 @@ def current_variant(tables: ReviewTables, segment_id: str, product_id: str) -> d
         known = queue.filter(pl.col("segment_id") == segment_id)
         hint = "unknown segment" if known.is_empty() else "unknown product for this segment"
         raise InputValidationError(
-            "description_variants", "segment_id" if known.is_empty() else "product_id",
+            "description_variants",
+            "segment_id" if known.is_empty() else "product_id",
             f"no variant for segment {segment_id!r}, product {product_id!r} ({hint})",
         )
     found = row.row(0, named=True)
     if found["status"] != "ok":
         raise InputValidationError(
-            "description_variants", "status",
+            "description_variants",
+            "status",
             f"variant {segment_id}/{product_id} failed to generate ({found['error']}); regenerate it first",
         )
     return found
 
 
 def decide(
-    tables: ReviewTables, segment_id: str, product_id: str, decision: str, *,
-    reviewer: str, note: str | None = None, edited_text: str | None = None,
+    tables: ReviewTables,
+    segment_id: str,
+    product_id: str,
+    decision: str,
+    *,
+    reviewer: str,
+    note: str | None = None,
+    edited_text: str | None = None,
 ) -> dict:
     """Record one decision on the current variant of (segment, product); returns the variant."""
     variant = current_variant(tables, segment_id, product_id)
-    row = reviews.make_decision(segment_id, product_id, variant["input_hash"], decision,
-                                reviewer=reviewer, note=note, edited_text=edited_text)
+    row = reviews.make_decision(
+        segment_id,
+        product_id,
+        variant["input_hash"],
+        decision,
+        reviewer=reviewer,
+        note=note,
+        edited_text=edited_text,
+    )
     reviews.append_reviews(tables.reviews, [row])
     return variant
 
@@ -128,9 +172,17 @@ def export_csv(tables: ReviewTables, path: str, status: str | None = None) -> in
     if status:
         queue = queue.filter(pl.col("review_status") == status)
     out = queue.select(
-        "segment_id", "product_id", "input_hash", pl.col("review_status").alias("status"),
-        pl.col("failed_checks").fill_null(""), "original", "variant_text", "rationale",
-        pl.lit("").alias("decision"), pl.lit("").alias("edited_text"), pl.lit("").alias("note"),
+        "segment_id",
+        "product_id",
+        "input_hash",
+        pl.col("review_status").alias("status"),
+        pl.col("failed_checks").fill_null(""),
+        "original",
+        "variant_text",
+        "rationale",
+        pl.lit("").alias("decision"),
+        pl.lit("").alias("edited_text"),
+        pl.lit("").alias("note"),
     )
     out.write_csv(path)
     return out.height
@@ -150,7 +202,9 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
     required = {"segment_id", "product_id", "input_hash", "decision"}
     missing = required - set(rows[0].keys() if rows else required)
     if missing:
-        raise InputValidationError(table, sorted(missing)[0], f"required column(s) missing: {sorted(missing)}")
+        raise InputValidationError(
+            table, sorted(missing)[0], f"required column(s) missing: {sorted(missing)}"
+        )
     queue = review_queue(tables)
     current = {(r["segment_id"], r["product_id"]): r for r in queue.iter_rows(named=True)}
     decisions, problems = [], []
@@ -169,15 +223,24 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
             problems.append(f"{where}: the variant failed to generate")
         else:
             try:
-                decisions.append(reviews.make_decision(
-                    pair[0], pair[1], row["input_hash"], decision, reviewer=reviewer,
-                    note=(row.get("note") or "").strip() or None, edited_text=row.get("edited_text"),
-                ))
+                decisions.append(
+                    reviews.make_decision(
+                        pair[0],
+                        pair[1],
+                        row["input_hash"],
+                        decision,
+                        reviewer=reviewer,
+                        note=(row.get("note") or "").strip() or None,
+                        edited_text=row.get("edited_text"),
+                    )
+                )
             except InputValidationError as exc:
                 problems.append(f"{where}: {exc}")
     if problems:
         raise InputValidationError(
-            table, None, f"{len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems)
+            table,
+            None,
+            f"{len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems),
         )
     if decisions:
         reviews.append_reviews(tables.reviews, decisions)

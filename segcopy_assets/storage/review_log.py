@@ -6,17 +6,19 @@ The latest decision for an (segment, product, input_hash) wins, so two reviewers
 once are both recorded and the later one counts.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
-from segcopy_assets.storage.delta_commits import retry_refused_commits
 from segcopy_assets.errors import InputValidationError
 from segcopy_assets.storage.delta import table_exists
+from segcopy_assets.storage.delta_commits import retry_refused_commits
 from segcopy_assets.storage.tables import REVIEW_SCHEMA, VARIANT_REVIEWS
 
 DECISIONS = ("approve", "reject", "edit")
+
+
 def read_reviews(path: str) -> pl.DataFrame:
     if not table_exists(path):
         return REVIEW_SCHEMA.to_frame()
@@ -24,20 +26,32 @@ def read_reviews(path: str) -> pl.DataFrame:
 
 
 def make_decision(
-    segment_id: str, product_id: str, input_hash: str, decision: str, *, reviewer: str,
-    note: str | None = None, edited_text: str | None = None,
+    segment_id: str,
+    product_id: str,
+    input_hash: str,
+    decision: str,
+    *,
+    reviewer: str,
+    note: str | None = None,
+    edited_text: str | None = None,
 ) -> dict:
     if decision not in DECISIONS:
-        raise InputValidationError(VARIANT_REVIEWS, "decision", f"{decision!r} is not one of {DECISIONS}")
+        raise InputValidationError(
+            VARIANT_REVIEWS, "decision", f"{decision!r} is not one of {DECISIONS}"
+        )
     if decision == "edit" and not (edited_text or "").strip():
         raise InputValidationError(VARIANT_REVIEWS, "edited_text", "an edit needs the edited text")
     if not reviewer.strip():
         raise InputValidationError(VARIANT_REVIEWS, "reviewer", "a decision needs a reviewer name")
     return {
-        "segment_id": segment_id, "product_id": product_id, "input_hash": input_hash,
-        "decision": decision, "edited_text": (edited_text or "").strip() or None,
-        "reviewer": reviewer.strip(), "note": note or None,
-        "decided_at": datetime.now(timezone.utc),
+        "segment_id": segment_id,
+        "product_id": product_id,
+        "input_hash": input_hash,
+        "decision": decision,
+        "edited_text": (edited_text or "").strip() or None,
+        "reviewer": reviewer.strip(),
+        "note": note or None,
+        "decided_at": datetime.now(UTC),
     }
 
 

@@ -4,7 +4,14 @@ that are written outside the IO manager.
 A table lives at ``<warehouse root>/<settings.WAREHOUSE_SCHEMA>/<name>`` (``Warehouse.table_path``).
 """
 
+from typing import Any
+
 import polars as pl
+
+
+def _schema(columns: dict[str, Any]) -> pl.Schema:
+    return pl.Schema(columns)
+
 
 # Assets stored by the warehouse IO manager (the asset name is the table name).
 CDP_CUSTOMERS = "cdp_customers"
@@ -14,7 +21,9 @@ PUBLISHED_VARIANTS = "published_variants"
 CUSTOMER_VARIANT_ASSIGNMENTS = "customer_variant_assignments"
 
 # Tables segcopy writes itself.
-DESCRIPTION_VARIANTS = "description_variants"  # one row per segment x product, partitioned by segment
+DESCRIPTION_VARIANTS = (
+    "description_variants"  # one row per segment x product, partitioned by segment
+)
 VARIANT_CHECKS = "variant_checks"  # one verdict per variant x check
 VARIANT_REVIEWS = "variant_reviews"  # the append-only review log
 GENERATION_JOURNAL = "generation_journal"  # completed calls of a run not yet written
@@ -30,7 +39,7 @@ REPORTED = (
     CUSTOMER_VARIANT_ASSIGNMENTS,
 )
 
-VARIANT_SCHEMA = pl.Schema(
+VARIANT_SCHEMA = _schema(
     {
         "segment_id": pl.String,
         "product_id": pl.String,
@@ -52,7 +61,7 @@ VARIANT_SCHEMA = pl.Schema(
     }
 )
 
-VERDICT_SCHEMA = pl.Schema(
+VERDICT_SCHEMA = _schema(
     {
         "segment_id": pl.String,
         "product_id": pl.String,
@@ -64,7 +73,7 @@ VERDICT_SCHEMA = pl.Schema(
     }
 )
 
-REVIEW_SCHEMA = pl.Schema(
+REVIEW_SCHEMA = _schema(
     {
         "segment_id": pl.String,
         "product_id": pl.String,
@@ -77,7 +86,7 @@ REVIEW_SCHEMA = pl.Schema(
     }
 )
 
-PUBLISHED_SCHEMA = pl.Schema(
+PUBLISHED_SCHEMA = _schema(
     {
         "segment_id": pl.String,
         "product_id": pl.String,

@@ -13,7 +13,6 @@ from segcopy_assets.errors import SegcopyError
 from segcopy_assets.storage.delta import sql_list, table_exists
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
 
-
 #: How often ``replace_segments`` writes before giving up on a segment other writers keep replacing.
 REPLACE_ATTEMPTS = 6
 
@@ -74,7 +73,12 @@ def replace_segments(
     """
     from deltalake import CommitProperties
     from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        wait_random_exponential,
+    )
 
     if not segment_ids:
         raise ValueError("replace_segments needs at least one segment id")
@@ -86,8 +90,13 @@ def replace_segments(
     def write_once() -> None:
         if not table_exists(path):
             try:
-                write_deltalake(path, data, mode="error", partition_by=["segment_id"],
-                                commit_properties=CommitProperties(max_commit_retries=0))
+                write_deltalake(
+                    path,
+                    data,
+                    mode="error",
+                    partition_by=["segment_id"],
+                    commit_properties=CommitProperties(max_commit_retries=0),
+                )
                 return
             except DeltaError:
                 if not table_exists(path):
@@ -110,7 +119,9 @@ def replace_segments(
     try:
         retrying(write_once)
     except (CommitFailedError, TableNotFoundError) as exc:
-        shown = ", ".join(segment_ids[:5]) + (f" and {len(segment_ids) - 5} more" if len(segment_ids) > 5 else "")
+        shown = ", ".join(segment_ids[:5]) + (
+            f" and {len(segment_ids) - 5} more" if len(segment_ids) > 5 else ""
+        )
         raise ConcurrentWriteError(
             f"could not replace segment(s) {shown} in {path}: concurrent writers committed first "
             f"{REPLACE_ATTEMPTS} times in a row ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "

@@ -8,16 +8,16 @@ import dagster as dg
 import polars as pl
 
 from segcopy_assets.core.hashing import combined_hash
-from segcopy_assets.storage import delta, tables
-from segcopy_assets.dagster_compat import user_data_version_tags
-from segcopy_assets.defs.failures import reported_as_failure
-from segcopy_assets.defs.metadata import markdown_table
-from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.core.refresh_planning import summary_changes
-from segcopy_assets.resources import CdpSource, Segmentation, Warehouse
-from segcopy_assets.core.vocabulary import CLV_TIERS
 from segcopy_assets.core.segments import compute_segment_summaries
 from segcopy_assets.core.validation import check_no_nulls, validate_customers
+from segcopy_assets.core.vocabulary import CLV_TIERS
+from segcopy_assets.dagster_compat import user_data_version_tags
+from segcopy_assets.defs.cdp.partitions import segments_partitions
+from segcopy_assets.defs.failures import reported_as_failure
+from segcopy_assets.defs.metadata import markdown_table
+from segcopy_assets.resources import CdpSource, Segmentation, Warehouse
+from segcopy_assets.storage import delta, tables
 
 
 @dg.asset(
@@ -78,7 +78,8 @@ def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObs
             metadata={"customer_count": dg.MetadataValue.int(customer_count)},
         )
         for segment_id, summary_hash, customer_count in summaries.select(
-            "segment_id", "summary_hash", "customer_count").iter_rows()
+            "segment_id", "summary_hash", "customer_count"
+        ).iter_rows()
     ]
 
 
@@ -105,7 +106,9 @@ def _listed(ids: list[str], at_most: int = 20) -> str:
     "a prompt-ready description and a summary_hash.",
 )
 def segment_summaries(
-    context: dg.AssetExecutionContext, segmentation: Segmentation, warehouse: Warehouse,
+    context: dg.AssetExecutionContext,
+    segmentation: Segmentation,
+    warehouse: Warehouse,
     cdp_customers: pl.LazyFrame,
 ) -> Iterator:
     spec = segmentation.spec()
@@ -117,12 +120,21 @@ def segment_summaries(
     if dropped.height:
         context.log.warning(
             f"{dropped.height} segment(s) below min_segment_size={spec.min_segment_size} left out: "
-            + ", ".join(f"{r['segment_id']} ({r['customer_count']})" for r in dropped.iter_rows(named=True))
+            + ", ".join(
+                f"{r['segment_id']} ({r['customer_count']})" for r in dropped.iter_rows(named=True)
+            )
         )
-    changes = summary_changes(_previous_hashes(warehouse), dict(summaries.select("segment_id", "summary_hash").iter_rows()))
-    context.log.info(f"{summaries.height} segments summarised; "
-                     + "; ".join(f"{kind}: {_listed(ids)}" for kind, ids in changes.items()))
-    preview = summaries.select("segment_id", "customer_count", "summary_hash", "segment_description")
+    changes = summary_changes(
+        _previous_hashes(warehouse),
+        dict(summaries.select("segment_id", "summary_hash").iter_rows()),
+    )
+    context.log.info(
+        f"{summaries.height} segments summarised; "
+        + "; ".join(f"{kind}: {_listed(ids)}" for kind, ids in changes.items())
+    )
+    preview = summaries.select(
+        "segment_id", "customer_count", "summary_hash", "segment_description"
+    )
     yield dg.Output(
         summaries,
         metadata={
@@ -131,8 +143,12 @@ def segment_summaries(
             "customers_covered": dg.MetadataValue.int(int(summaries["customer_count"].sum())),
             "segments_left_out": dg.MetadataValue.int(dropped.height),
             **{f"segments_{kind}": dg.MetadataValue.int(len(ids)) for kind, ids in changes.items()},
-            "changes": dg.MetadataValue.md("\n".join(
-                f"- **{kind}**: {_listed(ids, 100)}" for kind, ids in changes.items() if ids) or "none"),
+            "changes": dg.MetadataValue.md(
+                "\n".join(
+                    f"- **{kind}**: {_listed(ids, 100)}" for kind, ids in changes.items() if ids
+                )
+                or "none"
+            ),
             "segment_keys": ", ".join(spec.keys),
             "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=30, max_chars=400)),
         },

@@ -16,7 +16,9 @@ from segcopy_assets.resources import ProductRepository
     description="Standard product descriptions from the content repository, validated, with a "
     "content_hash per product.",
 )
-def products(context: dg.AssetExecutionContext, product_repository: ProductRepository) -> dg.Output[pl.DataFrame]:
+def products(
+    context: dg.AssetExecutionContext, product_repository: ProductRepository
+) -> dg.Output[pl.DataFrame]:
     with reported_as_failure():
         source_version = product_repository.current_version()
         df = product_repository.load()

@@ -15,7 +15,9 @@ from segcopy_assets.resources import ProductRepository
     asset_selection=[products],
     description="Reloads products when the content repository's Delta version or file changes.",
 )
-def product_change_sensor(context: dg.SensorEvaluationContext, product_repository: ProductRepository):
+def product_change_sensor(
+    context: dg.SensorEvaluationContext, product_repository: ProductRepository
+):
     try:
         version = product_repository.current_version()
     except SegcopyError as exc:

@@ -1,6 +1,8 @@
 """``description_variants``: one tailored description per product for each segment partition."""
 
 import asyncio
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 import dagster as dg
 import polars as pl
@@ -48,7 +50,9 @@ def _preview(rows: pl.DataFrame, products: pl.DataFrame, n: int = 4) -> str:
     sample = (
         rows.filter(pl.col("status") == "ok")
         .head(n)
-        .join(products.select("product_id", pl.col("description").alias("original")), on="product_id")
+        .join(
+            products.select("product_id", pl.col("description").alias("original")), on="product_id"
+        )
         .select("segment_id", "product_id", "original", "variant_text", "rationale")
     )
     return markdown_table(sample, max_rows=n, max_chars=400)
@@ -59,16 +63,21 @@ def verdict_summary(verdicts: pl.DataFrame) -> tuple[dict, pl.DataFrame]:
     failing = verdicts.filter(~pl.col("passed"))
     counts = {check: int((failing["check"] == check).sum()) for check in CHECKS}
     return counts, failing.select("segment_id", "product_id", "check", "severity", "reason").sort(
-        "segment_id", "product_id", "check")
+        "segment_id", "product_id", "check"
+    )
 
 
 def _warn_failing(context: dg.AssetExecutionContext, verdicts: pl.DataFrame) -> None:
     total, _ = verdict_summary(verdicts)
     if any(total.values()):
-        context.log.warning("failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n))
+        context.log.warning(
+            "failing check verdicts: " + ", ".join(f"{c}={n}" for c, n in total.items() if n)
+        )
 
 
-def summaries_pending(selected: set, steps_to_execute: list[str] | None, written: bool) -> bool:
+def summaries_pending(
+    selected: AbstractSet[dg.AssetKey], steps_to_execute: Sequence[str] | None, written: bool
+) -> bool:
     """Whether this run executes the segment_summaries step and has not written the table yet.
 
     A re-execution from failure keeps the parent run's selection but runs only some steps
@@ -90,7 +99,9 @@ def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
     selected = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
     written = any(
         entry.dagster_event.asset_key == dg.AssetKey(SEGMENT_SUMMARIES)
-        for entry in context.instance.all_logs(context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        for entry in context.instance.all_logs(
+            context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
     )
     if summaries_pending(selected, context.run.step_keys_to_execute, written):
         raise dg.Failure(
@@ -132,7 +143,9 @@ def description_variants(
         raise dg.Failure(f"pairing must be one of {PAIRINGS}, not {config.pairing!r}")
     summaries_path = warehouse.table_path(SEGMENT_SUMMARIES)
     if not delta.table_exists(summaries_path):
-        raise dg.Failure(f"{SEGMENT_SUMMARIES} is not materialized yet ({summaries_path}): materialize it first")
+        raise dg.Failure(
+            f"{SEGMENT_SUMMARIES} is not materialized yet ({summaries_path}): materialize it first"
+        )
     segment_summaries = pl.read_delta(summaries_path)
     known = set(segment_summaries["segment_id"].to_list())
     unknown = [s for s in segment_ids if s not in known]
@@ -147,7 +160,9 @@ def description_variants(
     with reported_as_failure():
         prompt_set = copywriter.prompt_set()
         pairs = plan_pairs(segments, products, config.pairing)
-        hashes = [input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs]
+        hashes = [
+            input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs
+        ]
         journal_path = warehouse.table_path(GENERATION_JOURNAL)
         journaled = generation_journal.read_journal(journal_path, hashes)
         if journaled.height:
@@ -174,23 +189,31 @@ def description_variants(
         with generation_journal.GenerationJournal(journal_path) as journal:
             rows, stats = asyncio.run(run(journal))
         if journal.errors:
-            context.log.warning(f"generation journal could not be written ({journal.errors[0]}); "
-                                "a crash now would lose this run's calls")
+            context.log.warning(
+                f"generation journal could not be written ({journal.errors[0]}); "
+                "a crash now would lose this run's calls"
+            )
 
     if stats.calls == 0 and stats.failed == 0 and variant_store.unchanged(path, rows, segment_ids):
         context.log.info("nothing changed: the table already holds these variants; no write")
         table_version = None
     else:
         table_version = variant_store.replace_segments(path, rows, segment_ids)
-        context.log.info(f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})")
+        context.log.info(
+            f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})"
+        )
     if stats.calls or journaled.height:
         try:
             generation_journal.forget_segments(journal_path, segment_ids)
         except Exception as exc:  # the variants are written; stale journal rows only cost disk
-            context.log.warning(f"could not trim the generation journal ({type(exc).__name__}); "
-                                "its rows stay valid as cache and are trimmed by a later run")
+            context.log.warning(
+                f"could not trim the generation journal ({type(exc).__name__}); "
+                "its rows stay valid as cache and are trimmed by a later run"
+            )
     if stats.failed:
-        failed = rows.filter(pl.col("status") == "failed").select("segment_id", "product_id", "error")
+        failed = rows.filter(pl.col("status") == "failed").select(
+            "segment_id", "product_id", "error"
+        )
         context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
 
     verdicts = judge_partition(
@@ -217,16 +240,24 @@ def description_variants(
         "dagster/row_count": dg.MetadataValue.int(rows.height),
         "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
         "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
-        "estimated_cost_usd": dg.MetadataValue.float(round(cost, 6)) if cost is not None
-        else dg.MetadataValue.text(f"unknown: no price for {prompt_set.params.name} in pricing.toml"),
-        "latency_p50_ms": dg.MetadataValue.float(round(p50, 1)) if p50 is not None else dg.MetadataValue.text("n/a"),
-        "latency_p95_ms": dg.MetadataValue.float(round(p95, 1)) if p95 is not None else dg.MetadataValue.text("n/a"),
+        "estimated_cost_usd": dg.MetadataValue.float(round(cost, 6))
+        if cost is not None
+        else dg.MetadataValue.text(
+            f"unknown: no price for {prompt_set.params.name} in pricing.toml"
+        ),
+        "latency_p50_ms": dg.MetadataValue.float(round(p50, 1))
+        if p50 is not None
+        else dg.MetadataValue.text("n/a"),
+        "latency_p95_ms": dg.MetadataValue.float(round(p95, 1))
+        if p95 is not None
+        else dg.MetadataValue.text("n/a"),
         "generation_wall_s": dg.MetadataValue.float(round(stats.wall_s, 3)),
         "backend": prompt_set.backend,
         "model": prompt_set.params.name,
         "prompt_hash": prompt_set.hash,
         "table_uri": path,
-        "table_version": dg.MetadataValue.int(table_version) if table_version is not None
+        "table_version": dg.MetadataValue.int(table_version)
+        if table_version is not None
         else dg.MetadataValue.text("unchanged"),
         "preview": dg.MetadataValue.md(_preview(rows, products)),
     }

@@ -30,7 +30,9 @@ DESCRIPTIONS = {
 }
 
 
-def summarize_check(verdicts: pl.DataFrame, check: str, segment_ids: list[str]) -> dg.AssetCheckResult:
+def summarize_check(
+    verdicts: pl.DataFrame, check: str, segment_ids: list[str]
+) -> dg.AssetCheckResult:
     """Pass/fail of one check over the segments, failing pairs and reasons in the metadata."""
     rows = verdicts.filter(pl.col("check") == check)
     failing = rows.filter(~pl.col("passed")).sort("segment_id", "product_id")
@@ -42,15 +44,22 @@ def summarize_check(verdicts: pl.DataFrame, check: str, segment_ids: list[str]) 
     return dg.AssetCheckResult(
         check_name=check,
         passed=failing.is_empty(),
-        severity=dg.AssetCheckSeverity.WARN if CHECKS[check] == WARN else dg.AssetCheckSeverity.ERROR,
-        description=None if not rows.is_empty() else "nothing to judge: no generated variants in these segments",
+        severity=dg.AssetCheckSeverity.WARN
+        if CHECKS[check] == WARN
+        else dg.AssetCheckSeverity.ERROR,
+        description=None
+        if not rows.is_empty()
+        else "nothing to judge: no generated variants in these segments",
         metadata={
             "segments": ", ".join(segment_ids),
             "evaluated": dg.MetadataValue.int(rows.height),
             "failing": dg.MetadataValue.int(failing.height),
             "failing_pairs": dg.MetadataValue.md(
-                markdown_table(failing.select("segment_id", "product_id", "reason"), max_rows=50, max_chars=300)
-                if failing.height else "none"
+                markdown_table(
+                    failing.select("segment_id", "product_id", "reason"), max_rows=50, max_chars=300
+                )
+                if failing.height
+                else "none"
             ),
             "per_segment": dg.MetadataValue.md(markdown_table(per_segment, max_rows=200)),
         },
@@ -60,12 +69,14 @@ def summarize_check(verdicts: pl.DataFrame, check: str, segment_ids: list[str]) 
 def _latest_materializations(instance: dg.DagsterInstance, partitions: list[str]) -> dict:
     """Each partition's latest materialization (what its evaluation is about), in one query
     for a range run's partitions, which were all just materialized."""
+
     def fetch(keys: list[str], limit: int):
         return instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=description_variants.key, asset_partitions=keys), limit=limit
+            dg.AssetRecordsFilter(asset_key=description_variants.key, asset_partitions=keys),
+            limit=limit,
         ).records
 
-    latest = {}
+    latest: dict[str, dg.EventLogRecord] = {}
     for record in fetch(partitions, len(partitions)):
         latest.setdefault(record.partition_key, record)
     for partition in partitions:
@@ -73,9 +84,12 @@ def _latest_materializations(instance: dg.DagsterInstance, partitions: list[str]
             records = fetch([partition], 1)
             if records:
                 latest[partition] = records[0]
-    return {p: AssetCheckEvaluationTargetMaterializationData(storage_id=r.storage_id, run_id=r.run_id,
-                                                             timestamp=r.timestamp)
-            for p, r in latest.items()}
+    return {
+        p: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=r.storage_id, run_id=r.run_id, timestamp=r.timestamp
+        )
+        for p, r in latest.items()
+    }
 
 
 def per_segment_evaluations(
@@ -89,18 +103,22 @@ def per_segment_evaluations(
     evaluations = []
     targets = _latest_materializations(instance, segment_ids)
     for segment_id in segment_ids:
-        result = summarize_check(verdicts.filter(pl.col("segment_id") == segment_id), check, [segment_id])
-        evaluations.append(dg.AssetCheckEvaluation(
-            asset_key=description_variants.key,
-            check_name=check,
-            passed=result.passed,
-            metadata=result.metadata,
-            severity=result.severity,
-            description=result.description,
-            blocking=check == BLOCKING,
-            partition=segment_id,
-            target_materialization_data=targets.get(segment_id),
-        ))
+        result = summarize_check(
+            verdicts.filter(pl.col("segment_id") == segment_id), check, [segment_id]
+        )
+        evaluations.append(
+            dg.AssetCheckEvaluation(
+                asset_key=description_variants.key,
+                check_name=check,
+                passed=result.passed,
+                metadata=result.metadata,
+                severity=result.severity,
+                description=result.description,
+                blocking=check == BLOCKING,
+                partition=segment_id,
+                target_materialization_data=targets.get(segment_id),
+            )
+        )
     return evaluations
 
 
@@ -118,8 +136,11 @@ def _build_check(check: str) -> dg.AssetChecksDefinition:
             warehouse.table_path(VARIANT_CHECKS), segment_ids, schema=VERDICT_SCHEMA
         )
         if not context.has_partition_key:  # a range run, even of one partition
-            for evaluation in per_segment_evaluations(verdicts, check, segment_ids, context.instance):
-                context.op_execution_context.log_event(evaluation)
+            for evaluation in per_segment_evaluations(
+                verdicts, check, segment_ids, context.instance
+            ):
+                # log_event records check evaluations too (its signature predates them)
+                context.op_execution_context.log_event(evaluation)  # type: ignore[arg-type]
         return summarize_check(verdicts, check, segment_ids)
 
     return _check

@@ -19,7 +19,7 @@ from segcopy_assets.core.refresh_planning import (
     plan_segment_refresh,
     stale_by_hash,
 )
-from segcopy_assets.defs.cdp.partitions import segments_partitions
+from segcopy_assets.defs.cdp.partitions import SEGMENTS, segments_partitions
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.errors import SegcopyError
@@ -45,11 +45,15 @@ def variant_run_requests(
         selection = [description_variants.key]
         if len(block) == 1:
             requests.append(
-                dg.RunRequest(run_key=run_key, asset_selection=selection, partition_key=block[0], tags=tags)
+                dg.RunRequest(
+                    run_key=run_key, asset_selection=selection, partition_key=block[0], tags=tags
+                )
             )
         else:
             range_tags = {**tags, RANGE_START: block[0], RANGE_END: block[-1]}
-            requests.append(dg.RunRequest(run_key=run_key, asset_selection=selection, tags=range_tags))
+            requests.append(
+                dg.RunRequest(run_key=run_key, asset_selection=selection, tags=range_tags)
+            )
     return requests
 
 
@@ -68,7 +72,7 @@ def _needs_upstream(warehouse: Warehouse) -> str | None:
 
 
 def _partitions(context: dg.SensorEvaluationContext) -> list[str]:
-    return list(context.instance.get_dynamic_partitions(segments_partitions.name))
+    return list(context.instance.get_dynamic_partitions(SEGMENTS))
 
 
 @dg.sensor(
@@ -95,7 +99,9 @@ def segment_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
         return dg.SkipReason("this refresh was already requested")
     context.update_cursor(state)
     ordered = [p for p in partitions if p not in plan.removed] + plan.added
-    partition_requests = []
+    partition_requests: list[
+        dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest
+    ] = []
     if plan.added:
         partition_requests.append(segments_partitions.build_add_request(plan.added))
     if plan.removed:
@@ -115,7 +121,9 @@ def segment_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
     description="Regenerates every segment when the prompt set (templates, brand voice, model "
     "parameters) changes; no restart needed.",
 )
-def prompt_sensor(context: dg.SensorEvaluationContext, copywriter: Copywriter, warehouse: Warehouse):
+def prompt_sensor(
+    context: dg.SensorEvaluationContext, copywriter: Copywriter, warehouse: Warehouse
+):
     try:
         prompt_hash = copywriter.prompt_set().hash
     except SegcopyError as exc:
@@ -143,7 +151,9 @@ def product_variants_sensor(context: dg.SensorEvaluationContext, warehouse: Ware
     missing = _needs_upstream(warehouse)
     if missing:
         return dg.SkipReason(missing)
-    hashes = set(pl.read_delta(warehouse.table_path(PRODUCTS), columns=["content_hash"])["content_hash"])
+    hashes = set(
+        pl.read_delta(warehouse.table_path(PRODUCTS), columns=["content_hash"])["content_hash"]
+    )
     generated = _generated_from(warehouse, "content_hash")
     partitions = _partitions(context)
     stale = stale_by_hash(hashes, generated, [p for p in partitions if p in generated])

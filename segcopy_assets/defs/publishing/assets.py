@@ -43,7 +43,9 @@ def published_variants(
     products: pl.DataFrame,
 ) -> dg.Output[pl.DataFrame]:
     variants = variant_store.read_segments(warehouse.table_path(DESCRIPTION_VARIANTS))
-    verdicts = variant_store.read_segments(warehouse.table_path(VARIANT_CHECKS), schema=VERDICT_SCHEMA)
+    verdicts = variant_store.read_segments(
+        warehouse.table_path(VARIANT_CHECKS), schema=VERDICT_SCHEMA
+    )
     decisions = review_log.read_reviews(warehouse.table_path(VARIANT_REVIEWS))
     published, withheld = select_published(
         variants,
@@ -63,11 +65,16 @@ def published_variants(
             "published": dg.MetadataValue.int(published.height),
             "withheld": dg.MetadataValue.int(withheld.height),
             "withheld_by_reason": dg.MetadataValue.md(markdown_table(reasons)),
-            "withheld_pairs": dg.MetadataValue.md(markdown_table(withheld, max_rows=50, max_chars=300)),
+            "withheld_pairs": dg.MetadataValue.md(
+                markdown_table(withheld, max_rows=50, max_chars=300)
+            ),
             "reviews_in_log": dg.MetadataValue.int(decisions.height),
             "auto_approve_passing_checks": config.auto_approve_passing_checks,
             "preview": dg.MetadataValue.md(
-                markdown_table(published.select("segment_id", "product_id", "approval", "published_text"), max_rows=10)
+                markdown_table(
+                    published.select("segment_id", "product_id", "approval", "published_text"),
+                    max_rows=10,
+                )
             ),
         },
     )
@@ -90,7 +97,9 @@ def customer_variant_assignments(
     assigned = assign_segments(cdp_customers, segment_summaries, segmentation.spec())
     table = (
         assigned.join(
-            published_variants.lazy().select("segment_id", "product_id", "published_text", "input_hash"),
+            published_variants.lazy().select(
+                "segment_id", "product_id", "published_text", "input_hash"
+            ),
             on="segment_id",
             how="inner",
         )

@@ -49,11 +49,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from segcopy_assets.errors import InputValidationError, SegcopyError
+from segcopy_assets.review.service import STATUSES, ReviewTables, decide, review_queue
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage.tables import VERDICT_SCHEMA
-from segcopy_assets.errors import InputValidationError, SegcopyError
-from segcopy_assets.review.service import STATUSES, ReviewTables, decide, review_queue
 
 MAX_FORM_BYTES = 256 * 1024
 COMMIT_ATTEMPTS = 5
@@ -68,7 +68,12 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-STATUS_LABELS = {"pending": "Pending", "approved": "Approved", "rejected": "Rejected", "failed": "Failed checks"}
+STATUS_LABELS = {
+    "pending": "Pending",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "failed": "Failed checks",
+}
 DECISION_LABELS = {"approve": "Approved", "reject": "Rejected", "edit": "Edited & approved"}
 
 # ---------------------------------------------------------------------------------------------
@@ -439,8 +444,14 @@ JS = """
 """
 
 _env = jinja2.Environment(
-    loader=jinja2.DictLoader({"base.html": _BASE, "queue.html": _QUEUE, "variant.html": _VARIANT,
-                              "message.html": _MESSAGE}),
+    loader=jinja2.DictLoader(
+        {
+            "base.html": _BASE,
+            "queue.html": _QUEUE,
+            "variant.html": _VARIANT,
+            "message.html": _MESSAGE,
+        }
+    ),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
@@ -459,12 +470,26 @@ class Filters:
     def from_mapping(cls, data, prefix: str = "") -> "Filters":
         status = (data.get(prefix + "status") or "").strip()
         if status and status not in STATUSES:
-            raise InputValidationError("review page", "status", f"{status!r} is not one of {STATUSES}")
-        return cls((data.get(prefix + "segment") or "").strip(), (data.get(prefix + "product") or "").strip(), status)
+            raise InputValidationError(
+                "review page", "status", f"{status!r} is not one of {STATUSES}"
+            )
+        return cls(
+            (data.get(prefix + "segment") or "").strip(),
+            (data.get(prefix + "product") or "").strip(),
+            status,
+        )
 
     def query(self, **extra) -> str:
-        params = {k: v for k, v in (("segment", self.segment), ("product", self.product),
-                                    ("status", self.status), *extra.items()) if v}
+        params = {
+            k: v
+            for k, v in (
+                ("segment", self.segment),
+                ("product", self.product),
+                ("status", self.status),
+                *extra.items(),
+            )
+            if v
+        }
         return ("?" + urlencode(params)) if params else ""
 
     def apply(self, queue: pl.DataFrame, with_status: bool = True) -> pl.DataFrame:
@@ -478,7 +503,9 @@ class Filters:
 
 
 def variant_url(segment_id: str, product_id: str, filters: Filters, **extra) -> str:
-    return f"/variant/{quote(segment_id, safe='')}/{quote(product_id, safe='')}" + filters.query(**extra)
+    return f"/variant/{quote(segment_id, safe='')}/{quote(product_id, safe='')}" + filters.query(
+        **extra
+    )
 
 
 def _when(value) -> str:
@@ -489,8 +516,12 @@ def _when(value) -> str:
 
 def _hidden_fields(token: str, filters: Filters) -> dict[str, str]:
     """Hidden form fields: the CSRF token and the queue filters to come back to."""
-    return {"csrf_token": token, "q_segment": filters.segment, "q_product": filters.product,
-            "q_status": filters.status}
+    return {
+        "csrf_token": token,
+        "q_segment": filters.segment,
+        "q_product": filters.product,
+        "q_status": filters.status,
+    }
 
 
 def _read_optional(path: str, columns: list[str]) -> pl.DataFrame:
@@ -512,7 +543,9 @@ def _next_key(keys: list[tuple[str, str]], current: tuple[str, str]) -> tuple[st
 # the app
 
 
-def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(
+    tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] | None = None
+) -> Starlette:
     """The review web app over these warehouse tables; decisions are recorded as ``reviewer``."""
     if not reviewer or not reviewer.strip():
         raise ValueError("the review app needs a reviewer name")
@@ -521,14 +554,26 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
     write_lock = threading.Lock()
 
     def render(name: str, status_code: int = 200, **context) -> HTMLResponse:
-        html = _env.get_template(name).render(reviewer=reviewer, labels=STATUS_LABELS,
-                                              decision_labels=DECISION_LABELS, **context)
+        html = _env.get_template(name).render(
+            reviewer=reviewer, labels=STATUS_LABELS, decision_labels=DECISION_LABELS, **context
+        )
         return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
-    def message(title: str, text: str, status_code: int, back_url: str = "/queue",
-                back_label: str = "Back to the queue") -> HTMLResponse:
-        return render("message.html", status_code, title=title, message=text, back_url=back_url,
-                      back_label=back_label)
+    def message(
+        title: str,
+        text: str,
+        status_code: int,
+        back_url: str = "/queue",
+        back_label: str = "Back to the queue",
+    ) -> HTMLResponse:
+        return render(
+            "message.html",
+            status_code,
+            title=title,
+            message=text,
+            back_url=back_url,
+            back_label=back_label,
+        )
 
     def product_names() -> dict[str, str]:
         frame = _read_optional(tables.products, ["product_id", "name"])
@@ -544,27 +589,58 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         shown = filters.apply(queue)
         counts = dict(scoped.group_by("review_status").len().iter_rows())
         rows = [
-            {**r, "product_name": names.get(r["product_id"], ""), "decided_at": _when(r["decided_at"]),
-             "url": variant_url(r["segment_id"], r["product_id"], filters)}
-            for r in shown.select("segment_id", "product_id", "review_status", "failed_checks", "decision",
-                                  "reviewer", "decided_at").rename({"review_status": "status"}).iter_rows(named=True)
+            {
+                **r,
+                "product_name": names.get(r["product_id"], ""),
+                "decided_at": _when(r["decided_at"]),
+                "url": variant_url(r["segment_id"], r["product_id"], filters),
+            }
+            for r in shown.select(
+                "segment_id",
+                "product_id",
+                "review_status",
+                "failed_checks",
+                "decision",
+                "reviewer",
+                "decided_at",
+            )
+            .rename({"review_status": "status"})
+            .iter_rows(named=True)
         ]
-        tab_urls = {s: "/queue" + Filters(filters.segment, filters.product, s).query() for s in ("", *STATUSES)}
+        tab_urls = {
+            s: "/queue" + Filters(filters.segment, filters.product, s).query()
+            for s in ("", *STATUSES)
+        }
         notice = "You reached the end of this queue." if query.get("done") else ""
         return render(
-            "queue.html", f=filters, rows=rows, statuses=STATUSES, counts={s: counts.get(s, 0) for s in STATUSES},
-            total=scoped.height, tab_urls=tab_urls, notice=notice,
+            "queue.html",
+            f=filters,
+            rows=rows,
+            statuses=STATUSES,
+            counts={s: counts.get(s, 0) for s in STATUSES},
+            total=scoped.height,
+            tab_urls=tab_urls,
+            notice=notice,
             segments=sorted(queue["segment_id"].unique().to_list()),
-            products=[{"id": p, "name": names.get(p, "")} for p in sorted(queue["product_id"].unique().to_list())],
+            products=[
+                {"id": p, "name": names.get(p, "")}
+                for p in sorted(queue["product_id"].unique().to_list())
+            ],
         )
 
     def variant_page(segment_id: str, product_id: str, query) -> HTMLResponse:
         filters = Filters.from_mapping(query)
         queue = review_queue(tables)
-        found = queue.filter((pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id))
+        found = queue.filter(
+            (pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id)
+        )
         if found.is_empty():
-            return message("Not found", f"There is no variant for segment {segment_id!r} and product "
-                                        f"{product_id!r}.", 404, "/queue" + filters.query())
+            return message(
+                "Not found",
+                f"There is no variant for segment {segment_id!r} and product {product_id!r}.",
+                404,
+                "/queue" + filters.query(),
+            )
         v = found.row(0, named=True)
         keys = list(filters.apply(queue).select("segment_id", "product_id").iter_rows())
         current = (segment_id, product_id)
@@ -572,21 +648,33 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         nxt = _next_key(keys, current)
 
         verdicts = variant_store.read_segments(tables.verdicts, [segment_id], schema=VERDICT_SCHEMA)
-        checks = verdicts.filter((pl.col("product_id") == product_id) & (pl.col("input_hash") == v["input_hash"]))
+        checks = verdicts.filter(
+            (pl.col("product_id") == product_id) & (pl.col("input_hash") == v["input_hash"])
+        )
         checks = checks.to_dicts()
-        failing = sorted({c["check"] for c in checks if not c["passed"] and c["severity"] == "ERROR"})
+        failing = sorted(
+            {c["check"] for c in checks if not c["passed"] and c["severity"] == "ERROR"}
+        )
 
         summaries = _read_optional(tables.summaries, ["segment_id", "segment_description"])
         summary = summaries.filter(pl.col("segment_id") == segment_id)
         log = reviews.read_reviews(tables.reviews).with_row_index("_order")
-        history = (log.filter((pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id)
-                              & (pl.col("input_hash") == v["input_hash"]))
-                   .sort("decided_at", "_order", descending=True).to_dicts())
+        history = (
+            log.filter(
+                (pl.col("segment_id") == segment_id)
+                & (pl.col("product_id") == product_id)
+                & (pl.col("input_hash") == v["input_hash"])
+            )
+            .sort("decided_at", "_order", descending=True)
+            .to_dicts()
+        )
         for h in history:
             h["decided_at"] = _when(h["decided_at"])
 
         generation_failed = v["status"] != "ok"
-        left, right, stats = word_diff(v["original"] or "", "" if generation_failed else v["variant_text"] or "")
+        left, right, stats = word_diff(
+            v["original"] or "", "" if generation_failed else v["variant_text"] or ""
+        )
         edited_right = None
         if v["decision"] == "edit" and v["edited_text"]:
             edited_right = inline_diff(v["variant_text"] or "", v["edited_text"])
@@ -594,23 +682,39 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         just_decided = None
         last_seg, last_prod = query.get("decided_segment"), query.get("decided_product")
         if last_seg and last_prod:
-            mine = log.filter((pl.col("segment_id") == last_seg) & (pl.col("product_id") == last_prod))
+            mine = log.filter(
+                (pl.col("segment_id") == last_seg) & (pl.col("product_id") == last_prod)
+            )
             if not mine.is_empty():
                 just_decided = mine.sort("decided_at", "_order").row(-1, named=True)
 
         return render(
-            "variant.html", v={**v, "decided_at": _when(v["decided_at"])},
+            "variant.html",
+            v={**v, "decided_at": _when(v["decided_at"])},
             product_name=product_names().get(product_id, product_id),
-            left=left, right=right, stats=stats, edited_right=edited_right,
-            edit_text=(v["edited_text"] if v["decision"] == "edit" and v["edited_text"] else v["variant_text"] or ""),
-            checks=checks, checks_passed=sum(1 for c in checks if c["passed"]), failing=failing,
+            left=left,
+            right=right,
+            stats=stats,
+            edited_right=edited_right,
+            edit_text=(
+                v["edited_text"]
+                if v["decision"] == "edit" and v["edited_text"]
+                else v["variant_text"] or ""
+            ),
+            checks=checks,
+            checks_passed=sum(1 for c in checks if c["passed"]),
+            failing=failing,
             segment_description=summary["segment_description"][0] if summary.height else "",
-            history=history, generation_failed=generation_failed, generated_at=_when(v["generated_at"]),
-            position=position, queue_size=len(keys),
+            history=history,
+            generation_failed=generation_failed,
+            generated_at=_when(v["generated_at"]),
+            position=position,
+            queue_size=len(keys),
             next_url=variant_url(*nxt, filters) if nxt else None,
             queue_url="/queue" + filters.query(),
             decide_url=f"/variant/{quote(segment_id, safe='')}/{quote(product_id, safe='')}/decide",
-            hidden=_hidden_fields(csrf_token, filters), just_decided=just_decided,
+            hidden=_hidden_fields(csrf_token, filters),
+            just_decided=just_decided,
         )
 
     def record(segment_id: str, product_id: str, form: dict) -> Response:
@@ -619,21 +723,37 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         decision = form.get("decision", "")
         with write_lock:  # one writer at a time: concurrent first commits to the log would conflict
             queue = review_queue(tables)
-            found = queue.filter((pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id))
+            found = queue.filter(
+                (pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id)
+            )
             if found.is_empty():
-                return message("Not found", f"There is no variant for segment {segment_id!r} and product "
-                                            f"{product_id!r}.", 404, "/queue" + filters.query())
+                return message(
+                    "Not found",
+                    f"There is no variant for segment {segment_id!r} and product {product_id!r}.",
+                    404,
+                    "/queue" + filters.query(),
+                )
             seen = form.get("input_hash", "")
             if seen != found["input_hash"][0]:
                 return message(
                     "The variant changed",
                     "This variant was regenerated after you opened it, so your decision was not recorded. "
-                    "Review the new copy.", 409, here, "Open the current variant")
+                    "Review the new copy.",
+                    409,
+                    here,
+                    "Open the current variant",
+                )
             for attempt in range(COMMIT_ATTEMPTS):
                 try:
-                    decide(tables, segment_id, product_id, decision, reviewer=reviewer,
-                           note=(form.get("note") or "").strip() or None,
-                           edited_text=form.get("edited_text") if decision == "edit" else None)
+                    decide(
+                        tables,
+                        segment_id,
+                        product_id,
+                        decision,
+                        reviewer=reviewer,
+                        note=(form.get("note") or "").strip() or None,
+                        edited_text=form.get("edited_text") if decision == "edit" else None,
+                    )
                     break
                 except CommitFailedError:
                     # another process committed to the log at the same moment (e.g. both created
@@ -647,7 +767,9 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         if nxt is None:
             return RedirectResponse("/queue" + filters.query(done="1"), status_code=303)
         return RedirectResponse(
-            variant_url(*nxt, filters, decided_segment=segment_id, decided_product=product_id), status_code=303)
+            variant_url(*nxt, filters, decided_segment=segment_id, decided_product=product_id),
+            status_code=303,
+        )
 
     # -- endpoints -----------------------------------------------------------------------------
 
@@ -676,10 +798,19 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
             return message("Too large", "The form is too large.", 413)
         form = {}
         if content_type == "application/x-www-form-urlencoded":
-            form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+            form = {
+                k: v[0]
+                for k, v in parse_qs(
+                    body.decode("utf-8", "replace"), keep_blank_values=True
+                ).items()
+            }
         if not secrets.compare_digest(form.get("csrf_token", ""), csrf_token):
-            return message("Forbidden", "This form is stale or did not come from this review page "
-                                        "(missing or wrong CSRF token). Reload the page and try again.", 403)
+            return message(
+                "Forbidden",
+                "This form is stale or did not come from this review page "
+                "(missing or wrong CSRF token). Reload the page and try again.",
+                403,
+            )
         p = request.path_params
         return await guarded(record, p["segment_id"], p["product_id"], form)
 
@@ -688,7 +819,11 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         content = {"review.css": (CSS, "text/css"), "review.js": (JS, "text/javascript")}.get(name)
         if content is None:
             return Response("not found", status_code=404, media_type="text/plain")
-        return Response(content[0], media_type=content[1], headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+        return Response(
+            content[0],
+            media_type=content[1],
+            headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
+        )
 
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204)
@@ -702,34 +837,57 @@ def create_app(tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] 
         Route("/favicon.ico", no_icon, methods=["GET"]),
     ]
     hosts = allowed_hosts if allowed_hosts is not None else LOCAL_HOSTS
-    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])
+    app = Starlette(
+        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]
+    )
     app.state.csrf_token = csrf_token
     app.state.reviewer = reviewer
     app.state.tables = tables
     return app
 
 
-def make_server(tables: ReviewTables, reviewer: str, host: str = "127.0.0.1", port: int = 8000,
-                log_level: str = "warning") -> uvicorn.Server:
+def make_server(
+    tables: ReviewTables,
+    reviewer: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "warning",
+) -> uvicorn.Server:
     """A uvicorn server for the app (``.run()`` blocks; set ``.should_exit`` to stop it)."""
     hosts = sorted({*LOCAL_HOSTS, host})
     app = create_app(tables, reviewer, allowed_hosts=hosts)
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                                         lifespan="off", server_header=False))
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+        )
+    )
 
 
 def serve(tables: ReviewTables, reviewer: str, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the review page until interrupted (Ctrl+C)."""
-    print(f"segcopy review: http://{host}:{port}/queue  (reviewing as {reviewer}; Ctrl+C stops)", flush=True)
+    print(
+        f"segcopy review: http://{host}:{port}/queue  (reviewing as {reviewer}; Ctrl+C stops)",
+        flush=True,
+    )
     make_server(tables, reviewer, host, port, log_level="info").run()
 
 
 def cmd_review_serve(args) -> int:
     """``segcopy review serve [--port N] [--reviewer NAME]``."""
-    reviewer = getattr(args, "reviewer", None) or os.environ.get("SEGCOPY_REVIEWER") or getpass.getuser()
+    reviewer = (
+        getattr(args, "reviewer", None) or os.environ.get("SEGCOPY_REVIEWER") or getpass.getuser()
+    )
     tables = ReviewTables.from_env()
     if not delta.table_exists(tables.variants):
-        print("segcopy review: no description_variants yet: run `segcopy run` first", file=sys.stderr)
+        print(
+            "segcopy review: no description_variants yet: run `segcopy run` first", file=sys.stderr
+        )
         return 1
     serve(tables, reviewer, host="127.0.0.1", port=args.port)
     return 0
