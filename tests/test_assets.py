@@ -5,9 +5,9 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
-from dagster._core.storage.event_log.base import PartitionKeyFilter
 from deltalake import DeltaTable
 
+from segcopy_assets.dagster_compat import PartitionKeyFilter
 from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline

@@ -33,7 +33,7 @@ def tick(sensor, instance, resources, cursor=None):
         instance=instance, cursor=cursor, resources=resources, definitions=defs
     )
     # The daemon resolves partition keys against the instance; the test harness needs telling.
-    from dagster._core.definitions.partitions.context import partition_loading_context
+    from segcopy_assets.dagster_compat import partition_loading_context
 
     with partition_loading_context(dynamic_partitions_store=instance):
         result = sensor.evaluate_tick(context)

@@ -11,9 +11,8 @@ import shutil
 import dagster as dg
 import polars as pl
 import pytest
-from dagster._core.definitions.data_version import StaleStatus
-from dagster._utils.test.data_versions import get_stale_status_resolver
 
+from segcopy_assets.dagster_compat import StaleStatus, get_stale_status_resolver
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.pipeline import run_pipeline
