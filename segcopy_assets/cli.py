@@ -282,7 +282,7 @@ def cmd_review_import(args) -> int:
 
 
 def cmd_review_serve(args) -> int:
-    from segcopy_assets.review.web.app import cmd_review_serve as serve_review
+    from segcopy_assets.review.web.server import cmd_review_serve as serve_review
 
     return serve_review(args)
 

@@ -23,8 +23,10 @@ from deltalake import write_deltalake
 from starlette.testclient import TestClient
 
 from segcopy_assets.review.service import ReviewTables, review_queue
-from segcopy_assets.review.web import app as review_app
-from segcopy_assets.review.web.app import create_app, inline_diff, make_server, word_diff
+from segcopy_assets.review.web import server as review_server
+from segcopy_assets.review.web.app import create_app
+from segcopy_assets.review.web.diff import inline_diff, word_diff
+from segcopy_assets.review.web.server import make_server
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
@@ -259,6 +261,25 @@ def test_llm_text_is_escaped_and_scripts_are_not_allowed(client):
     assert "Rationale with markup &lt;script&gt;" in html
     # the edit box holds the text, escaped, not markup
     assert re.search(r"<textarea[^>]*>&lt;script&gt;", html)
+
+
+def test_static_files_are_served_with_the_page_headers(client):
+    for name, media_type, needle in [
+        ("review.css", "text/css", ".badge.pending"),
+        ("review.js", "text/javascript", '"btn-approve"'),
+    ]:
+        answer = client.get(f"/static/{name}")
+        assert answer.status_code == 200 and needle in answer.text
+        assert answer.headers["content-type"].split(";")[0] == media_type
+        assert (
+            answer.headers["content-security-policy"]
+            == client.get("/queue").headers["content-security-policy"]
+        )
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["cache-control"] == "no-cache"
+    assert client.get("/static/app.py").status_code == 404
+    assert client.get("/static/../app.py").status_code == 404
 
 
 def test_get_never_changes_state(client, tables):
@@ -546,35 +567,38 @@ def test_many_clicks_at_once_on_a_new_log_are_all_recorded(tables, monkeypatch):
     ]
 
 
-def test_the_module_never_imports_dagster():
-    tree = ast.parse(Path(review_app.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
-    assert not any(name.startswith("dagster") for name in imported), imported
+def test_the_review_page_never_imports_dagster():
+    modules = sorted(Path(review_server.__file__).parent.glob("*.py"))
+    assert {m.name for m in modules} >= {"app.py", "diff.py", "pages.py", "server.py"}
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add((node.module or "").split(".")[0])
+        assert not any(name.startswith("dagster") for name in imported), (module.name, imported)
 
 
 def test_cmd_review_serve_reviewer_and_tables(tmp_path, monkeypatch):
     args = SimpleNamespace(port=8123, reviewer=None)
-    assert review_app.cmd_review_serve(args) == 1  # no variants yet under $SEGCOPY_HOME
+    assert review_server.cmd_review_serve(args) == 1  # no variants yet under $SEGCOPY_HOME
     root = Path(os.environ["SEGCOPY_HOME"]) / "warehouse" / "segcopy"
     write_tables(root)
     calls = []
     monkeypatch.setattr(
-        review_app,
+        review_server,
         "serve",
         lambda tables, reviewer, host, port: calls.append((tables, reviewer, host, port)),
     )
     monkeypatch.setenv("SEGCOPY_REVIEWER", "dee")
-    assert review_app.cmd_review_serve(args) == 0
-    assert review_app.cmd_review_serve(SimpleNamespace(port=9000, reviewer="eve")) == 0
+    assert review_server.cmd_review_serve(args) == 0
+    assert review_server.cmd_review_serve(SimpleNamespace(port=9000, reviewer="eve")) == 0
     assert [c[1:] for c in calls] == [("dee", "127.0.0.1", 8123), ("eve", "127.0.0.1", 9000)]
     assert calls[0][0] == ReviewTables.under(str(root))
     monkeypatch.delenv("SEGCOPY_REVIEWER")
-    assert review_app.cmd_review_serve(args) == 0 and calls[-1][1]  # the login name
+    assert review_server.cmd_review_serve(args) == 0 and calls[-1][1]  # the login name
 
 
 # ------------------------------------------------------------------------------------------ slow
