@@ -73,7 +73,7 @@ class _Timing:
 
 
 def _serve_share(conn, table_path: str, token: str) -> None:  # runs in the spawned child
-    from segcopy_assets.devtools import sharing_server as ss
+    from segcopy_assets.devtools.sharing_server import server as ss  # create_app is looked up here
 
     stats: dict = {}
     create_app = ss.create_app

@@ -435,7 +435,7 @@ def test_server_functions_default_to_loopback():
                         arg.arg == "host" and default is not None
                     ):  # a required host is the caller's choice
                         value = default.value if isinstance(default, ast.Constant) else None
-                        found.append((path.name, node.name))
+                        found.append((path.relative_to(REPO).as_posix(), node.name))
                         assert value in loopback, (
                             f"{path.name}:{node.name} host defaults to {value!r}"
                         )
@@ -445,7 +445,7 @@ def test_server_functions_default_to_loopback():
                         assert kw.value.value in loopback, (
                             f"{path.name}:{node.lineno} host={kw.value.value!r}"
                         )
-    assert ("sharing_server.py", "serve") in found
+    assert ("segcopy_assets/devtools/sharing_server/server.py", "serve") in found
 
 
 def test_dev_starts_dagster_on_loopback(monkeypatch):

@@ -24,6 +24,8 @@ from delta_sharing.reader import DeltaSharingReader
 from starlette.requests import Request
 
 from segcopy_assets.devtools import sharing_server as ss
+from segcopy_assets.devtools.sharing_server import api as ss_api
+from segcopy_assets.devtools.sharing_server import server as ss_server
 
 CUSTOMERS = pl.DataFrame(
     {
@@ -309,14 +311,14 @@ def test_signed_file_urls_range_head_and_tampering(share, monkeypatch):
     for bad in tampered:
         r = requests.get(bad, timeout=5)
         assert r.status_code == 403 and r.json()["errorCode"] == "PERMISSION_DENIED", bad
-    monkeypatch.setattr(ss, "URL_TTL_SECONDS", -5)
+    monkeypatch.setattr(ss_api, "URL_TTL_SECONDS", -5)
     expired = json.loads(share.query().text.splitlines()[2])["file"]["url"]
     assert requests.get(expired, timeout=5).status_code == 403
 
 
 def test_file_route_never_leaves_the_table_directory(tmp_path, table_path):
     (tmp_path / "secret.txt").write_text("do not serve")
-    api = ss._Api([ss.SharedTable("s", "c", "t", table_path)], "tok")
+    api = ss_api._Api([ss.SharedTable("s", "c", "t", table_path)], "tok")
     for rel in ("../secret.txt", "/etc/passwd", "_delta_log/../../secret.txt"):
         key = base64.urlsafe_b64encode(rel.encode()).decode().rstrip("=")
         expires = str(int(time.time()) + 60)
@@ -406,7 +408,7 @@ def test_write_profile_is_private(tmp_path):
 
 def test_announce_never_prints_the_token(capsys, tmp_path):
     token = secrets.token_urlsafe(32)
-    ss._announce(
+    ss_server._announce(
         tmp_path / "p.share", "segcopy", "cdp", "customers", "http://127.0.0.1:9/delta-sharing"
     )
     out, err = capsys.readouterr()
@@ -424,7 +426,7 @@ def test_serve_writes_profile_and_keeps_token_off_the_console(tmp_path, table_pa
         f"from segcopy_assets.devtools.sharing_server import serve; "
         f"serve({str(table_path)!r}, token={token!r}, profile_path={str(profile)!r})"
     )
-    root = Path(ss.__file__).resolve().parent.parent
+    root = Path(ss.__file__).resolve().parents[3]  # the repository root
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env

@@ -1,58 +1,32 @@
-"""A small Delta Sharing server for local Delta tables.
+"""The Delta Sharing protocol endpoints over local Delta tables (see the package docstring).
 
-segcopy reads CDP segments through the official ``delta-sharing`` connector. The reference server
-(Scala) is not installable here, so this module implements the protocol (delta-io/delta-sharing
-PROTOCOL.md) over local Delta tables with Starlette + uvicorn: enough for every public call of
-connector 1.4.2 (listing, table version, metadata, ``load_as_pandas`` in parquet and
-``responseformat=delta``, time travel, ``limit``, and change data feed on CDF-enabled tables).
-It backs the tests, the benchmarks and local demos.
-
-- Snapshots are rebuilt by replaying ``_delta_log`` (JSON commits after the newest complete
-  classic checkpoint), so per-file ``stats`` are exactly what the writer recorded. Not supported:
-  v2/sidecar checkpoints, deletion vectors, column mapping (parquet-format requests on such tables
-  answer 400), ``predicateHints``/``jsonPredicateHints`` (ignored; they are only hints).
-- Data files are served by the same app under URLs it signs itself: HMAC over file and expiry in
-  ``X-Amz-Signature``, absolute expiry (epoch seconds) in ``X-Amz-Expires`` (the delta-kernel reader
-  fetches http URLs only when they look presigned). That route takes no bearer token but checks the
-  signature, and serves only files inside the shared table's directory.
-- Client mistakes answer 4xx JSON errors (the connector retries 5xx for ~100 s). The bearer token is
-  never logged, printed or echoed.
+``_Api`` answers the REST calls (shares, schemas, tables, version, metadata, query, changes) and
+serves the data files under URLs it signs itself; ``create_app`` (server.py) routes to it.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
-PREFIX = "/delta-sharing"
+from .delta_log import DeltaLog, Snapshot
+from .errors import ApiError, _bad, _missing
+
 URL_TTL_SECONDS = 3600
-_COMMIT_RE = re.compile(r"^(\d{20})\.json$")
-_CHECKPOINT_RE = re.compile(r"^(\d{20})\.checkpoint(?:\.\d{10}\.(\d{10}))?\.parquet$")
-_MAP_FIELDS = {"partitionValues", "tags", "options", "configuration"}
 
 
 @dataclass(frozen=True)
@@ -61,136 +35,6 @@ class SharedTable:
     schema: str
     name: str
     path: str | Path  # local Delta table directory (the one holding _delta_log)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _bad(message: str) -> ApiError:
-    return ApiError(400, "INVALID_PARAMETER_VALUE", message)
-
-
-def _missing(message: str) -> ApiError:
-    return ApiError(404, "RESOURCE_DOES_NOT_EXIST", message)
-
-
-def _clean(obj: Any) -> Any:
-    """Drop null struct fields; map fields (pyarrow gives lists of pairs) become dicts, nulls kept."""
-    if isinstance(obj, dict):
-        return {
-            k: dict(v) if k in _MAP_FIELDS else _clean(v) for k, v in obj.items() if v is not None
-        }
-    return obj
-
-
-@functools.lru_cache(maxsize=8192)
-def _read_commit(path: str, mtime_ns: int) -> tuple[dict, ...]:
-    with open(path, encoding="utf-8") as f:
-        return tuple(_clean(json.loads(line)) for line in f if line.strip())
-
-
-@functools.lru_cache(maxsize=4)
-def _read_checkpoint(paths: tuple[str, ...]) -> tuple[dict, ...]:
-    import pyarrow.parquet as pq
-
-    cols = ["protocol", "metaData", "add"]
-    rows = (row for p in paths for row in pq.read_table(p, columns=cols).to_pylist())
-    return tuple({k: _clean(row[k])} for row in rows for k in cols if row[k] is not None)
-
-
-@dataclass
-class Snapshot:
-    version: int
-    protocol: dict
-    metadata: dict
-    files: dict[str, dict]  # add actions by their (percent-encoded) log path
-
-
-class DeltaLog:
-    """Read-only view of one table's ``_delta_log``."""
-
-    def __init__(self, root: Path):
-        self.root, self.log_dir = root, root / "_delta_log"
-
-    def listing(self) -> tuple[dict[int, Path], dict[int, list[Path]]]:
-        try:
-            names = os.listdir(self.log_dir)
-        except (FileNotFoundError, NotADirectoryError):
-            names = []
-        commits: dict[int, Path] = {}
-        parts: dict[int, list[tuple[Path, int]]] = {}
-        for name in names:
-            if m := _COMMIT_RE.match(name):
-                commits[int(m.group(1))] = self.log_dir / name
-            elif m := _CHECKPOINT_RE.match(name):
-                parts.setdefault(int(m.group(1)), []).append(
-                    (self.log_dir / name, int(m.group(2) or 1))
-                )
-        checkpoints = {
-            v: sorted(p for p, _ in ps) for v, ps in parts.items() if len(ps) == ps[0][1]
-        }
-        if not commits and not checkpoints:
-            raise _missing("The table has no data yet.")
-        return commits, checkpoints
-
-    def latest_version(self) -> int:
-        commits, checkpoints = self.listing()
-        return max([*commits, *checkpoints])
-
-    def commit(self, version: int) -> tuple[dict, ...]:
-        path = self.log_dir / f"{version:020d}.json"
-        try:
-            return _read_commit(str(path), path.stat().st_mtime_ns)  # commits are immutable
-        except FileNotFoundError:
-            raise _bad(f"Version {version} is no longer available in the table history.") from None
-
-    def timestamps(self) -> dict[int, int]:
-        """Commit times in ms: ``inCommitTimestamp`` if recorded, else the commit file's mtime."""
-        out = {}
-        for v, path in self.listing()[0].items():
-            info = next((a["commitInfo"] for a in self.commit(v) if "commitInfo" in a), {})
-            out[v] = int(info.get("inCommitTimestamp") or path.stat().st_mtime_ns // 1_000_000)
-        return out
-
-    def version_at(self, ms: int, *, at_or_after: bool) -> int:
-        stamps = self.timestamps().items()
-        if at_or_after:  # earliest version committed at or after ms
-            found = [v for v, t in stamps if t >= ms]
-            if not found:
-                raise _bad("The timestamp is after the latest table version.")
-            return min(found)
-        found = [v for v, t in stamps if t <= ms]  # the version current at ms
-        if not found:
-            raise _bad("The timestamp is before the earliest available table version.")
-        return max(found)
-
-    def snapshot(self, version: int | None = None) -> Snapshot:
-        commits, checkpoints = self.listing()
-        latest = max([*commits, *checkpoints])
-        version = latest if version is None else version
-        if version > latest:
-            raise _bad(f"Version {version} does not exist (latest is {latest}).")
-        cp = max((c for c in checkpoints if c <= version), default=None)
-        if cp is not None and all(v in commits for v in range(cp + 1, version + 1)):
-            actions, start = list(_read_checkpoint(tuple(map(str, checkpoints[cp])))), cp + 1
-        else:
-            actions, start = [], 0
-        for v in range(start, version + 1):
-            actions.extend(self.commit(v))
-        snap = Snapshot(version, {}, {}, {})
-        for action in actions:
-            if "protocol" in action:
-                snap.protocol = action["protocol"]
-            elif "metaData" in action:
-                snap.metadata = action["metaData"]
-            elif "add" in action:
-                snap.files[action["add"]["path"]] = action["add"]
-            elif "remove" in action:
-                snap.files.pop(action["remove"]["path"], None)
-        return snap
 
 
 def _parse_timestamp(value: Any) -> int:
@@ -203,9 +47,19 @@ def _parse_timestamp(value: Any) -> int:
             r"(\d{4})-(\d\d?)-(\d\d?)[ T](\d\d?):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?", text
         )
         try:
-            *fields, frac = m.groups()  # type: ignore[union-attr]
-            dt = datetime(*map(int, fields), int((frac or "0").ljust(6, "0")))
-        except (AttributeError, ValueError):
+            if m is None:
+                raise ValueError(text)
+            year, month, day, hour, minute, second, frac = m.groups()
+            dt = datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                int((frac or "0").ljust(6, "0")),
+            )
+        except ValueError:
             raise _bad(f"Invalid timestamp {value!r}: expected yyyy-mm-dd hh:mm:ss[.f].") from None
     return int(dt.astimezone().timestamp() * 1000)  # naive -> local time zone
 
@@ -499,129 +353,3 @@ class _Api:
         if not path.is_relative_to(root) or not path.is_file():
             raise _missing("The file does not exist.")
         return FileResponse(path, media_type="application/octet-stream")  # handles HEAD and Range
-
-
-def create_app(tables: list[SharedTable], bearer_token: str) -> Starlette:
-    """The Delta Sharing REST API under ``/delta-sharing`` plus the signed file route."""
-    api = _Api(tables, bearer_token)
-
-    def authed(handler):
-        async def endpoint(request: Request) -> Response:
-            api.authenticate(request)
-            request.state.body = await request.body() if request.method == "POST" else b""
-            return await run_in_threadpool(handler, request)
-
-        return endpoint
-
-    s, t = PREFIX + "/shares/{share}", PREFIX + "/shares/{share}/schemas/{schema}/tables/{table}"
-    routes = [
-        Route(PREFIX + "/shares", authed(api.list_shares)),
-        Route(s, authed(api.get_share)),
-        Route(s + "/schemas", authed(api.list_schemas)),
-        Route(s + "/schemas/{schema}/tables", authed(api.list_tables)),
-        Route(s + "/all-tables", authed(api.list_all_tables)),
-        Route(t + "/version", authed(api.table_version)),  # GET routes also answer HEAD
-        Route(t + "/metadata", authed(api.table_metadata)),
-        Route(t + "/query", authed(api.query), methods=["POST"]),
-        Route(t + "/changes", authed(api.changes)),
-        Route(PREFIX + "/files/{idx}/{key}", api.serve_file, name="file"),
-    ]
-
-    async def on_api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(
-            {"errorCode": exc.code, "message": exc.message}, exc.status, headers=headers
-        )
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = {404: "RESOURCE_DOES_NOT_EXIST", 405: "METHOD_NOT_ALLOWED"}.get(
-            exc.status_code, "BAD_REQUEST"
-        )
-        return JSONResponse({"errorCode": code, "message": str(exc.detail)}, exc.status_code)
-
-    async def on_crash(request: Request, exc: Exception) -> Response:
-        return JSONResponse(
-            {"errorCode": "INTERNAL_ERROR", "message": "Internal server error."}, 500
-        )
-
-    handlers = {ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash}
-    return Starlette(routes=routes, exception_handlers=handlers)
-
-
-def write_profile(path: str | Path, endpoint: str, bearer_token: str) -> Path:
-    """Write a Delta Sharing profile file readable by its owner only (mode 0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # also when the file existed with wider permissions
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        profile = {"shareCredentialsVersion": 1, "endpoint": endpoint, "bearerToken": bearer_token}
-        json.dump(profile, f, indent=2)
-    return path
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def _endpoint(host: str, port: int) -> str:
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}{PREFIX}"
-
-
-def _announce(profile_path: str | Path, share: str, schema: str, table: str, endpoint: str) -> None:
-    """Say where to point the connector. The token lives in the profile file, never on stdout."""
-    print(f"Delta Sharing endpoint: {endpoint}", flush=True)
-    print(f"Table URL: {profile_path}#{share}.{schema}.{table}", flush=True)
-
-
-def serve(
-    table_path: str | Path,
-    *,
-    share: str = "segcopy",
-    schema: str = "cdp",
-    table: str = "customers",
-    host: str = "127.0.0.1",
-    port: int = 0,
-    token: str | None = None,
-    profile_path: str | Path = "segcopy.share",
-) -> None:
-    """Serve one local Delta table until interrupted; writes the profile once the port is known."""
-    token = token or secrets.token_urlsafe(32)
-    app = create_app([SharedTable(share, schema, table, Path(table_path))], token)
-    sock = _bind(host, port)
-    endpoint = _endpoint(host, sock.getsockname()[1])
-    write_profile(profile_path, endpoint, token)
-    _announce(profile_path, share, schema, table, endpoint)
-    # No access log: it would print the presigned file URLs (an hour of read access each).
-    uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="info", access_log=False)).run(
-        sockets=[sock]
-    )
-
-
-@contextlib.contextmanager
-def running_server(tables: list[SharedTable], token: str, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run the server in a background thread on a free port; yields the endpoint URL."""
-    sock = _bind(host, 0)
-    config = uvicorn.Config(
-        create_app(tables, token), lifespan="off", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("The Delta Sharing server did not start.")
-            time.sleep(0.01)
-        yield _endpoint(host, sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
