@@ -8,7 +8,7 @@ seconds). See ``bench/RESULTS.md``.
 
 This module holds what the benches share (``bench.faults`` of issue 7 uses it too): timing, peak
 RSS, machine facts, output, synthetic inputs, and ``FakeServerProcess``, the fake OpenAI endpoint
-of ``tests/fake_openai.py`` run in its own (spawned) process so that the server does not steal
+of ``segcopy_assets/devtools/fake_openai`` run in its own (spawned) process so that the server does not steal
 the CPU of the client being measured.
 """
 
@@ -279,6 +279,33 @@ def with_content_hash(products):
     from segcopy_assets.core.products import content_hash_expr
 
     return products.with_columns(content_hash_expr().alias("content_hash")).sort("product_id")
+
+
+def pipeline_resources(root: Path, customers: str, products: str, copywriter) -> dict:
+    """The pipeline's resources on local tables: the CDP and product Delta tables at
+    ``customers`` and ``products``, the warehouse under ``root/warehouse``, the given
+    ``copywriter``, default segmentation and quality rules, and the LLM judge off."""
+    from segcopy_assets.resources import (
+        CdpSource,
+        Judge,
+        ProductRepository,
+        QualityRules,
+        Segmentation,
+        Warehouse,
+    )
+    from segcopy_assets.storage.io_manager import warehouse_io_manager
+
+    warehouse = Warehouse(root=str(Path(root) / "warehouse"))
+    return {
+        "cdp": CdpSource(delta_path=customers),
+        "product_repository": ProductRepository(path=products),
+        "segmentation": Segmentation(),
+        "copywriter": copywriter,
+        "quality_rules": QualityRules(),
+        "judge": Judge(prompts_dir=str(PROMPTS)),
+        "warehouse": warehouse,
+        "warehouse_io_manager": warehouse_io_manager(warehouse.root),
+    }
 
 
 def sample_segments(n: int, customers: int = 20_000):

@@ -32,6 +32,7 @@ from bench import (
     load_avg,
     log,
     machine,
+    pipeline_resources,
     synthetic_products,
     table,
     timed,
@@ -113,7 +114,6 @@ def main(argv=None) -> dict:
     from segcopy_assets.devtools.sample_data import write_sample_customers
     from segcopy_assets.generation.variants import generate_variants, plan_pairs
     from segcopy_assets.resources import CdpSource, Copywriter
-    from tests.conftest import make_resources
 
     result: dict = {
         "latency_ms": args.latency_ms,
@@ -137,9 +137,7 @@ def main(argv=None) -> dict:
             prompts_dir=str(PROMPTS),
             max_concurrency=args.concurrency,
         )
-        resources = make_resources(
-            tmp, {"customers": customers, "products": products_path}, copywriter
-        )
+        resources = pipeline_resources(tmp, customers, products_path, copywriter)
         warehouse = resources["warehouse"]
 
         # 1. full regeneration: one run_pipeline

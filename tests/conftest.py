@@ -1,7 +1,15 @@
-"""Shared fixtures: an isolated SEGCOPY_HOME, small sample tables, resources on temp dirs."""
+"""Fixtures shared by every layer (unit/, integration/, e2e/).
+
+An isolated SEGCOPY_HOME for every test, small sample tables written once, the repository's
+paths, free ports, resources on temp dirs, Dagster instances and the review app on a free port.
+Helpers are fixtures (factories where a test needs more than one), never imports from here;
+a value needed at import time (e.g. in ``@pytest.mark.parametrize``) is computed in its module.
+"""
 
 import os
 import socket
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,15 +19,13 @@ import pytest
 from segcopy_assets.resources import (
     CdpSource,
     Copywriter,
+    Judge,
     ProductRepository,
     QualityRules,
     Segmentation,
     Warehouse,
 )
 from segcopy_assets.storage.io_manager import warehouse_io_manager
-
-REPO = Path(__file__).resolve().parent.parent
-PROMPTS = REPO / "prompts"
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +37,28 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGCOPY_HOME", str(tmp_path / "home"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository's root directory (where pyproject.toml is)."""
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def prompts_dir(repo_root) -> Path:
+    """The repository's default prompt set (``prompts/``); copy it before editing it."""
+    return repo_root / "prompts"
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """``free_port()`` → a TCP port on 127.0.0.1 that was free a moment ago."""
+
+    def pick() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    return pick
 
 
 @pytest.fixture(scope="session")
@@ -50,34 +74,87 @@ def sample_tables(tmp_path_factory):
     return {"customers": str(customers), "products": str(products)}
 
 
-def make_resources(
-    tmp_path: Path, sample_tables: dict, copywriter: Copywriter | None = None, **cdp
-) -> dict:
-    warehouse = Warehouse(root=str(tmp_path / "warehouse"))
-    return {
-        "cdp": CdpSource(**(cdp or {"delta_path": sample_tables["customers"]})),  # or share_url=
-        "product_repository": ProductRepository(path=sample_tables["products"]),
-        "segmentation": Segmentation(),
-        "copywriter": copywriter or Copywriter(backend="offline", prompts_dir=str(PROMPTS)),
-        "quality_rules": QualityRules(),
-        "warehouse": warehouse,
-        "warehouse_io_manager": warehouse_io_manager(warehouse.root),
-    }
+@pytest.fixture(scope="session")
+def make_resources(prompts_dir):
+    """``make_resources(tmp_path, sample_tables, copywriter=None, **cdp)`` → the pipeline's
+    resources with the warehouse under ``tmp_path/warehouse``: the CDP from
+    ``sample_tables["customers"]`` (or ``CdpSource(**cdp)``, e.g. ``share_url=...``), the products
+    from ``sample_tables["products"]``, the offline writer on the default prompts unless a
+    ``copywriter`` is given, and the LLM judge off."""
+
+    def build(
+        tmp_path: Path, sample_tables: dict, copywriter: Copywriter | None = None, **cdp
+    ) -> dict:
+        warehouse = Warehouse(root=str(Path(tmp_path) / "warehouse"))
+        return {
+            "cdp": CdpSource(**(cdp or {"delta_path": sample_tables["customers"]})),
+            "product_repository": ProductRepository(path=sample_tables["products"]),
+            "segmentation": Segmentation(),
+            "copywriter": copywriter or Copywriter(backend="offline", prompts_dir=str(prompts_dir)),
+            "quality_rules": QualityRules(),
+            "judge": Judge(prompts_dir=str(prompts_dir)),
+            "warehouse": warehouse,
+            "warehouse_io_manager": warehouse_io_manager(warehouse.root),
+        }
+
+    return build
 
 
-@contextmanager
+@pytest.fixture(scope="session")
 def memory_instance():
-    """An in-memory Dagster instance: the same SQL event storage as a real one, without a file
-    and an fsync per event (a sample pipeline run takes ~2.5 s instead of ~5.5 s). Tests whose
-    instance other processes must open use ``dg.instance_for_test()``."""
-    instance = dg.DagsterInstance.ephemeral()
-    try:
-        yield instance
-    finally:
-        instance.dispose()
+    """``with memory_instance() as instance:`` an in-memory Dagster instance: the same SQL event
+    storage as a real one, without a file and an fsync per event (a sample pipeline run takes
+    ~2.5 s instead of ~5.5 s). Tests whose instance other processes must open, or whose files
+    they read, use ``disk_instance``."""
+
+    @contextmanager
+    def open_instance():
+        instance = dg.DagsterInstance.ephemeral()
+        try:
+            yield instance
+        finally:
+            instance.dispose()
+
+    return open_instance
 
 
 @pytest.fixture
-def instance():
+def instance(memory_instance):
+    """An in-memory Dagster instance for one test."""
     with memory_instance() as inst:
         yield inst
+
+
+@pytest.fixture
+def disk_instance(tmp_path):
+    """An on-disk Dagster instance under ``tmp_path/dagster``: spawned processes can open it
+    from its ref, and its event databases and compute logs are files a test can read."""
+    home = tmp_path / "dagster"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as inst:
+        yield inst
+
+
+@pytest.fixture(scope="session")
+def review_app_server(free_port):
+    """``with review_app_server(tables, reviewer) as (base_url, server):`` the review app
+    (``segcopy review serve``) served by uvicorn in a thread on a free port of 127.0.0.1."""
+    from segcopy_assets.review.web.server import make_server
+
+    @contextmanager
+    def running(tables, reviewer="ana"):
+        port = free_port()
+        server = make_server(tables, reviewer, port=port)
+        thread = threading.Thread(target=server.run, name="review-app", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "review app did not start"
+            time.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}", server
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+    return running

@@ -1,6 +1,5 @@
 """The README's main command, as a user runs it: `segcopy run` in a fresh SEGCOPY_HOME."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,24 +7,28 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import REPO
-
-SEGCOPY = str(Path(sys.executable).parent / "segcopy")
 TABLES = ["cdp_customers", "segment_summaries", "products", "description_variants"]
 
 
-def segcopy(*args, home, timeout=300, env_extra=None):
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"
-    }
-    env.update({"SEGCOPY_HOME": str(home), **(env_extra or {})})
-    return subprocess.run(
-        [SEGCOPY, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
+@pytest.fixture
+def segcopy(segcopy_exe, segcopy_env, repo_root):
+    """``segcopy(*args, home=..., env_extra=None)`` → the finished ``segcopy`` process."""
+
+    def run(*args, home, timeout=300, env_extra=None):
+        return subprocess.run(
+            [segcopy_exe, *args],
+            cwd=repo_root,
+            env=segcopy_env(home, **(env_extra or {})),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
 
 
 @pytest.mark.slow
-def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path):
+def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path, segcopy):
     home = tmp_path / "home"
     first = segcopy("run", home=home)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -57,7 +60,7 @@ def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path):
 
 
 @pytest.mark.slow
-def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path):
+def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path, segcopy):
     bad = tmp_path / "products.csv"
     pl.DataFrame(
         {
@@ -76,11 +79,11 @@ def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_definitions_validate():
+def test_definitions_validate(repo_root):
     dagster = str(Path(sys.executable).parent / "dagster")
     result = subprocess.run(
         [dagster, "definitions", "validate", "-m", "segcopy_assets.definitions"],
-        cwd=REPO,
+        cwd=repo_root,
         capture_output=True,
         text=True,
         timeout=120,

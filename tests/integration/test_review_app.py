@@ -1,18 +1,14 @@
-"""The review page (``segcopy review serve``): queue, review view, decisions, safety, a real browser.
+"""The review page (``segcopy review serve``) over HTTP: queue, review view, decisions, safety.
 
-Fast tests run the app on crafted warehouse tables (Starlette's TestClient, or a real uvicorn
-server on a free port for the concurrency test). The slow test drives headless Debian Chromium
-with Playwright over variants from a real pipeline run.
+The app runs on crafted warehouse tables (Starlette's TestClient, or a real uvicorn server on a
+free port for the concurrency tests). Its pure parts (the word diff) are in
+tests/unit/test_review_web.py; a real browser drives it in tests/e2e/test_review_browser.py.
 """
 
-import ast
 import os
 import re
-import shutil
-import sys
 import threading
-import time
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,12 +21,9 @@ from starlette.testclient import TestClient
 from segcopy_assets.review.service import ReviewTables, review_queue
 from segcopy_assets.review.web import server as review_server
 from segcopy_assets.review.web.app import create_app
-from segcopy_assets.review.web.diff import inline_diff, word_diff
-from segcopy_assets.review.web.server import make_server
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
-from tests.conftest import free_port, make_resources, memory_instance
 
 ORIGINAL = {
     "P1": "The Aero weighs 8.1 kg. It has a Shimano 105 groupset with 12 speeds.",
@@ -162,35 +155,6 @@ def post(client, path, token, **fields):
 def form_fields(html: str, form_id: str) -> dict:
     form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', html, re.S).group(0)
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
-
-
-# ------------------------------------------------------------------------------------------ fast
-
-
-def test_word_diff_marks_added_and_removed_words():
-    left, right, stats = word_diff(
-        "The tent is light and strong.", "The tent is very light and tough."
-    )
-    assert [(p.kind, p.text) for p in left if p.kind != "same"] == [("del", "strong.")]
-    assert [(p.kind, p.text.strip()) for p in right if p.kind != "same"] == [
-        ("ins", "very"),
-        ("ins", "tough."),
-    ]
-    assert stats == {"added": 2, "removed": 1, "kept": 5}
-    assert "".join(p.text for p in left) == "The tent is light and strong."
-    assert "".join(p.text for p in right) == "The tent is very light and tough."
-
-
-def test_inline_diff_shows_an_edit_against_the_variant():
-    pieces = inline_diff(
-        "Built to go fast. The Aero weighs 8.1 kg.", "Made to go fast. The Aero weighs 8.1 kg!"
-    )
-    assert [(p.kind, p.text) for p in pieces if p.kind != "same"] == [
-        ("del", "Built"),
-        ("ins", "Made"),
-        ("del", "kg."),
-        ("ins", "kg!"),
-    ]
 
 
 def test_queue_filters_by_segment_product_and_status(client):
@@ -440,23 +404,6 @@ def test_no_variants_yet_is_a_clear_page(tmp_path):
     assert page.status_code == 503 and "segcopy run" in page.text
 
 
-@contextmanager
-def running(tables, reviewer="ana"):
-    port = free_port()
-    server = make_server(tables, reviewer, port=port)
-    thread = threading.Thread(target=server.run, name="review-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "review app did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", server
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 def _line_up_writes(monkeypatch, parties):
     """Each log write waits (up to 0.5 s) for the others before committing, so writes that the
     app let overlap would race on the Delta commit."""
@@ -491,7 +438,7 @@ def _click_at_once(clicks):
 
 @pytest.mark.parametrize("log_exists", [False, True], ids=["first-decisions", "existing-log"])
 def test_two_reviewers_at_once_are_both_recorded_and_the_latest_wins(
-    tables, log_exists, monkeypatch
+    tables, log_exists, monkeypatch, review_app_server
 ):
     if log_exists:
         reviews.append_reviews(
@@ -499,7 +446,10 @@ def test_two_reviewers_at_once_are_both_recorded_and_the_latest_wins(
         )
     _line_up_writes(monkeypatch, 2)
     # two reviewers, each with their own review page (server), deciding the same variant at once
-    with running(tables, "ana") as (base_a, server_a), running(tables, "bo") as (base_b, server_b):
+    with (
+        review_app_server(tables, "ana") as (base_a, server_a),
+        review_app_server(tables, "bo") as (base_b, server_b),
+    ):
         form = {"input_hash": "h-s1-P1"}
         codes = _click_at_once(
             [
@@ -545,10 +495,10 @@ def test_two_reviewers_at_once_are_both_recorded_and_the_latest_wins(
             )
 
 
-def test_many_clicks_at_once_on_a_new_log_are_all_recorded(tables, monkeypatch):
+def test_many_clicks_at_once_on_a_new_log_are_all_recorded(tables, monkeypatch, review_app_server):
     # three or more first commits to a Delta table at once conflict; the app serializes and retries
     _line_up_writes(monkeypatch, 4)
-    with running(tables, "ana") as (base, server):
+    with review_app_server(tables, "ana") as (base, server):
         token = server.config.app.state.csrf_token
         clicks = [
             (
@@ -565,20 +515,6 @@ def test_many_clicks_at_once_on_a_new_log_are_all_recorded(tables, monkeypatch):
         ("P2", "approve"),
         ("P3", "reject"),
     ]
-
-
-def test_the_review_page_never_imports_dagster():
-    modules = sorted(Path(review_server.__file__).parent.glob("*.py"))
-    assert {m.name for m in modules} >= {"app.py", "diff.py", "pages.py", "server.py"}
-    for module in modules:
-        tree = ast.parse(module.read_text())
-        imported = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                imported.add((node.module or "").split(".")[0])
-        assert not any(name.startswith("dagster") for name in imported), (module.name, imported)
 
 
 def test_cmd_review_serve_reviewer_and_tables(tmp_path, monkeypatch):
@@ -599,159 +535,3 @@ def test_cmd_review_serve_reviewer_and_tables(tmp_path, monkeypatch):
     assert calls[0][0] == ReviewTables.under(str(root))
     monkeypatch.delenv("SEGCOPY_REVIEWER")
     assert review_server.cmd_review_serve(args) == 0 and calls[-1][1]  # the login name
-
-
-# ------------------------------------------------------------------------------------------ slow
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def _browser_or_skip():
-    """``(sync_playwright, chromium path)``; missing → FAIL when CI=true, else skip."""
-    problems = []
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        problems.append("the playwright Python package is not installed (pip install -e '.[test]')")
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not executable:
-        problems.append(
-            f"{CHROMIUM} is missing (apt-get install -y chromium; never `playwright install`)"
-        )
-    if problems:
-        reason = "browser test needs: " + "; ".join(problems)
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return sync_playwright, executable
-
-
-def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="chromium is missing"):
-        _browser_or_skip()
-    monkeypatch.delenv("CI")
-    with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
-        _browser_or_skip()
-
-
-@pytest.fixture
-def real_variants(tmp_path, sample_tables):
-    """The sample pipeline's 196 variants, plus one variant rewritten to carry a script."""
-
-    from segcopy_assets.pipeline import run_pipeline
-
-    resources = make_resources(tmp_path, sample_tables)
-    with memory_instance() as instance:
-        run_pipeline(instance, resources)
-    root = str(resources["warehouse"].table_path("description_variants")).rsplit("/", 1)[0]
-    t = ReviewTables.under(root)
-    segment = "tents--core"
-    rows = variant_store.read_segments(t.variants, [segment])
-    rows = rows.with_columns(
-        pl.when(pl.col("product_id") == "TN-200")
-        .then(pl.lit(f"{SCRIPT} {IMG} ") + pl.col("variant_text"))
-        .otherwise(pl.col("variant_text"))
-        .alias("variant_text")
-    )
-    variant_store.replace_segments(t.variants, rows, [segment])
-    return t
-
-
-@pytest.mark.slow
-def test_review_in_a_real_browser(real_variants, tmp_path):
-    sync_playwright, chromium = _browser_or_skip()
-    t = real_variants
-    with running(t, reviewer="marta") as (base, _), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(15_000)
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-            page.goto(f"{base}/queue")
-            assert page.title().startswith("Queue")
-            assert page.locator("table.queue tbody tr").count() == 196
-            with page.expect_navigation():
-                page.select_option(
-                    "select[name=segment]", "tents--high-value"
-                )  # the filter submits itself
-            assert page.locator("table.queue tbody tr").count() == 14
-            page.locator("a.open").first.click()
-            page.wait_for_url("**/variant/tents--high-value/CA-100?segment=tents--high-value")
-            assert page.locator("#original").inner_text().startswith("The Aero jersey")
-            assert page.locator("#variant ins").count() >= 1
-            assert page.locator("#checks tr").count() == 9
-            assert (
-                "tents--high-value" in page.locator("#segment-summary").inner_text()
-                or "Tents" in page.locator("#segment-summary").inner_text()
-            )
-
-            # approve with a click: the next variant opens
-            page.fill("#decision-form input[name=note]", "reads well")
-            page.click("#btn-approve")
-            page.wait_for_url("**/variant/tents--high-value/CA-200?**")
-            assert "Approved: tents--high-value / CA-100" in page.locator("#recorded").inner_text()
-
-            # edit and approve this one
-            page.click("#edit-panel summary")
-            page.fill("#edited_text", "Stay dry on every ride. " + page.input_value("#edited_text"))
-            page.click("#btn-edit")
-            page.wait_for_url("**/variant/tents--high-value/EB-100?**")
-
-            log = reviews.read_reviews(t.reviews).sort("decided_at")
-            assert log.select(
-                "segment_id", "product_id", "decision", "reviewer", "note"
-            ).rows() == [
-                ("tents--high-value", "CA-100", "approve", "marta", "reads well"),
-                ("tents--high-value", "CA-200", "edit", "marta", None),
-            ]
-            assert log["edited_text"][1].startswith("Stay dry on every ride. ")
-            assert set(log["input_hash"]) <= set(review_queue(t)["input_hash"])
-
-            # keyboard: n goes to the next variant, a approves it, r rejects the one after
-            page.keyboard.press("n")
-            page.wait_for_url("**/variant/tents--high-value/EB-200?**")
-            page.keyboard.press("a")
-            page.wait_for_url("**/variant/tents--high-value/HF-100?**")
-            page.keyboard.press("r")
-            page.wait_for_url("**/variant/tents--high-value/HF-200?**")
-            decisions = (
-                reviews.read_reviews(t.reviews)
-                .sort("decided_at")
-                .select("product_id", "decision")
-                .rows()
-            )
-            assert decisions[2:] == [("EB-200", "approve"), ("HF-100", "reject")]
-            # typing an n into the note field is typing, not navigation
-            page.click("#decision-form input[name=note]")
-            page.keyboard.type("no")
-            assert "/HF-200" in page.url
-
-            shot = tmp_path / "review-view.png"
-            page.goto(f"{base}/variant/tents--high-value/CA-200")
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-            # a variant holding <script> and an onerror handler shows them as text; nothing runs
-            page.goto(f"{base}/variant/tents--core/TN-200")
-            page.wait_for_timeout(300)
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert page.title() != "pwned"
-            text = page.locator("#variant").inner_text()
-            assert SCRIPT in text and IMG in text
-            assert page.locator("#variant script, #variant img").count() == 0
-            assert errors == []
-        finally:
-            browser.close()

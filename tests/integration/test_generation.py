@@ -11,7 +11,6 @@ from segcopy_assets.errors import GenerationError
 from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 from segcopy_assets.generation.prompts import load_prompt_set
 from segcopy_assets.generation.variants import generate_variants, input_hash, plan_pairs
-from tests.conftest import PROMPTS
 
 SEGMENTS = pl.DataFrame(
     {
@@ -38,8 +37,14 @@ PRODUCTS = pl.DataFrame(
 )
 
 
-def prompt_set(model=None):
-    return load_prompt_set(PROMPTS, backend="openai", model_override=model)
+@pytest.fixture
+def prompt_set(prompts_dir):
+    """``prompt_set(model=None)`` → the default prompt set for the openai backend."""
+
+    def load(model=None):
+        return load_prompt_set(prompts_dir, backend="openai", model_override=model)
+
+    return load
 
 
 def writer(srv, ps, **kwargs):
@@ -65,7 +70,7 @@ def run(pairs, ps, w, **kwargs):
     return asyncio.run(go())
 
 
-def test_request_carries_model_params_segment_and_product():
+def test_request_carries_model_params_segment_and_product(prompt_set):
     ps = prompt_set("llama-3-70b-instruct")
     with FakeOpenAIServer(api_key="sk-test", models=("llama-3-70b-instruct",)) as srv:
         rows, stats = run(plan_pairs(SEGMENTS.head(1), PRODUCTS.head(1)), ps, writer(srv, ps))
@@ -90,14 +95,14 @@ def test_request_carries_model_params_segment_and_product():
 
 
 @pytest.mark.parametrize("reply_format", ["plain", "heading"])
-def test_rationale_formats_are_parsed(reply_format):
+def test_rationale_formats_are_parsed(reply_format, prompt_set):
     ps = prompt_set()
     with FakeOpenAIServer(reply_format=reply_format) as srv:
         rows, _ = run(plan_pairs(SEGMENTS.head(1), PRODUCTS.head(1)), ps, writer(srv, ps))
     assert rows["status"].to_list() == ["ok"] and rows["rationale"][0]
 
 
-def test_429_with_retry_after_and_500_are_retried():
+def test_429_with_retry_after_and_500_are_retried(prompt_set):
     ps = prompt_set()
     with FakeOpenAIServer() as srv:
         srv.fail_next(429, 1, retry_after=0.3)
@@ -110,7 +115,7 @@ def test_429_with_retry_after_and_500_are_retried():
     assert statuses.get(429) == 1 and statuses.get(500) == 1 and statuses.get(200) == 1
 
 
-def test_hung_call_times_out_into_a_failed_row_and_others_succeed():
+def test_hung_call_times_out_into_a_failed_row_and_others_succeed(prompt_set):
     ps = prompt_set()
     with FakeOpenAIServer() as srv:
         srv.hang_next(1, 30)
@@ -128,7 +133,7 @@ def test_hung_call_times_out_into_a_failed_row_and_others_succeed():
     assert (rows["status"] == "ok").sum() == 2 and stats.failed == 1
 
 
-def test_in_flight_calls_are_bounded_and_concurrent():
+def test_in_flight_calls_are_bounded_and_concurrent(prompt_set):
     ps = prompt_set()
     segments = pl.concat([SEGMENTS.with_columns(pl.col("segment_id") + f"-{i}") for i in range(10)])
     pairs = plan_pairs(segments, PRODUCTS)  # 60 pairs
@@ -139,14 +144,14 @@ def test_in_flight_calls_are_bounded_and_concurrent():
     assert 1 < peak <= 7
 
 
-def test_bad_key_stops_everything_without_leaking_it():
+def test_bad_key_stops_everything_without_leaking_it(prompt_set):
     ps = prompt_set()
     with FakeOpenAIServer(api_key="sk-right") as srv, pytest.raises(GenerationError) as err:
         run(plan_pairs(SEGMENTS, PRODUCTS), ps, writer(srv, ps, api_key="sk-wrong-secret"))
     assert "401" in str(err.value) and "sk-wrong-secret" not in str(err.value)
 
 
-def test_reuse_by_input_hash_and_force():
+def test_reuse_by_input_hash_and_force(prompt_set):
     ps = prompt_set()
     pairs = plan_pairs(SEGMENTS, PRODUCTS)
     with FakeOpenAIServer() as srv:
@@ -169,7 +174,7 @@ def test_reuse_by_input_hash_and_force():
     assert stats4.calls == 6
 
 
-def test_answer_without_rationale_or_cut_off_is_failed_not_cached():
+def test_answer_without_rationale_or_cut_off_is_failed_not_cached(prompt_set):
     ps = prompt_set()
     with FakeOpenAIServer(reply_format="none") as srv:
         rows, stats = run(plan_pairs(SEGMENTS.head(1), PRODUCTS.head(1)), ps, writer(srv, ps))
@@ -184,7 +189,7 @@ def test_answer_without_rationale_or_cut_off_is_failed_not_cached():
     assert rows["error"].to_list() == ["the answer was cut off at max_tokens"]
 
 
-def test_cost_and_latency_percentiles():
+def test_cost_and_latency_percentiles(prompt_set):
     ps = prompt_set("gpt-4o-mini")
     with FakeOpenAIServer(latency_ms=20) as srv:
         _, stats = run(plan_pairs(SEGMENTS, PRODUCTS), ps, writer(srv, ps))
@@ -193,6 +198,4 @@ def test_cost_and_latency_percentiles():
         (stats.prompt_tokens * 0.15 + stats.completion_tokens * 0.60) / 1e6
     )
     assert 15 <= stats.latency_percentile(50) <= stats.latency_percentile(95)
-    assert (
-        load_prompt_set(PROMPTS, backend="openai", model_override="mystery").price_per_1m() is None
-    )
+    assert prompt_set("mystery").price_per_1m() is None

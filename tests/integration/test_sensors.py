@@ -20,7 +20,6 @@ from segcopy_assets.defs.generation.sensors import (
 from segcopy_assets.defs.publishing.sensors import publishing_sensor
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter
-from tests.conftest import PROMPTS, make_resources, memory_instance
 
 
 def tick(sensor, instance, resources, cursor=None):
@@ -51,13 +50,13 @@ def ranges(result):
 
 
 @pytest.fixture
-def world(tmp_path, sample_tables):
+def world(tmp_path, sample_tables, make_resources, memory_instance, prompts_dir):
     """A pipeline that has run once, on copies of the sample tables it may change."""
     customers, products = tmp_path / "customers", tmp_path / "products"
     shutil.copytree(sample_tables["customers"], customers)
     shutil.copytree(sample_tables["products"], products)
     prompts = tmp_path / "prompts"
-    shutil.copytree(PROMPTS, prompts)
+    shutil.copytree(prompts_dir, prompts)
     resources = make_resources(
         tmp_path,
         {"customers": str(customers), "products": str(products)},

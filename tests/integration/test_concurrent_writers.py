@@ -9,25 +9,20 @@ commit is silently retried as an append (a segment written twice at once ended u
 and a plain overwrite drops the other writer's segment; replace_segments creates the table with
 those retries off and falls back to the predicate overwrite. Races are forced deterministically
 here: one writer reads its snapshot, the other commits, then the first commits from its stale
-snapshot.
+snapshot. Two whole Dagster runs racing (spawned processes): tests/e2e/test_concurrent_runs.py.
 """
 
 import contextlib
-import multiprocessing
 import threading
 
-import dagster as dg
 import polars as pl
 import pytest
 from deltalake import DeltaTable
 from deltalake import write_deltalake as real_write_deltalake
 from deltalake.exceptions import CommitFailedError
 
-from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
-from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.variant_store import ConcurrentWriteError, replace_segments
-from tests.conftest import make_resources
 
 SCHEMA = pl.Schema({"segment_id": pl.String, "product_id": pl.String, "writer": pl.String})
 PRODUCTS = [f"P{i}" for i in range(5)]
@@ -210,159 +205,6 @@ def test_a_conflict_that_never_clears_fails_clearly_and_writes_nothing(tmp_path,
     assert "run it again" in message
     assert DeltaTable(path).version() == version
     assert per_segment(path) == {"a": [(p, "old") for p in PRODUCTS]}
-
-
-# ---------------------------------------------------------------------------- two Dagster runs
-#
-# Two runs are two spawned processes on one instance and one warehouse, as under `dagster dev`
-# (a run per process). Not threads: Dagster calls logging.config.dictConfig at every run start,
-# which deadlocks against another thread's run that is logging at that moment.
-
-
-class ProcessRace:
-    """``ForcedRace`` across processes: the "first" run commits its first write to
-    description_variants from a snapshot read before the "second" run committed."""
-
-    def __init__(self, role: str, snapshot_taken, second_done):
-        self.role, self.snapshot_taken, self.second_done = role, snapshot_taken, second_done
-        self.raced = False
-        self.conflicts = 0
-
-    def write(self, table_or_uri, data, **kwargs):
-        racing = not self.raced and str(table_or_uri).endswith("description_variants")
-        self.raced = self.raced or racing
-        try:
-            if racing and self.role == "first":
-                stale = DeltaTable(str(table_or_uri))
-                self.snapshot_taken.set()
-                assert self.second_done.wait(120), "the second run never committed"
-                return real_write_deltalake(stale, data, **kwargs)
-            if racing:
-                assert self.snapshot_taken.wait(120), "the first run never reached its write"
-                try:
-                    return real_write_deltalake(table_or_uri, data, **kwargs)
-                finally:
-                    self.second_done.set()
-            return real_write_deltalake(table_or_uri, data, **kwargs)
-        except CommitFailedError:
-            self.conflicts += 1
-            raise
-
-
-def run_partition_in_child(
-    instance_ref, tmp_path, sample_tables, segment_id, role, events, results
-):
-    """A spawned process: materialize one description_variants partition (force_regenerate)."""
-    instance = dg.DagsterInstance.from_ref(instance_ref)
-    race = ProcessRace(role, *events)
-    variant_store.write_deltalake = race.write
-    result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS],
-        selection=["description_variants"],
-        partition_key=segment_id,
-        resources=make_resources(tmp_path, sample_tables),
-        instance=instance,
-        raise_on_error=False,
-        run_config={"ops": {"description_variants": {"config": {"force_regenerate": True}}}},
-    )
-    failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
-    results.put(
-        {
-            "role": role,
-            "segment": segment_id,
-            "success": result.success,
-            "failures": failures,
-            "raced": race.raced,
-            "conflicts": race.conflicts,
-        }
-    )
-
-
-def two_runs_at_once(tmp_path, sample_tables, instance, segments: tuple[str, str]) -> list[dict]:
-    ctx = multiprocessing.get_context("spawn")
-    events = (ctx.Event(), ctx.Event())
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=run_partition_in_child,
-            args=(instance.get_ref(), tmp_path, sample_tables, segment, role, events, results),
-        )
-        for segment, role in zip(segments, ("first", "second"))
-    ]
-    for proc in procs:
-        proc.start()
-    try:
-        out = [results.get(timeout=240) for _ in procs]
-    finally:
-        for proc in procs:
-            proc.join(30)
-            if proc.is_alive():
-                proc.terminate()
-    return sorted(out, key=lambda r: r["role"])
-
-
-@pytest.fixture
-def instance():
-    """On disk: the spawned runs open it from its ref (overrides conftest's in-memory one)."""
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
-def warehouse(tmp_path, sample_tables, instance):
-    resources = make_resources(tmp_path, sample_tables)
-    run_pipeline(instance, resources)
-    return resources
-
-
-def assert_one_row_per_pair(resources) -> pl.DataFrame:
-    variants = pl.read_delta(resources["warehouse"].table_path("description_variants"))
-    assert variants.height == 196 and variants.select("segment_id", "product_id").n_unique() == 196
-    checks = pl.read_delta(resources["warehouse"].table_path("variant_checks"))
-    assert checks.height == checks.select("segment_id", "product_id", "check").n_unique()
-    return variants
-
-
-@pytest.mark.slow
-def test_two_runs_of_different_segments_at_once_both_land(
-    tmp_path, sample_tables, instance, warehouse
-):
-    before = pl.read_delta(warehouse["warehouse"].table_path("description_variants"))
-    results = two_runs_at_once(
-        tmp_path, sample_tables, instance, ("tents--core", "road-bikes--high-value")
-    )
-    for r in results:
-        assert r["success"] and r["raced"], r
-    assert (
-        sum(r["conflicts"] for r in results) == 0
-    )  # disjoint partitions: delta-rs merges the commits
-    after = assert_one_row_per_pair(warehouse)
-    moved = after.join(before, on=["segment_id", "product_id"], suffix="_old").filter(
-        pl.col("generated_at") != pl.col("generated_at_old")
-    )
-    assert (
-        set(moved["segment_id"]) == {"tents--core", "road-bikes--high-value"} and moved.height == 28
-    )
-
-
-@pytest.mark.slow
-def test_two_runs_of_the_same_segment_at_once_end_with_one_clean_result(
-    tmp_path, sample_tables, instance, warehouse
-):
-    before = pl.read_delta(warehouse["warehouse"].table_path("description_variants"))
-    results = two_runs_at_once(tmp_path, sample_tables, instance, ("tents--core", "tents--core"))
-    first, second = results
-    assert first["raced"] and second["raced"]
-    assert first["conflicts"] == 1 and second["conflicts"] == 0  # the stale commit was refused ...
-    assert first["success"] and second["success"], results  # ... and redone: both runs succeed
-    after = assert_one_row_per_pair(warehouse)
-    segment = after.filter(pl.col("segment_id") == "tents--core")
-    assert segment.height == 14 and segment["product_id"].n_unique() == 14
-    assert segment["generated_at"].min() > before["generated_at"].max()
-    others = after.filter(pl.col("segment_id") != "tents--core").sort("segment_id", "product_id")
-    assert others.equals(
-        before.filter(pl.col("segment_id") != "tents--core").sort("segment_id", "product_id")
-    )
 
 
 def test_two_runs_forgetting_their_journal_rows_at_once(tmp_path, monkeypatch):

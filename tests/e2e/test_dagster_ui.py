@@ -4,7 +4,7 @@ One ``segcopy dev`` server (webserver + daemon + code server) runs for the whole
 fresh SEGCOPY_HOME that ``segcopy run`` filled first. The tests talk to it the way the UI does,
 over ``POST /graphql``:
 
-1. the asset graph, the 9 checks on ``description_variants`` and the 6 sensors (RUNNING by
+1. the asset graph, the 12 checks on ``description_variants`` and the 6 sensors (RUNNING by
    default) are served; one segment partition is materialized through the mutation the UI's
    Materialize button sends, and its check results are recorded for that partition;
 2. a change to ONE segment in the sample CDP table flows through the real daemon:
@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,11 +26,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import REPO, free_port
-
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
-SEGCOPY = str(Path(sys.executable).parent / "segcopy")
 VARIANTS = {"path": ["description_variants"]}
 ASSETS = {
     "cdp_customers",
@@ -46,6 +42,9 @@ CHECKS = {
     "coverage",
     "well_formed",
     "rationale_present",
+    "plain_prose",
+    "no_invented_features",
+    "llm_judge",
     "facts_preserved",
     "no_invented_offers",
     "whole_segment_voice",
@@ -538,20 +537,15 @@ def run_partitions(run: dict) -> tuple[str, str] | None:
 
 
 @pytest.fixture(scope="module")
-def dev_server(tmp_path_factory):
+def dev_server(tmp_path_factory, repo_root, free_port, segcopy_exe, segcopy_env):
     """`segcopy run` once, then `segcopy dev --port <free>` in its own session."""
     root = tmp_path_factory.mktemp("dagster_ui")
     home = root / "home"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SEGCOPY_") and k not in ("DAGSTER_HOME", "OPENAI_API_KEY")
-    }
-    env.update(SEGCOPY_HOME=str(home), SEGCOPY_SENSOR_INTERVAL_S="5")
+    env = segcopy_env(home, SEGCOPY_SENSOR_INTERVAL_S="5")
 
     started = time.monotonic()
     first = subprocess.run(
-        [SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240
+        [segcopy_exe, "run"], cwd=repo_root, env=env, capture_output=True, text=True, timeout=240
     )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Segments: 14 added" in first.stdout, first.stdout[-2000:]
@@ -560,8 +554,8 @@ def dev_server(tmp_path_factory):
     port, log_path = free_port(), root / "segcopy-dev.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [SEGCOPY, "dev", "--port", str(port)],
-            cwd=REPO,
+            [segcopy_exe, "dev", "--port", str(port)],
+            cwd=repo_root,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -720,7 +714,8 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
             check,
             check_meta,
         )
-        assert check_meta["evaluated"] > 0, (check, check_meta)
+        # the LLM judge is off here: its check passes with nothing judged
+        assert check_meta["evaluated"] > 0 or check == "llm_judge", (check, check_meta)
 
 
 # --- 2. a sensor-triggered refresh, for real ------------------------------------------------

@@ -4,7 +4,6 @@ import pytest
 
 from segcopy_assets.errors import PromptError
 from segcopy_assets.generation.prompts import load_prompt_set
-from tests.conftest import PROMPTS
 
 SEGMENT = {"segment_id": "tents--core", "segment_description": "Customers who camp (about 2,000)."}
 PRODUCT = {
@@ -17,9 +16,9 @@ PRODUCT = {
 
 
 @pytest.fixture
-def prompts(tmp_path):
+def prompts(tmp_path, prompts_dir):
     target = tmp_path / "prompts"
-    shutil.copytree(PROMPTS, target)
+    shutil.copytree(prompts_dir, target)
     return target
 
 

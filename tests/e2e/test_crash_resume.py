@@ -3,59 +3,51 @@
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import polars as pl
 import pytest
 from deltalake import DeltaTable
 
 from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
-from tests.conftest import REPO
-
-SEGCOPY = str(Path(sys.executable).parent / "segcopy")
-
-
-def env_for(home, base_url):
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("SEGCOPY_") and k != "DAGSTER_HOME"
-    }
-    env.update(
-        {
-            "SEGCOPY_HOME": str(home),
-            "SEGCOPY_LLM_BASE_URL": base_url,
-            "SEGCOPY_LLM_API_KEY": "sk-crash",
-            "SEGCOPY_LLM_MAX_CONCURRENCY": "4",
-        }
-    )
-    return env
 
 
 @pytest.mark.slow
-def test_kill_mid_run_then_resume_pays_only_for_the_rest(tmp_path):
+def test_kill_mid_run_then_resume_pays_only_for_the_rest(
+    tmp_path, repo_root, segcopy_exe, segcopy_env
+):
     home = tmp_path / "home"
     variants = home / "warehouse" / "segcopy" / "description_variants"
     with FakeOpenAIServer(api_key="sk-crash", latency_ms=150) as srv:
-        env = env_for(home, srv.base_url)
+        env = segcopy_env(
+            home,
+            SEGCOPY_LLM_BASE_URL=srv.base_url,
+            SEGCOPY_LLM_API_KEY="sk-crash",
+            SEGCOPY_LLM_MAX_CONCURRENCY="4",
+        )
         # First a complete run, so there is a table whose readers must never see a half-write.
         first = subprocess.run(
-            [SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+            [segcopy_exe, "run"],
+            cwd=repo_root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert first.returncode == 0, first.stderr[-2000:]
         version_before = DeltaTable(str(variants)).version()
         before = pl.read_delta(str(variants))
         # A prompt edit forces a full regeneration (196 calls at ~4 in flight: ~8 s).
         prompts = tmp_path / "prompts"
-        subprocess.run(["cp", "-r", str(REPO / "prompts"), str(prompts)], check=True)
+        subprocess.run(["cp", "-r", str(repo_root / "prompts"), str(prompts)], check=True)
         (prompts / "user.md.j2").write_text(
             (prompts / "user.md.j2").read_text() + "\nWrite for the web.\n"
         )
         env["SEGCOPY_PROMPTS_DIR"] = str(prompts)
         srv.reset_stats()
         proc = subprocess.Popen(
-            [SEGCOPY, "run"],
-            cwd=REPO,
+            [segcopy_exe, "run"],
+            cwd=repo_root,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -83,7 +75,12 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(tmp_path):
         time.sleep(1.0)
         srv.reset_stats()
         resumed = subprocess.run(
-            [SEGCOPY, "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+            [segcopy_exe, "run"],
+            cwd=repo_root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert resumed.returncode == 0, resumed.stderr[-2000:]
         calls_on_resume = srv.success_count

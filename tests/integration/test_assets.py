@@ -12,7 +12,6 @@ from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
-from tests.conftest import PROMPTS, make_resources
 
 UPSTREAM = ["cdp_customers", "segment_summaries", "products"]
 
@@ -38,7 +37,7 @@ def variant_meta(result):
 
 
 @pytest.fixture
-def resources(tmp_path, sample_tables):
+def resources(tmp_path, sample_tables, make_resources):
     return make_resources(tmp_path, sample_tables)
 
 
@@ -151,9 +150,9 @@ def test_changed_segment_summary_regenerates_only_that_segment(
     assert set(moved["segment_id"]) == {"e-bikes--core"}
 
 
-def test_prompt_edit_regenerates_everything(tmp_path, resources, instance):
+def test_prompt_edit_regenerates_everything(tmp_path, resources, instance, prompts_dir):
     prompts = tmp_path / "prompts"
-    shutil.copytree(PROMPTS, prompts)
+    shutil.copytree(prompts_dir, prompts)
     resources = {**resources, "copywriter": Copywriter(backend="offline", prompts_dir=str(prompts))}
     run_pipeline(instance, resources)
     (prompts / "system.md.j2").write_text(
@@ -184,12 +183,12 @@ def test_single_partition_run_replaces_only_its_segment(resources, instance):
     assert set(latest["segment_id"]) == {"tents--core"}
 
 
-def test_broken_prompt_fails_before_any_write(tmp_path, resources, instance):
+def test_broken_prompt_fails_before_any_write(tmp_path, resources, instance, prompts_dir):
     run_pipeline(instance, resources)
     path = resources["warehouse"].table_path("description_variants")
     version = DeltaTable(path).version()
     prompts = tmp_path / "bad_prompts"
-    shutil.copytree(PROMPTS, prompts)
+    shutil.copytree(prompts_dir, prompts)
     (prompts / "user.md.j2").write_text("{{ product_description }} for {{ segment_name }}")
     broken = {**resources, "copywriter": Copywriter(backend="offline", prompts_dir=str(prompts))}
     with pytest.raises(PipelineFailed, match="unknown placeholder.*segment_name"):
@@ -223,7 +222,7 @@ def test_own_category_pairing(resources, instance):
 
 
 def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
-    tmp_path, sample_tables, instance, monkeypatch
+    tmp_path, sample_tables, instance, monkeypatch, make_resources, prompts_dir
 ):
     from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 
@@ -233,7 +232,7 @@ def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
         copywriter = Copywriter(
             backend="openai",
             base_url=srv.base_url,
-            prompts_dir=str(PROMPTS),
+            prompts_dir=str(prompts_dir),
             api_key=dg.EnvVar("SEGCOPY_LLM_API_KEY"),
             model="gpt-4o-mini",
         )
@@ -261,7 +260,9 @@ def test_openai_backend_through_dagster_records_tokens_and_never_logs_the_key(
     assert not any(hits.row(0))
 
 
-def test_a_range_run_records_every_partitions_check_results(tmp_path, sample_tables, instance):
+def test_a_range_run_records_every_partitions_check_results(
+    tmp_path, sample_tables, instance, make_resources, prompts_dir
+):
     """One run over all segments still gives each partition its own check executions."""
     from segcopy_assets.devtools.fake_openai import FakeOpenAIServer, default_reply
 
@@ -274,7 +275,7 @@ def test_a_range_run_records_every_partitions_check_results(tmp_path, sample_tab
 
     with FakeOpenAIServer(responder=responder) as srv:
         copywriter = Copywriter(
-            backend="openai", base_url=srv.base_url, api_key="k", prompts_dir=str(PROMPTS)
+            backend="openai", base_url=srv.base_url, api_key="k", prompts_dir=str(prompts_dir)
         )
         run_pipeline(instance, make_resources(tmp_path, sample_tables, copywriter=copywriter))
 

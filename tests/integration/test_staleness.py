@@ -17,7 +17,6 @@ from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import CdpSource
-from tests.conftest import make_resources, memory_instance
 
 VARIANTS = dg.AssetKey("description_variants")
 CHANGED = "e-bikes--core"  # E-Bikes × Low tier: its customers move region below
@@ -54,7 +53,7 @@ def materialize(resources, instance, selection, **kwargs):
 
 
 @pytest.fixture
-def world(tmp_path, sample_tables):
+def world(tmp_path, sample_tables, make_resources, memory_instance):
     """A full pipeline run on a private copy of the CDP and product tables."""
     customers, products = tmp_path / "cdp_customers", tmp_path / "products"
     shutil.copytree(sample_tables["customers"], customers)
@@ -184,7 +183,9 @@ def test_variants_in_a_run_whose_summaries_failed_refuse_to_run(world, tmp_path)
     assert not result.asset_materializations_for_node("description_variants")
 
 
-def test_variants_need_the_summaries_table(tmp_path, sample_tables):
+def test_variants_need_the_summaries_table(
+    tmp_path, sample_tables, make_resources, memory_instance
+):
     resources = make_resources(tmp_path, sample_tables)
     with memory_instance() as instance:
         instance.add_dynamic_partitions("segments", [CHANGED])
@@ -193,17 +194,3 @@ def test_variants_need_the_summaries_table(tmp_path, sample_tables):
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "segment_summaries is not materialized yet" in failure.step_failure_data.error.message
-
-
-def test_the_guard_waits_only_for_a_summaries_step_this_run_executes():
-    from segcopy_assets.defs.generation.assets import summaries_pending
-
-    key = dg.AssetKey("segment_summaries")
-    variants_only = {VARIANTS}
-    mixed = {VARIANTS, key, dg.AssetKey("cdp_customers")}
-    assert not summaries_pending(variants_only, None, written=False)  # the sensors' runs
-    assert summaries_pending(mixed, None, written=False)  # summaries failed in this run
-    assert not summaries_pending(mixed, None, written=True)
-    # re-execution from failure keeps the selection but runs only the failed step
-    assert not summaries_pending(mixed, ["description_variants"], written=False)
-    assert summaries_pending(mixed, ["segment_summaries", "description_variants"], written=False)

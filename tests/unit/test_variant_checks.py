@@ -11,7 +11,8 @@ from segcopy_assets.devtools.sample_products import SAMPLE_PRODUCTS
 from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
 from segcopy_assets.generation.offline_writer import write_offline_variant
 from segcopy_assets.quality.brand_voice import avoid_words_from_brand_voice
-from segcopy_assets.quality.facts import extract_facts, fact_present
+from segcopy_assets.quality.fact_matching import fact_present
+from segcopy_assets.quality.facts import extract_facts
 from segcopy_assets.quality.judge import (
     CHECKS,
     ERROR,
@@ -23,7 +24,7 @@ from segcopy_assets.quality.judge import (
 )
 from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
 
-BRAND_VOICE = Path(__file__).resolve().parent.parent / "prompts" / "brand_voice.md"
+BRAND_VOICE = Path(__file__).resolve().parents[2] / "prompts" / "brand_voice.md"
 PRODUCTS = {p["product_id"]: p for p in SAMPLE_PRODUCTS}
 
 # A gravel bike with the facts the brief names; the variant below keeps them all.
@@ -85,21 +86,24 @@ def test_checks_in_order_with_severities():
         "coverage",
         "well_formed",
         "rationale_present",
+        "plain_prose",
         "facts_preserved",
+        "no_invented_features",
         "no_invented_offers",
         "whole_segment_voice",
         "no_refusal",
+        "llm_judge",
         "length_in_bounds",
         "brand_voice",
     ]
-    assert [s for s in CHECKS.values()] == [ERROR] * 7 + [WARN] * 2
+    assert [s for s in CHECKS.values()] == [ERROR] * 10 + [WARN] * 2
 
 
 def test_good_variant_passes_every_content_check_in_order():
     verdicts = judge_variant(
         GOOD, RATIONALE, ORIGINAL, segment(), CheckSettings(avoid_words=("cheap",))
     )
-    assert [v.check for v in verdicts] == list(CHECKS)[2:]
+    assert [v.check for v in verdicts] == [c for c in list(CHECKS)[2:] if c != "llm_judge"]
     assert all(v.passed and v.reason == "" for v in verdicts), verdicts
     assert {v.severity for v in verdicts if v.check in ("length_in_bounds", "brand_voice")} == {
         WARN
@@ -240,11 +244,14 @@ def test_fact_present_is_strict_about_the_value(fact, text):
 def test_dropped_weight_fails_facts_preserved_and_names_it():
     verdict = judge(GOOD.replace(" it weighs 8.1 kg,", ""))["facts_preserved"]
     assert not verdict.passed and verdict.severity == ERROR
-    assert verdict.reason == "missing facts: 8.1 kg"
+    assert verdict.reason == 'missing facts: "8.1 kg"'
     changed = judge(GOOD.replace("8.1 kg", "8.4 kg").replace("Shimano GRX 810", "Shimano GRX"))[
         "facts_preserved"
     ]
-    assert changed.reason == "missing facts: Shimano GRX 810, 8.1 kg"  # in order of appearance
+    assert changed.reason == (  # in order of appearance, then the number that replaced one
+        'missing facts: "Shimano GRX 810", "8.1 kg"; '
+        '"8.4 kg" matches no quantity of the original (nearest: "8.1 kg")'
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -284,13 +291,20 @@ def test_missing_rationale_or_copy_fails(copy, rationale, reason):
         "Buy one, get one free.",
         "Ask about our discount.",
         "Comes with a coupon.",
-        "It is 20 percent lighter.",
     ],
 )
 def test_invented_offers_fail(claim):
     verdict = judge(f"{GOOD} {claim}")["no_invented_offers"]
     assert not verdict.passed, claim
     assert verdict.reason.startswith("offer claims not in the original: ")
+
+
+def test_a_percentage_that_is_no_offer_is_a_new_number():
+    verdicts = judge(f"{GOOD} It is 20 percent lighter.")
+    assert verdicts["no_invented_offers"].passed
+    assert (
+        '"20 percent" is a number the original does not give' in verdicts["facts_preserved"].reason
+    )
 
 
 def test_62_percent_off_is_named_in_the_reason():
@@ -309,8 +323,9 @@ def test_offer_words_that_are_not_offers_pass():
     assert judge(copy.replace("100%", "100 percent"), original=original)[
         "no_invented_offers"
     ].passed
-    # The same claim in the original is allowed; a different percentage is not.
-    assert not judge(copy.replace("100%", "90%"), original=original)["no_invented_offers"].passed
+    # The same claim in the original is allowed; a different percentage changes a fact.
+    changed = judge(copy.replace("100%", "90%"), original=original)
+    assert changed["no_invented_offers"].passed and not changed["facts_preserved"].passed
 
 
 def test_the_walkthroughs_cyclist_and_new_yorker_fails():
@@ -338,7 +353,9 @@ def test_the_walkthroughs_cyclist_and_new_yorker_fails():
 def test_identity_assignment_fails(phrase):
     verdict = judge(f"{GOOD} {phrase}")["whole_segment_voice"]
     assert not verdict.passed, phrase
-    assert "addresses the reader as one kind of person" in verdict.reason
+    labels = ("tells the reader who they are", "gives the whole segment one identity",
+              "flatters the segment", "mentions the segmentation")  # fmt: skip
+    assert verdict.reason.startswith(labels) and '"' in verdict.reason, verdict.reason
 
 
 def test_ordinary_as_a_phrases_pass():
@@ -425,12 +442,12 @@ def test_length_out_of_bounds_warns_with_the_numbers():
     assert not short.passed and short.severity == WARN
     assert (
         short.reason
-        == "6 words, outside 30-250; 0.09x the original's 69 words (6 words), outside 0.6-2x"
+        == "6 words, outside 30-250; 0.09x the original's 69 words (6 words), outside 0.6-1.5x"
     )
     long = judge(" ".join([GOOD] * 3))[
         "length_in_bounds"
     ]  # 3 x 73 words: within 250 words, not within 2x
-    assert long.reason == "3.17x the original's 69 words (219 words), outside 0.6-2x"
+    assert long.reason == "3.17x the original's 69 words (219 words), outside 0.6-1.5x"
     assert judge(" ".join([GOOD] * 3), settings=CheckSettings(max_length_ratio=4.0))[
         "length_in_bounds"
     ].passed
@@ -489,7 +506,7 @@ def test_offline_writer_output_passes_all_checks(sample_segments):
             verdicts = judge_variant(
                 parsed.copy, parsed.rationale, product["description"], seg, settings
             )
-            assert len(verdicts) == 7
+            assert len(verdicts) == 9
             assert not [v for v in verdicts if not v.passed], (
                 seg["segment_id"],
                 product["product_id"],
@@ -560,9 +577,10 @@ def test_partition_table_shape_and_content_checks_for_ok_rows():
         "reason",
     ]
     ok = table.filter(pl.col("product_id") == "TN-100")
-    assert ok["check"].to_list() == list(CHECKS)
+    judged = [c for c in CHECKS if c != "llm_judge"]  # the LLM judge is off here
+    assert ok["check"].to_list() == judged
     assert ok["passed"].all() and (ok["reason"] == "").all()
-    assert ok["severity"].to_list() == list(CHECKS.values())
+    assert ok["severity"].to_list() == [CHECKS[c] for c in judged]
     failed_rows = table.filter(pl.col("product_id") == "TN-200")
     assert failed_rows["check"].to_list() == ["coverage", "well_formed"]  # no content checks
 
@@ -631,5 +649,7 @@ def test_missing_required_column_raises():
 def test_partition_content_verdicts_carry_reasons():
     copy = PRODUCTS["TN-100"]["description"].replace("The packed weight is 1.6 kg.", "Now 62% off.")
     table = run_partition([variant_row(prod="TN-100", copy=copy)], [("s1", "TN-100")])
-    assert verdict_of(table, "TN-100", "facts_preserved")[0]["reason"] == "missing facts: 1.6 kg"
+    assert verdict_of(table, "TN-100", "facts_preserved")[0]["reason"] == (
+        'missing facts: "1.6 kg"; "62%" is a number the original does not give'
+    )
     assert '"62% off"' in verdict_of(table, "TN-100", "no_invented_offers")[0]["reason"]

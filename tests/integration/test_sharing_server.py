@@ -1,15 +1,13 @@
-"""Tests for segcopy_assets.devtools.sharing_server against the official delta-sharing connector 1.4.2."""
+"""The Delta Sharing server (segcopy_assets.devtools.sharing_server, in a thread on 127.0.0.1)
+against the official delta-sharing connector 1.4.2. Its pure parts are in
+tests/unit/test_sharing_server.py; `serve` in its own process in tests/e2e/test_sharing_serve.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import os
 import secrets
-import stat
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +19,9 @@ import polars as pl
 import pytest
 import requests
 from delta_sharing.reader import DeltaSharingReader
-from starlette.requests import Request
 
 from segcopy_assets.devtools import sharing_server as ss
 from segcopy_assets.devtools.sharing_server import api as ss_api
-from segcopy_assets.devtools.sharing_server import server as ss_server
 
 CUSTOMERS = pl.DataFrame(
     {
@@ -316,25 +312,6 @@ def test_signed_file_urls_range_head_and_tampering(share, monkeypatch):
     assert requests.get(expired, timeout=5).status_code == 403
 
 
-def test_file_route_never_leaves_the_table_directory(tmp_path, table_path):
-    (tmp_path / "secret.txt").write_text("do not serve")
-    api = ss_api._Api([ss.SharedTable("s", "c", "t", table_path)], "tok")
-    for rel in ("../secret.txt", "/etc/passwd", "_delta_log/../../secret.txt"):
-        key = base64.urlsafe_b64encode(rel.encode()).decode().rstrip("=")
-        expires = str(int(time.time()) + 60)
-        scope = {
-            "type": "http",
-            "method": "GET",
-            "path": "/",
-            "headers": [],
-            "path_params": {"idx": "0", "key": key},
-            "query_string": f"X-Amz-Expires={expires}&X-Amz-Signature={api._sign(0, key, expires)}".encode(),
-        }
-        with pytest.raises(ss.ApiError) as err:
-            asyncio.run(api.serve_file(Request(scope)))
-        assert err.value.status == 404
-
-
 def test_checkpoint_and_cleaned_up_log(tmp_path, table_path):
     MORE.write_delta(table_path, mode="append")
     deltalake.DeltaTable(str(table_path)).create_checkpoint()  # checkpoint at version 1
@@ -390,59 +367,3 @@ def test_change_data_feed(tmp_path):
             assert sorted(
                 changes.loc[changes["_change_type"].str.startswith("update"), "orders"]
             ) == [3, 4]
-
-
-def test_write_profile_is_private(tmp_path):
-    path = tmp_path / "sub" / "p.share"
-    path.parent.mkdir()
-    path.write_text("old")
-    path.chmod(0o644)
-    ss.write_profile(path, "http://127.0.0.1:1/delta-sharing", "tok")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert json.loads(path.read_text()) == {
-        "shareCredentialsVersion": 1,
-        "endpoint": "http://127.0.0.1:1/delta-sharing",
-        "bearerToken": "tok",
-    }
-
-
-def test_announce_never_prints_the_token(capsys, tmp_path):
-    token = secrets.token_urlsafe(32)
-    ss_server._announce(
-        tmp_path / "p.share", "segcopy", "cdp", "customers", "http://127.0.0.1:9/delta-sharing"
-    )
-    out, err = capsys.readouterr()
-    assert (
-        f"{tmp_path / 'p.share'}#segcopy.cdp.customers" in out
-        and "http://127.0.0.1:9/delta-sharing" in out
-    )
-    assert token not in out + err
-
-
-@pytest.mark.slow
-def test_serve_writes_profile_and_keeps_token_off_the_console(tmp_path, table_path):
-    token, profile = secrets.token_urlsafe(32), tmp_path / "served.share"
-    code = (
-        f"from segcopy_assets.devtools.sharing_server import serve; "
-        f"serve({str(table_path)!r}, token={token!r}, profile_path={str(profile)!r})"
-    )
-    root = Path(ss.__file__).resolve().parents[3]  # the repository root
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not (profile.exists() and profile.stat().st_size) and proc.poll() is None:
-            assert time.monotonic() < deadline, "serve did not write its profile"
-            time.sleep(0.05)
-        assert stat.S_IMODE(profile.stat().st_mode) == 0o600
-        endpoint = json.loads(profile.read_text())["endpoint"]
-        assert endpoint.startswith("http://127.0.0.1:")
-        assert delta_sharing.get_table_version(f"{profile}#segcopy.cdp.customers") == 0
-        assert len(delta_sharing.load_as_pandas(f"{profile}#segcopy.cdp.customers")) == 4
-    finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=15)
-    assert f"{profile}#segcopy.cdp.customers" in out.decode() and endpoint in out.decode()
-    assert token not in out.decode() and token not in err.decode()

@@ -21,11 +21,10 @@ from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.devtools.sharing_server import SharedTable, running_server, write_profile
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter, ProductRepository
-from tests.conftest import PROMPTS, free_port, make_resources, memory_instance
 
 # description_variants is left out here: it reaches segment_summaries through the observed
 # segment_definitions, so in a run with a failing CDP step it fails too, with its own message
-# (tests/test_assets.py::test_variants_in_a_run_whose_summaries_failed_refuse_to_run).
+# (tests/integration/test_staleness.py::test_variants_in_a_run_whose_summaries_failed_refuse_to_run).
 CDP_AND_DOWNSTREAM = [
     "cdp_customers",
     "segment_summaries",
@@ -47,7 +46,7 @@ SHARE_TOKEN = "matrix-share-token-5b1e"
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory, sample_tables):
+def baseline(tmp_path_factory, sample_tables, make_resources, memory_instance):
     """A warehouse after one successful full run, and the instance that knows its partitions."""
     root = tmp_path_factory.mktemp("baseline")
     with pytest.MonkeyPatch.context() as mp, memory_instance() as instance:
@@ -78,7 +77,7 @@ def delta_versions(root: Path) -> dict[str, int]:
 
 
 class Case:
-    def __init__(self, tmp_path, baseline, sample_tables):
+    def __init__(self, tmp_path, baseline, sample_tables, make_resources):
         self.tmp_path = tmp_path
         self.instance = baseline["instance"]
         self.partitions = baseline["partitions"]
@@ -122,8 +121,8 @@ class Case:
 
 
 @pytest.fixture
-def case(tmp_path, baseline, sample_tables):
-    return Case(tmp_path, baseline, sample_tables)
+def case(tmp_path, baseline, sample_tables, make_resources):
+    return Case(tmp_path, baseline, sample_tables, make_resources)
 
 
 # ------------------------------------------------------------------------------------------ CDP
@@ -190,7 +189,7 @@ SHARE_CASES = {
 
 
 @pytest.mark.parametrize("name", list(SHARE_CASES))
-def test_share_failure_is_fast_and_clear(name, case, share):
+def test_share_failure_is_fast_and_clear(name, case, share, free_port):
     if name == "unreachable":
         url = _profile(case.tmp_path, f"http://127.0.0.1:{free_port()}/delta-sharing", SHARE_TOKEN)
         url += "#segcopy.cdp.customers"
@@ -264,14 +263,14 @@ def test_bad_products(name, fmt, case, sample_tables):
 # -------------------------------------------------------------------------------------- prompts
 
 
-def _prompts(tmp_path) -> Path:
+def _prompts(tmp_path, prompts_dir) -> Path:
     prompts = tmp_path / "prompts"
-    shutil.copytree(PROMPTS, prompts)
+    shutil.copytree(prompts_dir, prompts)
     return prompts
 
 
-def test_prompt_with_unknown_placeholder(case):
-    prompts = _prompts(case.tmp_path)
+def test_prompt_with_unknown_placeholder(case, prompts_dir):
+    prompts = _prompts(case.tmp_path, prompts_dir)
     user = prompts / "user.md.j2"
     user.write_text(user.read_text() + "\nWrite for {{ segment_name }}.\n")
     message, _ = case.run(
@@ -285,56 +284,13 @@ def test_prompt_with_unknown_placeholder(case):
 
 
 @pytest.mark.parametrize("missing", ["system.md.j2", "config.toml"])
-def test_prompt_file_missing(missing, case):
-    prompts = _prompts(case.tmp_path)
+def test_prompt_file_missing(missing, case, prompts_dir):
+    prompts = _prompts(case.tmp_path, prompts_dir)
     (prompts / missing).unlink()
     message, _ = case.run(
         VARIANTS_AND_DOWNSTREAM, copywriter=Copywriter(backend="offline", prompts_dir=str(prompts))
     )
     assert f"prompt file missing: {prompts / missing}" in message
-
-
-# --------------------------------------------------------------------------------------- config
-
-
-@pytest.mark.parametrize(
-    "variable, value, expected",
-    [
-        (
-            "SEGCOPY_LLM_MAX_CONCURRENCY",
-            "0",
-            "SEGCOPY_LLM_MAX_CONCURRENCY: Input should be greater than or equal to 1",
-        ),
-        ("SEGCOPY_LLM_TIMEOUT_S", "-1", "SEGCOPY_LLM_TIMEOUT_S: Input should be greater than 0"),
-        ("SEGCOPY_LLM_TIMEOUT_S", "soon", "SEGCOPY_LLM_TIMEOUT_S must be a number, not 'soon'"),
-        (
-            "SEGCOPY_LLM_BACKEND",
-            "gpt",
-            "SEGCOPY_LLM_BACKEND: Input should be 'openai' or 'offline'",
-        ),
-        (
-            "SEGCOPY_MIN_SEGMENT_SIZE",
-            "0",
-            "SEGCOPY_MIN_SEGMENT_SIZE: Input should be greater than or equal to 1",
-        ),
-        (
-            "SEGCOPY_PLACE_SHARE_THRESHOLD",
-            "50",
-            "SEGCOPY_PLACE_SHARE_THRESHOLD: Input should be less than or equal to 1",
-        ),
-    ],
-)
-def test_bad_setting_fails_before_anything_runs(variable, value, expected, monkeypatch):
-    """A bad value is refused while the resources are built (before any run, any call, any
-    write), with one message naming the variable."""
-    from segcopy_assets.errors import SettingsError
-    from segcopy_assets.resources import resources_from_env
-
-    monkeypatch.setenv("SEGCOPY_LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
-    monkeypatch.setenv(variable, value)
-    with pytest.raises(SettingsError) as caught:
-        resources_from_env()
-    assert expected in str(caught.value)
 
 
 # ------------------------------------------------------------------------------ through `run`

@@ -3,9 +3,7 @@
 import json
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -15,13 +13,12 @@ from segcopy_assets.core.cdp_source import sharing_table_version
 from segcopy_assets.definitions import ALL_ASSETS
 from segcopy_assets.errors import SourceUnavailableError
 from segcopy_assets.resources import CdpSource
-from tests.conftest import REPO, free_port, make_resources, memory_instance
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def shared_table(tmp_path, sample_tables):
+def shared_table(tmp_path, sample_tables, free_port, repo_root, segcopy_exe):
     """A copy of the sample CDP table served by `segcopy share serve` on a free port."""
     table = tmp_path / "cdp_customers"
     pl.read_delta(sample_tables["customers"]).write_delta(table)
@@ -29,7 +26,7 @@ def shared_table(tmp_path, sample_tables):
     port = free_port()
     proc = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "segcopy"),
+            segcopy_exe,
             "share",
             "serve",
             "--table",
@@ -39,7 +36,7 @@ def shared_table(tmp_path, sample_tables):
             "--profile",
             str(profile),
         ],
-        cwd=REPO,
+        cwd=repo_root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -74,7 +71,9 @@ def test_profile_and_server_are_local_and_private(shared_table):
     assert oct(shared_table["profile"].stat().st_mode & 0o777) == "0o600"
 
 
-def test_cdp_customers_through_the_connector_equals_local(tmp_path, shared_table, sample_tables):
+def test_cdp_customers_through_the_connector_equals_local(
+    tmp_path, shared_table, sample_tables, make_resources, memory_instance
+):
     with memory_instance() as instance:
         resources = make_resources(tmp_path, sample_tables, share_url=shared_table["url"])
         result = dg.materialize(
@@ -121,7 +120,7 @@ def test_version_endpoint_reflects_a_new_commit(shared_table):
     assert CdpSource(share_url=url).read(0).select(pl.len()).collect().item() == 20_000
 
 
-def test_unreachable_or_unknown_source_is_named(tmp_path, shared_table):
+def test_unreachable_or_unknown_source_is_named(tmp_path, shared_table, free_port):
     profile = json.loads(shared_table["profile"].read_text())
     with pytest.raises(SourceUnavailableError, match="segcopy.cdp.nope .*does not exist"):
         sharing_table_version(f"{shared_table['profile']}#segcopy.cdp.nope")

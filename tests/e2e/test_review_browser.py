@@ -1,0 +1,171 @@
+"""The review page (``segcopy review serve``) in a real browser: headless Debian Chromium driven
+by Playwright over the variants of a real pipeline run (clicks, keyboard, an edit, a screenshot,
+and copy carrying ``<script>`` that must not run). The app over plain HTTP is tested in
+tests/integration/test_review_app.py.
+"""
+
+import os
+import shutil
+import sys
+
+import polars as pl
+import pytest
+
+from segcopy_assets.review.service import ReviewTables, review_queue
+from segcopy_assets.storage import review_log as reviews
+from segcopy_assets.storage import variant_store
+
+SCRIPT = '<script>window.__pwned = 1; document.title = "pwned";</script>'
+IMG = '<img src=x onerror="window.__pwned = 2">'
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def _browser_or_skip():
+    """``(sync_playwright, chromium path)``; missing → FAIL when CI=true, else skip."""
+    problems = []
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+        problems.append("the playwright Python package is not installed (pip install -e '.[test]')")
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not executable:
+        problems.append(
+            f"{CHROMIUM} is missing (apt-get install -y chromium; never `playwright install`)"
+        )
+    if problems:
+        reason = "browser test needs: " + "; ".join(problems)
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return sync_playwright, executable
+
+
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="chromium is missing"):
+        _browser_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
+        _browser_or_skip()
+
+
+@pytest.fixture
+def real_variants(tmp_path, sample_tables, make_resources, memory_instance):
+    """The sample pipeline's 196 variants, plus one variant rewritten to carry a script."""
+
+    from segcopy_assets.pipeline import run_pipeline
+
+    resources = make_resources(tmp_path, sample_tables)
+    with memory_instance() as instance:
+        run_pipeline(instance, resources)
+    root = str(resources["warehouse"].table_path("description_variants")).rsplit("/", 1)[0]
+    t = ReviewTables.under(root)
+    segment = "tents--core"
+    rows = variant_store.read_segments(t.variants, [segment])
+    rows = rows.with_columns(
+        pl.when(pl.col("product_id") == "TN-200")
+        .then(pl.lit(f"{SCRIPT} {IMG} ") + pl.col("variant_text"))
+        .otherwise(pl.col("variant_text"))
+        .alias("variant_text")
+    )
+    variant_store.replace_segments(t.variants, rows, [segment])
+    return t
+
+
+@pytest.mark.slow
+def test_review_in_a_real_browser(real_variants, tmp_path, review_app_server):
+    sync_playwright, chromium = _browser_or_skip()
+    t = real_variants
+    with review_app_server(t, reviewer="marta") as (base, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(15_000)
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            page.goto(f"{base}/queue")
+            assert page.title().startswith("Queue")
+            assert page.locator("table.queue tbody tr").count() == 196
+            with page.expect_navigation():
+                page.select_option(
+                    "select[name=segment]", "tents--high-value"
+                )  # the filter submits itself
+            assert page.locator("table.queue tbody tr").count() == 14
+            page.locator("a.open").first.click()
+            page.wait_for_url("**/variant/tents--high-value/CA-100?segment=tents--high-value")
+            assert page.locator("#original").inner_text().startswith("The Aero jersey")
+            assert page.locator("#variant ins").count() >= 1
+            assert page.locator("#checks tr").count() == 11  # every check but the LLM judge (off)
+            assert (
+                "tents--high-value" in page.locator("#segment-summary").inner_text()
+                or "Tents" in page.locator("#segment-summary").inner_text()
+            )
+
+            # approve with a click: the next variant opens
+            page.fill("#decision-form input[name=note]", "reads well")
+            page.click("#btn-approve")
+            page.wait_for_url("**/variant/tents--high-value/CA-200?**")
+            assert "Approved: tents--high-value / CA-100" in page.locator("#recorded").inner_text()
+
+            # edit and approve this one
+            page.click("#edit-panel summary")
+            page.fill("#edited_text", "Stay dry on every ride. " + page.input_value("#edited_text"))
+            page.click("#btn-edit")
+            page.wait_for_url("**/variant/tents--high-value/EB-100?**")
+
+            log = reviews.read_reviews(t.reviews).sort("decided_at")
+            assert log.select(
+                "segment_id", "product_id", "decision", "reviewer", "note"
+            ).rows() == [
+                ("tents--high-value", "CA-100", "approve", "marta", "reads well"),
+                ("tents--high-value", "CA-200", "edit", "marta", None),
+            ]
+            assert log["edited_text"][1].startswith("Stay dry on every ride. ")
+            assert set(log["input_hash"]) <= set(review_queue(t)["input_hash"])
+
+            # keyboard: n goes to the next variant, a approves it, r rejects the one after
+            page.keyboard.press("n")
+            page.wait_for_url("**/variant/tents--high-value/EB-200?**")
+            page.keyboard.press("a")
+            page.wait_for_url("**/variant/tents--high-value/HF-100?**")
+            page.keyboard.press("r")
+            page.wait_for_url("**/variant/tents--high-value/HF-200?**")
+            decisions = (
+                reviews.read_reviews(t.reviews)
+                .sort("decided_at")
+                .select("product_id", "decision")
+                .rows()
+            )
+            assert decisions[2:] == [("EB-200", "approve"), ("HF-100", "reject")]
+            # typing an n into the note field is typing, not navigation
+            page.click("#decision-form input[name=note]")
+            page.keyboard.type("no")
+            assert "/HF-200" in page.url
+
+            shot = tmp_path / "review-view.png"
+            page.goto(f"{base}/variant/tents--high-value/CA-200")
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+            # a variant holding <script> and an onerror handler shows them as text; nothing runs
+            page.goto(f"{base}/variant/tents--core/TN-200")
+            page.wait_for_timeout(300)
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            assert page.title() != "pwned"
+            text = page.locator("#variant").inner_text()
+            assert SCRIPT in text and IMG in text
+            assert page.locator("#variant script, #variant img").count() == 0
+            assert errors == []
+        finally:
+            browser.close()
