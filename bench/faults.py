@@ -2,7 +2,7 @@
 
 N segment × product generations go through segcopy's real generation path
 (``generate_variants`` + ``ChatCompletionsWriter`` with the ``openai`` client's own retries and a
-short per-call timeout) against the fake OpenAI-compatible endpoint of ``tests/fake_openai.py``,
+short per-call timeout) against the fake OpenAI-compatible endpoint of ``segcopy_assets/devtools/fake_openai``,
 with faults injected into a share of the HTTP requests:
 
 =============  =====  ===========================================================
@@ -25,7 +25,7 @@ second pass with ``reusable=`` the first result calls exactly the pairs that fai
 rows are never cached). The process exits 1 when an invariant breaks.
 
 The faults are injected by an ASGI middleware (``FaultInjector``) wrapped around the fake
-server's app, so ``tests/fake_openai.py`` stays as it is. With ``--json`` the last stdout line
+server's app, so ``segcopy_assets/devtools/fake_openai`` stays as it is. With ``--json`` the last stdout line
 is ``{"expected","ok","failed","missing","duplicates","calls","wall_s","second_pass_calls",...}``
 where ``calls`` counts HTTP requests (every attempt, retries included).
 """

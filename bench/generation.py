@@ -12,7 +12,7 @@ then the same against an endpoint limited to N requests per second.
     with the client paced at ``--max-rps`` (default: the limit), and once more without client
     pacing (segcopy's default configuration) to show what pacing changes.
 
-The fake endpoint (``tests/fake_openai.py``) runs in its own spawned process so it does not take
+The fake endpoint (``segcopy_assets/devtools/fake_openai``) runs in its own spawned process so it does not take
 the client's CPU. Every pair must end ``ok``; failures are counted, never hidden.
 """
 

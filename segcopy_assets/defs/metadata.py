@@ -1,5 +1,6 @@
-"""Asset metadata that helps a reader of the Dagster UI: markdown previews of frames."""
+"""Asset metadata that helps a reader of the Dagster UI: markdown previews of frames, costs."""
 
+import dagster as dg
 import polars as pl
 
 
@@ -17,3 +18,10 @@ def markdown_table(df: pl.DataFrame, max_rows: int = 20, max_chars: int = 160) -
     if df.height > max_rows:
         lines.append(f"\n… {df.height - max_rows} more rows")
     return "\n".join(lines)
+
+
+def cost_value(cost: float | None, model: str) -> dg.MetadataValue:
+    """An estimated cost in USD, or why it is unknown."""
+    if cost is None:
+        return dg.MetadataValue.text(f"unknown: no price for {model} in pricing.toml")
+    return dg.MetadataValue.float(round(cost, 6))

@@ -8,7 +8,7 @@ majority of the segment lives there), and explains those choices in a Rationale.
 
 import re
 
-OFFLINE_MODEL = "offline-template-v1"
+OFFLINE_MODEL = "offline-template-v2"  # v2: shorter added lines (within 1.5x the original)
 MAJORITY = 0.5
 
 _OPENERS = {
@@ -32,9 +32,9 @@ _OPENERS = {
     ("core", "Value"): "The {name} gives you the essentials, done properly.",
 }
 _CLOSERS = {
-    "Low": "It is the kind of gear you choose once and keep using, season after season.",
-    "Medium": "Everything described here comes with it, ready for your next trip.",
-    "High": "Everything listed above is included as standard, so you know exactly what you get.",
+    "Low": "Gear to choose once and keep using, season after season.",
+    "Medium": "Everything described here comes with it.",
+    "High": "Everything listed is included as standard.",
 }
 _ANGLES = {
     "Premium": "performance",
@@ -69,7 +69,7 @@ def write_offline_variant(segment: dict, product: dict) -> str:
     closer = _CLOSERS.get(discount_value, _CLOSERS["Medium"])
     parts = [opener.format(name=product["name"]), product["description"].strip()]
     if region and region["share"] >= MAJORITY:
-        parts.append(f"It is ready for the roads, trails and seasons of the {region['value']}.")
+        parts.append(f"Ready for the trails and seasons of the {region['value']}.")
     parts.append(closer)
     copy = " ".join(parts)
 

@@ -95,10 +95,7 @@ class PromptSet:
         ]
 
     def price_per_1m(self) -> tuple[float, float] | None:
-        entry = self.pricing.get(self.params.name)
-        if not entry:
-            return None
-        return float(entry.get("input_per_1m", 0.0)), float(entry.get("output_per_1m", 0.0))
+        return price_per_1m(self.pricing, self.params.name)
 
 
 @functools.lru_cache(maxsize=64)
@@ -113,7 +110,7 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _read(directory: Path, name: str) -> str:
+def read_template(directory: Path, name: str) -> str:
     path = directory / name
     try:
         return path.read_text(encoding="utf-8")
@@ -121,7 +118,10 @@ def _read(directory: Path, name: str) -> str:
         raise PromptError(f"prompt file missing: {path}") from None
 
 
-def _check_template(directory: Path, name: str, source: str) -> None:
+def check_template(
+    directory: Path, name: str, source: str, placeholders: frozenset[str] = PLACEHOLDERS
+) -> None:
+    """A template that parses and uses only ``placeholders``, or a PromptError naming the file."""
     env = _environment()
     try:
         ast = env.parse(source)
@@ -129,12 +129,29 @@ def _check_template(directory: Path, name: str, source: str) -> None:
         raise PromptError(
             f"{directory / name}, line {exc.lineno}: template syntax error: {exc.message}"
         ) from None
-    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - PLACEHOLDERS)
+    unknown = sorted(jinja2.meta.find_undeclared_variables(ast) - placeholders)
     if unknown:
         raise PromptError(
             f"{directory / name}: unknown placeholder(s) {', '.join('{{ ' + u + ' }}' for u in unknown)}; "
-            f"available: {', '.join(sorted(PLACEHOLDERS))}"
+            f"available: {', '.join(sorted(placeholders))}"
         )
+
+
+def price_per_1m(pricing: dict, model: str) -> tuple[float, float] | None:
+    """USD per million (input, output) tokens of ``model`` in pricing.toml, or None."""
+    entry = pricing.get(model)
+    if not entry:
+        return None
+    return float(entry.get("input_per_1m", 0.0)), float(entry.get("output_per_1m", 0.0))
+
+
+def cost_usd(
+    prompt_tokens: int, completion_tokens: int, price: tuple[float, float] | None
+) -> float | None:
+    """What the tokens cost at ``price`` (None when the model has no price)."""
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
 
 
 def _load_toml(directory: Path, name: str, required: bool) -> dict:
@@ -156,10 +173,10 @@ def load_prompt_set(
     directory = Path(directory)
     if not directory.is_dir():
         raise PromptError(f"prompts directory not found: {directory}")
-    system_source = _read(directory, SYSTEM_TEMPLATE)
-    user_source = _read(directory, USER_TEMPLATE)
-    _check_template(directory, SYSTEM_TEMPLATE, system_source)
-    _check_template(directory, USER_TEMPLATE, user_source)
+    system_source = read_template(directory, SYSTEM_TEMPLATE)
+    user_source = read_template(directory, USER_TEMPLATE)
+    check_template(directory, SYSTEM_TEMPLATE, system_source)
+    check_template(directory, USER_TEMPLATE, user_source)
     if "product_description" not in jinja2.meta.find_undeclared_variables(
         _environment().parse(user_source)
     ):

@@ -19,7 +19,7 @@ import polars as pl
 from segcopy_assets.errors import GenerationError
 from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
 from segcopy_assets.generation.openai_writer import Completion, describe_call_error
-from segcopy_assets.generation.prompts import PromptSet
+from segcopy_assets.generation.prompts import PromptSet, cost_usd
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
 
 PAIRINGS = ("all", "own_category")
@@ -73,12 +73,8 @@ class GenerationStats:
             return self.latencies_ms[0]
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[int(q) - 1]
 
-    def cost_usd(self, price_per_1m: tuple[float, float] | None) -> float | None:
-        if price_per_1m is None:
-            return None
-        return (
-            self.prompt_tokens * price_per_1m[0] + self.completion_tokens * price_per_1m[1]
-        ) / 1e6
+    def cost_usd(self, price: tuple[float, float] | None) -> float | None:
+        return cost_usd(self.prompt_tokens, self.completion_tokens, price)
 
 
 def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ihash: str) -> dict:

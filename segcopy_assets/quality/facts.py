@@ -32,7 +32,7 @@ COUNT_WORDS = {
     "eleven": 11,
     "twelve": 12,
 }
-_NUMBER_WORD = {v: k for k, v in COUNT_WORDS.items()}
+NUMBER_WORD = {v: k for k, v in COUNT_WORDS.items()}
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _COMPOUND = rf"(?:{_NUM})(?:\s?[-/x×]\s?(?:{_NUM}))*"
@@ -149,7 +149,7 @@ _PHRASE_STOP = {
 }
 
 
-def _is_plural(word: str) -> bool:
+def is_plural(word: str) -> bool:
     w = word.lower()
     return (
         len(w) > 2
@@ -172,7 +172,7 @@ def _noun_phrase_after(text: str, pos: int) -> str | None:
         if word.lower() in _PHRASE_STOP:
             break
         words.append(word)
-        if _is_plural(word):
+        if is_plural(word):
             return " ".join(words)
         if len(words) == 3:
             break
@@ -266,7 +266,7 @@ def _extract_facts(description: str) -> tuple[str, ...]:
                 found.append((start - 5, f"size {num}"))
                 continue
             phrase = _noun_phrase_after(text, m.end()) if int(num) <= 12 else None
-            if phrase is not None and _is_plural(phrase.split()[-1]):
+            if phrase is not None and is_plural(phrase.split()[-1]):
                 found.append((m.start(), f"{num} {phrase}"))
                 continue
         found.append((m.start(), m.group().strip()))
@@ -292,145 +292,3 @@ def _extract_facts(description: str) -> tuple[str, ...]:
             seen.add(key)
             facts.append(fact)
     return tuple(facts)
-
-
-# --------------------------------------------------------------------------------------
-# Facts: tolerant matching
-# --------------------------------------------------------------------------------------
-
-_UNIT_ALIASES: dict[str, str] = {}
-
-
-def _alias(keys: str, pattern: str) -> None:
-    for key in keys.split("|"):
-        _UNIT_ALIASES[key] = pattern
-
-
-_alias("kg|kgs|kilo|kilos|kilogram|kilograms", r"kgs?\.?|kilo(?:gram(?:me)?)?s?")
-_alias("g|gr|gram|grams", r"g\.?|gr|gram(?:me)?s?")
-_alias("lb|lbs|pound|pounds", r"lbs?\.?|pounds?")
-_alias("oz|ounce|ounces", r"oz\.?|ounces?")
-_alias("mm|millimetre|millimetres|millimeter|millimeters", r"mm\.?|millimet(?:re|er)s?")
-_alias("cm|centimetre|centimetres|centimeter|centimeters", r"cm\.?|centimet(?:re|er)s?")
-_alias("m|metre|metres|meter|meters", r"m\.?|met(?:re|er)s?")
-_alias("km|kilometre|kilometres|kilometer|kilometers", r"km\.?|kilomet(?:re|er)s?")
-_alias("km/h|kph|mph", r"km/h|kph|kmh|kilomet(?:re|er)s per hour")
-_alias("ml|millilitre|millilitres|milliliter|milliliters", r"ml\.?|millilit(?:re|er)s?")
-_alias("l|litre|litres|liter|liters", r"l\.?|lit(?:re|er)s?")
-_alias("nm", r"nm|newton[\s-]?met(?:re|er)s?")
-_alias("wh", r"wh|watt[\s-]?hours?")
-_alias("kwh", r"kwh|kilowatt[\s-]?hours?")
-_alias("ah", r"ah|amp(?:ere)?[\s-]?hours?")
-_alias("w|watt|watts", r"w|watts?")
-_alias("v|volt|volts", r"v|volts?")
-_alias("a|amp|amps", r"a|amps?|amperes?")
-_alias(
-    "°c|° c|c°", r"(?:°|º|˚)?\s?c(?![a-z])|(?:°|º|˚)?\s?celsius|degrees?\s+(?:c(?![a-z])|celsius)"
-)
-_alias(
-    "°f|° f",
-    r"(?:°|º|˚)?\s?f(?![a-z])|(?:°|º|˚)?\s?fahrenheit|degrees?\s+(?:f(?![a-z])|fahrenheit)",
-)
-_alias("°|degree|degrees|deg", r"°|º|˚|degrees?|deg")
-_alias("gsm", r"gsm|g/m²|g/m2|grams? per square met(?:re|er)")
-_alias("d|denier", r"d|denier")
-_alias("speed|speeds", r"speeds?|spd")
-_alias("inch|inches|in", r"inch(?:es)?|in\.|\"|″|”")
-_alias("h|hr|hrs|hour|hours", r"h|hrs?|hours?")
-_alias("min|mins|minute|minutes", r"mins?|minutes?")
-_alias("s|sec|secs|second|seconds", r"s|secs?|seconds?")
-_alias(
-    "square metres|square meters|square metre|square meter|m²|sqm|sq m",
-    r"square met(?:re|er)s?|sq\.?\s?m|m²|m2|sqm",
-)
-_alias("%|percent|per cent", r"%|percent|per cent")
-_alias("fill-power|fill power|fill|fp", r"fill[\s-]?power|fill|fp")
-_alias("layer|layers", r"layers?|ply")
-_alias("c", r"c")
-_alias("t|teeth", r"t|teeth")
-
-_FACT_NUM_RE = re.compile(
-    r"^(?P<size>size\s+)?(?P<sign>-)?(?P<num>\d+(?:\.\d+)?(?:\s?[-/x×]\s?\d+(?:\.\d+)?)*)"
-    r"(?P<sep>\s?-?\s?)(?P<unit>.*)$"
-)
-_FACT_COUNT_RE = re.compile(
-    r"^(?P<count>one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?P<sep>[\s-])(?P<rest>.+)$"
-)
-
-
-def _number_pattern(num: str, negative: bool) -> str:
-    """Regex for a (compound) number that never matches inside a longer number."""
-    parts = re.split(r"(\s?[-/x×]\s?)", num)
-    out = []
-    for k, part in enumerate(parts):
-        if k % 2:
-            sep = part.strip()
-            out.append({"-": r"\s*(?:-|to)\s*", "/": r"\s*/\s*"}.get(sep, r"\s*(?:x|×|by)\s*"))
-        else:
-            value = re.escape(part)
-            if len(parts) == 1 and re.fullmatch(r"\d+", part) and int(part) in _NUMBER_WORD:
-                value = rf"(?:{value}|{_NUMBER_WORD[int(part)]})"
-            out.append(value)
-    body = "".join(out) + r"(?!\d|[.,]\d)"
-    if negative:
-        return rf"(?:(?<![\w.])-\s?|\bminus\s+){body}"
-    return rf"(?<![\w.])(?<!(?<![\w.])-)(?<!minus ){body}"
-
-
-def _head_pattern(word: str) -> str:
-    w = re.escape(word.lower())
-    if word.lower().endswith("ies"):
-        return w[:-3] + "(?:y|ies)"
-    if re.search(r"(?:ss|x|z|ch|sh)es$", word.lower()):
-        return w[:-2] + "(?:es)?"
-    if _is_plural(word):
-        return w[:-1] + "s?"
-    return w + "s?"
-
-
-@lru_cache(maxsize=4096)
-def fact_regex(fact: str) -> re.Pattern:
-    return re.compile(_fact_pattern(fact))
-
-
-def _fact_pattern(fact: str) -> str:
-    f = norm(fact).strip()
-    f = re.sub(r"\s+", " ", f)
-    m = _FACT_NUM_RE.match(f)
-    if m:
-        number = _number_pattern(m.group("num"), bool(m.group("sign")))
-        unit = m.group("unit").strip()
-        if m.group("size"):
-            return rf"\bsize[\s:-]*{number}"
-        if not unit:
-            return number
-        if unit in _UNIT_ALIASES:
-            return rf"{number}[\s-]?(?:{_UNIT_ALIASES[unit]})(?![a-z])"
-        words = re.split(r"[\s-]+", unit)
-        if m.group("sep").strip() == "-" or not m.group("sep"):  # "12-speed", "3rd": adjacent
-            joined = r"[\s-]?".join([*map(re.escape, words[:-1]), _head_pattern(words[-1])])
-            return rf"{number}[\s-]?{joined}(?![a-z])"
-        # "2 doors", "2 large doors": a count, adjectives may come and go before the noun
-        return rf"{number}(?:[\s-]+[\w'-]+){{0,3}}?[\s-]+{_head_pattern(words[-1])}(?![a-z])"
-    m = _FACT_COUNT_RE.match(f)
-    if m:
-        value = COUNT_WORDS[m.group("count")]
-        count = rf"(?<![\w-])(?:{m.group('count')}|{value})"
-        words = re.split(r"[\s-]+", m.group("rest"))
-        if m.group("sep") == "-":
-            return count + r"[\s-]?" + r"[\s-]?".join(map(re.escape, words)) + r"(?![a-z])"
-        return rf"{count}(?:[\s-]+[\w'-]+){{0,3}}?[\s-]+{_head_pattern(words[-1])}(?![a-z])"
-    tokens = [t for t in re.split(r"[\s-]+", f) if t]
-    return r"(?<![a-z0-9])" + r"[\s-]*".join(map(re.escape, tokens)) + r"(?![a-z0-9])"
-
-
-def fact_present(fact: str, text: str) -> bool:
-    """Whether ``fact`` (as returned by :func:`extract_facts`) is stated in ``text``.
-
-    Tolerant of case, spacing, hyphen vs space, thousands separators and units written in full
-    (``8.1 kg`` matches ``8.1 kilograms``); strict about the number itself (``8.1 kg`` is not
-    matched by ``18.1 kg`` or ``8.15 kg``, ``5 °C`` not by ``-5 °C``).
-    """
-    if not fact or not fact.strip():
-        return True
-    return fact_regex(fact).search(norm(text)) is not None

@@ -11,11 +11,17 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from segcopy_assets.quality.answers import rationale_problems, refusals
 from segcopy_assets.quality.brand_voice import phrase_re
-from segcopy_assets.quality.claims import IDENTITY_RE, OFFER_RE, REFUSAL_RE, hits, offer_key
-from segcopy_assets.quality.facts import extract_facts, fact_regex
-from segcopy_assets.quality.normalise import cased, norm, word_count
-from segcopy_assets.quality.places import place_shares, places_named
+from segcopy_assets.quality.fact_matching import fact_regex
+from segcopy_assets.quality.facts import extract_facts
+from segcopy_assets.quality.features import dropped_features, invented_features
+from segcopy_assets.quality.normalise import norm, word_count
+from segcopy_assets.quality.offers import invented_offers
+from segcopy_assets.quality.places import places_named
+from segcopy_assets.quality.prose import structure_found
+from segcopy_assets.quality.quantities import swapped_numbers, unsupported_numbers
+from segcopy_assets.quality.voice import voice_problems
 from segcopy_assets.storage.tables import VERDICT_SCHEMA
 
 ERROR, WARN = "ERROR", "WARN"
@@ -24,14 +30,19 @@ CHECKS: dict[str, str] = {
     "coverage": ERROR,
     "well_formed": ERROR,
     "rationale_present": ERROR,
+    "plain_prose": ERROR,
     "facts_preserved": ERROR,
+    "no_invented_features": ERROR,
     "no_invented_offers": ERROR,
     "whole_segment_voice": ERROR,
     "no_refusal": ERROR,
+    "llm_judge": ERROR,  # its verdicts carry their own severity (quoted: ERROR, unquoted: WARN)
     "length_in_bounds": WARN,
     "brand_voice": WARN,
 }
-CONTENT_CHECKS = tuple(c for c in CHECKS if c not in ("coverage", "well_formed"))
+#: The checks judge_variant runs on one variant (coverage and well_formed are per partition,
+#: llm_judge is the optional model call of quality.llm_judge).
+CONTENT_CHECKS = tuple(c for c in CHECKS if c not in ("coverage", "well_formed", "llm_judge"))
 
 #: Columns judge_partition reads; a frame without one of them is a bug (ValueError).
 NEEDED_COLUMNS = (
@@ -65,7 +76,7 @@ class CheckSettings:
     min_words: int = 30
     max_words: int = 250
     min_length_ratio: float = 0.6  # variant words / original words
-    max_length_ratio: float = 2.0
+    max_length_ratio: float = 1.5
     avoid_words: tuple[str, ...] = ()
 
 
@@ -80,64 +91,24 @@ def _verdict(check: str, problems: list[str] | str | None) -> Verdict:
 # --------------------------------------------------------------------------------------
 
 
-def judge_variant(
-    variant_text: str, rationale: str, original: str, segment: dict, settings: CheckSettings
-) -> list[Verdict]:
-    """The content checks for one ``ok`` variant, in ``CHECKS`` order (coverage and well_formed
-    are judged per partition by :func:`judge_partition`)."""
-    copy = (variant_text or "").strip()
-    original = original or ""
-    segment = segment or {}
-    verdicts = []
-
+def fact_problems(copy: str, original: str) -> list[str]:
+    """Facts of the original the copy drops, changes, moves or adds to (each quoted)."""
     problems = []
-    if not copy:
-        problems.append("the copy is empty")
-    if not (rationale or "").strip():
-        problems.append("the rationale is empty")
-    verdicts.append(_verdict("rationale_present", problems))
-
     normalized = norm(copy)
     missing = [f for f in extract_facts(original) if not fact_regex(f).search(normalized)]
-    verdicts.append(
-        _verdict("facts_preserved", f"missing facts: {', '.join(missing)}" if missing else None)
-    )
-
-    offers = hits(OFFER_RE, copy, original, offer_key)
-    verdicts.append(
-        _verdict(
-            "no_invented_offers",
-            "offer claims not in the original: " + ", ".join(f'"{o}"' for o in offers)
-            if offers
-            else None,
-        )
-    )
-
-    problems = []
-    identity = hits(IDENTITY_RE, copy, original)
-    if identity:
+    if missing:
+        problems.append("missing facts: " + ", ".join(f'"{f}"' for f in missing))
+    dropped = dropped_features(copy, original)
+    if dropped:
         problems.append(
-            "addresses the reader as one kind of person or mentions the segment: "
-            + ", ".join(f'"{h}"' for h in identity)
+            "features of the original left out: " + ", ".join(f'"{f}"' for f in dropped)
         )
-    places = places_named(copy, original, place_shares(segment), settings.place_share_threshold)
-    if places:
-        problems.append(
-            f"names places held by less than {round(settings.place_share_threshold * 100)}% "
-            f"of the segment: {', '.join(places)}"
-        )
-    verdicts.append(_verdict("whole_segment_voice", problems))
+    problems += unsupported_numbers(copy, original)
+    problems += swapped_numbers(copy, original)
+    return problems
 
-    refusals = [m.group() for m in REFUSAL_RE.finditer(cased(copy))]
-    verdicts.append(
-        _verdict(
-            "no_refusal",
-            "reads like a refusal: " + ", ".join(f'"{r}"' for r in dict.fromkeys(refusals))
-            if refusals
-            else None,
-        )
-    )
 
+def length_problems(copy: str, original: str, settings: CheckSettings) -> list[str]:
     problems = []
     n, n_orig = word_count(copy), word_count(original)
     if not settings.min_words <= n <= settings.max_words:
@@ -149,24 +120,61 @@ def judge_variant(
                 f"{ratio:.2f}x the original's {n_orig} words ({n} words), outside "
                 f"{settings.min_length_ratio:g}-{settings.max_length_ratio:g}x"
             )
-    verdicts.append(_verdict("length_in_bounds", problems))
+    return problems
 
+
+def brand_voice_problems(copy: str, original: str, settings: CheckSettings) -> list[str]:
     used = []
     for word in settings.avoid_words:
-        if not word.strip():
-            continue
-        pattern = phrase_re(word)
-        if pattern.search(copy.lower()) and not pattern.search(original.lower()):
+        pattern = phrase_re(word) if word.strip() else None
+        if pattern and pattern.search(copy.lower()) and not pattern.search(original.lower()):
             used.append(word)
-    verdicts.append(
-        _verdict(
-            "brand_voice",
-            "uses words the brand voice avoids: " + ", ".join(f'"{w}"' for w in used)
-            if used
-            else None,
-        )
+    return (
+        ["uses words the brand voice avoids: " + ", ".join(f'"{w}"' for w in used)] if used else []
     )
-    return verdicts
+
+
+def _quoted(label: str, items: list[str]) -> list[str]:
+    return [f"{label}: " + ", ".join(f'"{i}"' for i in items)] if items else []
+
+
+def judge_variant(
+    variant_text: str, rationale: str, original: str, segment: dict, settings: CheckSettings
+) -> list[Verdict]:
+    """Every deterministic content check for one ``ok`` variant, in ``CHECKS`` order (coverage
+    and well_formed are judged per partition by :func:`judge_partition`). A failing verdict's
+    reason quotes the words that triggered it."""
+    copy = (variant_text or "").strip()
+    original = original or ""
+    segment = segment or {}
+    threshold = settings.place_share_threshold
+    places = places_named(copy, original, segment, threshold)
+    problems = {
+        "rationale_present": rationale_problems(copy, rationale),
+        "plain_prose": _quoted("not plain prose", structure_found(copy))
+        if structure_found(copy)
+        else [],
+        "facts_preserved": fact_problems(copy, original),
+        "no_invented_features": _quoted(
+            "features the original does not state", invented_features(copy, original)
+        ),
+        "no_invented_offers": _quoted(
+            "offer claims not in the original", invented_offers(copy, original)
+        ),
+        "whole_segment_voice": voice_problems(copy, original)
+        + (
+            [
+                f"names places held by less than {round(threshold * 100)}% of the segment: "
+                + "; ".join(places)
+            ]
+            if places
+            else []
+        ),
+        "no_refusal": _quoted("reads like a refusal", refusals(copy)),
+        "length_in_bounds": length_problems(copy, original, settings),
+        "brand_voice": brand_voice_problems(copy, original, settings),
+    }
+    return [_verdict(check, problems[check]) for check in CONTENT_CHECKS]
 
 
 # --------------------------------------------------------------------------------------

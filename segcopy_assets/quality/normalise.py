@@ -21,9 +21,37 @@ def cased(text: str | None) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", clean(text))
 
 
+_TEENS = {
+    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_UNITS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+}  # fmt: skip
+_SPELLED = re.compile(
+    rf"\b(?:(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{'|'.join(_UNITS)}))?|(?P<teen>{'|'.join(_TEENS)}))\b"
+)
+
+
+def spelled_numbers(text: str) -> str:
+    """Numbers from 13 to 99 written in words as digits ("sixty-five" → "65"); one to twelve
+    stay words (counts are matched as words)."""
+
+    def digits(m: re.Match) -> str:
+        if m.group("teen"):
+            return str(_TEENS[m.group("teen")])
+        return str(_TENS[m.group("tens")] + (_UNITS[m.group("unit")] if m.group("unit") else 0))
+
+    return _SPELLED.sub(digits, text)
+
+
 def norm(text: str | None) -> str:
-    """_cased, lower case."""
-    return cased(text).lower()
+    """_cased, lower case, numbers 13-99 in words as digits."""
+    return spelled_numbers(cased(text).lower())
 
 
 def word_count(text: str | None) -> int:

@@ -27,6 +27,7 @@ DESCRIPTION_VARIANTS = (
 VARIANT_CHECKS = "variant_checks"  # one verdict per variant x check
 VARIANT_REVIEWS = "variant_reviews"  # the append-only review log
 GENERATION_JOURNAL = "generation_journal"  # completed calls of a run not yet written
+JUDGE_ANSWERS = "judge_answers"  # the LLM judge's answers, cached by what it judged
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
@@ -97,5 +98,17 @@ PUBLISHED_SCHEMA = _schema(
         "decided_at": pl.Datetime("us", "UTC"),
         "model": pl.String,
         "prompt_hash": pl.String,
+    }
+)
+
+JUDGE_ANSWER_SCHEMA = _schema(
+    {
+        "judge_key": pl.String,
+        "model": pl.String,
+        "judge_prompt_hash": pl.String,
+        "answer": pl.String,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "judged_at": pl.Datetime("us", "UTC"),
     }
 )

@@ -11,12 +11,13 @@ from pydantic import Field
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.defs.failures import reported_as_failure
-from segcopy_assets.defs.metadata import markdown_table
+from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
+from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import journal as generation_journal
 from segcopy_assets.generation.variants import PAIRINGS, generate_variants, input_hash, plan_pairs
-from segcopy_assets.quality.judge import CHECKS, judge_partition
-from segcopy_assets.resources import Copywriter, QualityRules, Warehouse, copywriter_from_env
+from segcopy_assets.quality.judge import CHECKS
+from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse, copywriter_from_env
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
@@ -133,6 +134,7 @@ def description_variants(
     config: VariantsConfig,
     copywriter: Copywriter,
     quality_rules: QualityRules,
+    judge: Judge,
     warehouse: Warehouse,
     products: pl.DataFrame,
 ) -> dg.MaterializeResult:
@@ -159,6 +161,8 @@ def description_variants(
 
     with reported_as_failure():
         prompt_set = copywriter.prompt_set()
+        if judge.enabled:  # a broken judge prompt fails before any call is paid for
+            judge.prompt(quality_rules.place_share_threshold)
         pairs = plan_pairs(segments, products, config.pairing)
         hashes = [
             input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs
@@ -194,6 +198,11 @@ def description_variants(
                 "a crash now would lose this run's calls"
             )
 
+    with reported_as_failure():
+        verdicts, judge_stats = judge_run(
+            context, rows, pairs, products, segments, copywriter, quality_rules, judge, warehouse
+        )
+
     if stats.calls == 0 and stats.failed == 0 and variant_store.unchanged(path, rows, segment_ids):
         context.log.info("nothing changed: the table already holds these variants; no write")
         table_version = None
@@ -216,16 +225,8 @@ def description_variants(
         )
         context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
 
-    verdicts = judge_partition(
-        rows,
-        [(s["segment_id"], p["product_id"]) for s, p in pairs],
-        dict(zip(products["product_id"], products["description"])),
-        {s["segment_id"]: s for s in segments.to_dicts()},
-        quality_rules.settings(copywriter.prompts_dir),
-    )
     checks_path = warehouse.table_path(VARIANT_CHECKS)
-    verdict_key = list(VERDICT_SCHEMA)
-    if not variant_store.unchanged(checks_path, verdicts, segment_ids, key=verdict_key):
+    if not variant_store.unchanged(checks_path, verdicts, segment_ids, key=list(VERDICT_SCHEMA)):
         variant_store.replace_segments(checks_path, verdicts, segment_ids, schema=VERDICT_SCHEMA)
     _warn_failing(context, verdicts)
 
@@ -240,11 +241,7 @@ def description_variants(
         "dagster/row_count": dg.MetadataValue.int(rows.height),
         "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
         "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
-        "estimated_cost_usd": dg.MetadataValue.float(round(cost, 6))
-        if cost is not None
-        else dg.MetadataValue.text(
-            f"unknown: no price for {prompt_set.params.name} in pricing.toml"
-        ),
+        "estimated_cost_usd": cost_value(cost, prompt_set.params.name),
         "latency_p50_ms": dg.MetadataValue.float(round(p50, 1))
         if p50 is not None
         else dg.MetadataValue.text("n/a"),
@@ -260,5 +257,6 @@ def description_variants(
         if table_version is not None
         else dg.MetadataValue.text("unchanged"),
         "preview": dg.MetadataValue.md(_preview(rows, products)),
+        **judge_metadata(judge, judge_stats),
     }
     return dg.MaterializeResult(metadata=metadata)

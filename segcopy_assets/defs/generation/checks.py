@@ -20,14 +20,29 @@ BLOCKING = "well_formed"
 DESCRIPTIONS = {
     "coverage": "Every product × segment pair of the partition is present and generated ok.",
     "well_formed": "One row per pair with the required columns (a failure is a bug; blocks downstream).",
-    "rationale_present": "Non-empty copy and a non-empty rationale on every row.",
-    "facts_preserved": "Every number with its unit, model and component name and count of the original is kept.",
-    "no_invented_offers": "No price, discount, percentage or free-shipping claim the original does not make.",
-    "whole_segment_voice": "No copy that gives the whole segment one person's traits; places only at the configured share.",
-    "no_refusal": "No 'I'm sorry' / 'As an AI' answers.",
+    "rationale_present": "Non-empty copy and a rationale with content (not 'N/A') on every row.",
+    "plain_prose": "Plain prose: no headings, bullet or numbered lists, bold labels or tables.",
+    "facts_preserved": "Every fact of the original is kept, tied to what it measures: numbers with their "
+    "units (exact conversions allowed), names, counts, features; no new or wrongly converted numbers.",
+    "no_invented_features": "No component, material or capability the original does not state.",
+    "no_invented_offers": "No price, discount, financing, value claim, guarantee, warranty, award or "
+    "certification the original does not make.",
+    "whole_segment_voice": "Copy for the whole segment: no persona, flattery or segment talk; places "
+    "(also nicknames and sub-regions) only at the configured share.",
+    "no_refusal": "No refusal or apology, personal or impersonal.",
+    "llm_judge": "The optional LLM judge (SEGCOPY_JUDGE_MODEL): a failure it quotes is an ERROR, "
+    "one it cannot quote a WARN; passes with nothing judged while it is off.",
     "length_in_bounds": "Word count within bounds and relative to the original.",
     "brand_voice": "None of the words that prompts/brand_voice.md excludes.",
 }
+
+
+def _severity(check: str, failing: pl.DataFrame) -> dg.AssetCheckSeverity:
+    """The check's severity; a check whose verdicts carry their own (the LLM judge: quoted
+    failures are ERROR, unquoted ones WARN) is as severe as its worst failing verdict."""
+    if CHECKS[check] == WARN or (failing.height and (failing["severity"] == WARN).all()):
+        return dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckSeverity.ERROR
 
 
 def summarize_check(
@@ -44,9 +59,7 @@ def summarize_check(
     return dg.AssetCheckResult(
         check_name=check,
         passed=failing.is_empty(),
-        severity=dg.AssetCheckSeverity.WARN
-        if CHECKS[check] == WARN
-        else dg.AssetCheckSeverity.ERROR,
+        severity=_severity(check, failing),
         description=None
         if not rows.is_empty()
         else "nothing to judge: no generated variants in these segments",

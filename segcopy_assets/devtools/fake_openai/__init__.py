@@ -41,6 +41,9 @@ from .replies import (
     extract_product_name,
     extract_segment,
     format_reply,
+    is_judge_request,
+    judge_reply,
+    judged_copy,
     message_text,
 )
 from .server import FakeOpenAIServer
@@ -56,5 +59,8 @@ __all__ = [
     "extract_product_name",
     "extract_segment",
     "format_reply",
+    "is_judge_request",
+    "judge_reply",
+    "judged_copy",
     "message_text",
 ]

@@ -120,11 +120,54 @@ def extract_product_name(body: dict[str, Any]) -> str | None:
     return names[-1] if names else None
 
 
+JUDGE_RULES = (
+    "facts_preserved",
+    "no_invented_features",
+    "no_invented_offers",
+    "whole_segment_voice",
+    "no_refusal",
+)
+
+
+def is_judge_request(body: dict[str, Any]) -> bool:
+    """A request of segcopy's LLM judge (its system prompt asks for JSON "verdicts")."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    return any(m.get("role") == "system" and '"verdicts"' in message_text(m) for m in messages)
+
+
+def judge_reply(failing: dict[str, tuple[str, str]] | None = None) -> str:
+    """A judge's JSON answer: every rule passes except ``failing`` (rule → (evidence, source))."""
+    failing = failing or {}
+    verdicts = []
+    for rule in JUDGE_RULES:
+        evidence, source = failing.get(rule, ("", "copy"))
+        verdicts.append(
+            {
+                "rule": rule,
+                "pass": rule not in failing,
+                "evidence": evidence,
+                "source": source,
+                "reason": "scripted by the fake endpoint" if rule in failing else "",
+            }
+        )
+    return json.dumps({"verdicts": verdicts})
+
+
+def judged_copy(body: dict[str, Any]) -> str:
+    """The copy a judge request asks about (between ``<copy>`` tags)."""
+    text = "\n".join(message_text(m) for m in body.get("messages") or [] if isinstance(m, dict))
+    found = re.findall(r"<copy>\s*(.*?)\s*</copy>", text, re.DOTALL)
+    return found[-1] if found else ""
+
+
 def default_reply(body: dict[str, Any], reply_format: ReplyFormat = "bold") -> str:
     """The deterministic default reply: one tailored sentence + the product description verbatim,
     then the rationale. The sentence names the segment when the request tags one
     (``<segment>``/``<segment_name>`` or a ``Segment: X`` line), else the product from a
-    ``Product: X`` line."""
+    ``Product: X`` line. A request of segcopy's LLM judge gets a judge's answer: every rule
+    passes."""
+    if is_judge_request(body):
+        return judge_reply()
     digest = hashlib.sha256(
         json.dumps([body.get("model"), body.get("messages")], sort_keys=True, default=str).encode()
     ).digest()

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import jinja2
+import polars as pl
 from deltalake.exceptions import CommitFailedError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -173,6 +174,18 @@ def _queue_page(state: State, query: Mapping[str, str]) -> Response:
     return _render(state, "queue.html", **queue_context(state.tables, query))
 
 
+def _stats_page(state: State) -> Response:
+    from segcopy_assets.review.calibration import ALL_CHECKS, calibration_stats
+
+    stats = calibration_stats(state.tables)
+    groups = []
+    for (prompt_hash,), group in stats.group_by("prompt_hash", maintain_order=True):
+        total = group.filter(pl.col("check") == ALL_CHECKS).row(0, named=True)
+        checks = group.filter(pl.col("check") != ALL_CHECKS).to_dicts()
+        groups.append({"prompt_hash": prompt_hash, "total": total, "checks": checks})
+    return _render(state, "stats.html", groups=groups)
+
+
 def _variant_page(
     state: State, segment_id: str, product_id: str, query: Mapping[str, str]
 ) -> Response:
@@ -259,6 +272,10 @@ async def queue_endpoint(request: Request) -> Response:
     return await _guarded(request, _queue_page, request.query_params)
 
 
+async def stats_endpoint(request: Request) -> Response:
+    return await _guarded(request, _stats_page)
+
+
 async def variant_endpoint(request: Request) -> Response:
     p = request.path_params
     return await _guarded(
@@ -303,6 +320,7 @@ def create_app(
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/queue", queue_endpoint, methods=["GET"]),
+        Route("/stats", stats_endpoint, methods=["GET"]),
         Route("/variant/{segment_id}/{product_id}", variant_endpoint, methods=["GET"]),
         Route("/variant/{segment_id}/{product_id}/decide", decide_endpoint, methods=["POST"]),
         Mount("/static", _StaticFiles(packages=[("segcopy_assets.review.web", "static")])),

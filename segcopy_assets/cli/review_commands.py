@@ -1,0 +1,202 @@
+"""``segcopy review …``: the queue, decisions, CSV round trip, calibration, the review page."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _review_tables():
+    from segcopy_assets.review.service import ReviewTables
+
+    return ReviewTables.from_env()
+
+
+def _reviewer(args) -> str:
+    import getpass
+
+    return args.reviewer or os.environ.get("SEGCOPY_REVIEWER") or getpass.getuser()
+
+
+def _review_errors(fn):
+    """Review commands print a segcopy error as one message and exit 1."""
+
+    def wrapped(args) -> int:
+        from segcopy_assets.errors import SegcopyError
+
+        try:
+            return fn(args)
+        except SegcopyError as exc:
+            print(f"segcopy review: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapped
+
+
+@_review_errors
+def cmd_review_list(args) -> int:
+    import polars as pl
+
+    from segcopy_assets.review.service import review_queue
+
+    queue = review_queue(_review_tables())
+    if args.segment:
+        queue = queue.filter(pl.col("segment_id") == args.segment)
+    if args.product:
+        queue = queue.filter(pl.col("product_id") == args.product)
+    if args.status:
+        queue = queue.filter(pl.col("review_status") == args.status)
+    counts = queue.group_by("review_status").len().sort("review_status")
+    for row in queue.iter_rows(named=True):
+        extra = f"  [{row['failed_checks']}]" if row["failed_checks"] else ""
+        who = f"  by {row['reviewer']}" if row["reviewer"] else ""
+        print(
+            f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{who}{extra}"
+        )
+    print(
+        "total: "
+        + ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True))
+    )
+    return 0
+
+
+@_review_errors
+def cmd_review_decide(args) -> int:
+    from segcopy_assets.review.service import decide
+
+    edited = None
+    if args.review_command == "edit":
+        edited = Path(args.text_file).read_text(encoding="utf-8")
+    decision = {"approve": "approve", "reject": "reject", "edit": "edit"}[args.review_command]
+    variant = decide(
+        _review_tables(),
+        args.segment,
+        args.product,
+        decision,
+        reviewer=_reviewer(args),
+        note=args.note,
+        edited_text=edited,
+    )
+    print(
+        f"recorded {decision} of {args.segment}/{args.product} (variant {variant['input_hash'][:12]}) "
+        f"by {_reviewer(args)}; `segcopy run` publishes it"
+    )
+    if variant["failed_checks"] and decision == "approve":
+        print(
+            f"warning: this variant fails {variant['failed_checks']}; it will not be published "
+            "unless edited into shape",
+            file=sys.stderr,
+        )
+    return 0
+
+
+@_review_errors
+def cmd_review_export(args) -> int:
+    if args.disagreements:
+        from segcopy_assets.quality.corpus import write_cases
+        from segcopy_assets.review.calibration import disagreement_cases
+
+        cases = disagreement_cases(_review_tables())
+        n = write_cases(args.disagreements, cases)
+        missed = sum(1 for c in cases if c.label == "bad")
+        print(
+            f"wrote {n} corpus case(s) to {args.disagreements}: {missed} missed by the checks, "
+            f"{n - missed} false alarm(s); label the defect classes and add them to the corpus"
+        )
+        return 0
+    from segcopy_assets.review.service import export_csv
+
+    n = export_csv(_review_tables(), args.csv, status=args.status)
+    print(
+        f"wrote {n} variant(s) to {args.csv}: fill in decision (approve/reject/edit), edited_text, note"
+    )
+    return 0
+
+
+@_review_errors
+def cmd_review_stats(args) -> int:
+    import polars as pl
+
+    from segcopy_assets.review.calibration import ALL_CHECKS, calibration_stats
+
+    stats = calibration_stats(_review_tables())
+    if stats.is_empty():
+        print("no review decisions on current variants yet")
+        return 0
+    for (prompt_hash,), group in stats.group_by("prompt_hash", maintain_order=True):
+        total = group.filter(pl.col("check") == ALL_CHECKS).row(0, named=True)
+        print(
+            f"prompt {prompt_hash}: {total['reviewed']} reviewed, {total['rejected_or_edited']} "
+            f"rejected or edited; missed by every check: {total['missed']}; approved although a "
+            f"check failed: {total['false_alarms']}"
+        )
+        print(f"  {'check':<22} {'failed':>7} {'false alarms':>13} {'agreed':>7}")
+        for row in group.filter(pl.col("check") != ALL_CHECKS).iter_rows(named=True):
+            print(
+                f"  {row['check']:<22} {row['failed']:>7} {row['false_alarms']:>13} "
+                f"{row['rejected_or_edited']:>7}"
+            )
+    return 0
+
+
+@_review_errors
+def cmd_review_import(args) -> int:
+    from segcopy_assets.review.service import import_csv
+
+    n = import_csv(_review_tables(), args.csv, reviewer=_reviewer(args))
+    print(f"imported {n} decision(s) from {args.csv}")
+    return 0
+
+
+def cmd_review_serve(args) -> int:
+    from segcopy_assets.review.web.server import cmd_review_serve as serve_review
+
+    return serve_review(args)
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    review = sub.add_parser(
+        "review", help="review variants: list, approve, reject, edit, CSV round trip"
+    )
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    listing = review_sub.add_parser("list", help="the review queue")
+    listing.add_argument("--segment")
+    listing.add_argument("--product")
+    listing.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    listing.set_defaults(func=cmd_review_list)
+    for name in ("approve", "reject", "edit"):
+        p = review_sub.add_parser(name, help=f"{name} the current variant of SEGMENT × PRODUCT")
+        p.add_argument("segment")
+        p.add_argument("product")
+        p.add_argument("--note")
+        p.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+        if name == "edit":
+            p.add_argument("--text-file", required=True, help="file with the edited copy")
+        p.set_defaults(func=cmd_review_decide)
+    export = review_sub.add_parser(
+        "export",
+        help="write the queue as CSV for a spreadsheet, or the checks' disagreements with "
+        "reviewers as corpus cases",
+    )
+    target = export.add_mutually_exclusive_group(required=True)
+    target.add_argument("--csv")
+    target.add_argument(
+        "--disagreements",
+        metavar="JSONL",
+        help="corpus cases (tests/data/copy_eval.jsonl format) of every variant reviewers and "
+        "checks disagree on",
+    )
+    export.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    export.set_defaults(func=cmd_review_export)
+    stats = review_sub.add_parser(
+        "stats", help="how often reviewers disagreed with each check, per prompt hash"
+    )
+    stats.set_defaults(func=cmd_review_stats)
+    imp = review_sub.add_parser("import", help="read decisions back from a CSV (all rows or none)")
+    imp.add_argument("--csv", required=True)
+    imp.add_argument("--reviewer")
+    imp.set_defaults(func=cmd_review_import)
+    page = review_sub.add_parser("serve", help="the review page in your browser (127.0.0.1)")
+    page.add_argument("--port", type=int, default=8000)
+    page.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+    page.set_defaults(func=cmd_review_serve)

@@ -1,0 +1,66 @@
+"""Whether the model answered at all: a refusal instead of copy, a rationale with no content.
+
+A refusal may be personal ("I'm sorry, I can't …") or impersonal ("This request cannot be
+completed as specified.", "Unable to rewrite this description without more information."): both
+are a remark about the request, never product copy.
+"""
+
+import re
+
+from segcopy_assets.quality.normalise import cased
+
+_REFUSAL = [
+    r"\bi'm sorry\b|\bi am sorry\b|\bsorry, (?:but )?(?:i|we|this|the|that)\b|\bas an ai\b"
+    r"|\bas an? (?:ai|large )?language model\b|\bi cannot\b|\bi can ?not\b"
+    r"|\bi can't (?:help|assist|provide|write|create|comply|do that|fulfil)|\bi'm unable\b|\bi am unable to\b"
+    r"|\bi'm not able to\b|\bi apologi[sz]e\b|\bapologies\b|\bi won't be able\b|\bi must decline\b",
+    # impersonal: "this request cannot be completed", "could not be generated", "unable to rewrite"
+    r"\b(?:cannot|can ?not|can't|could not|couldn't|will not|won't|was not|wasn't|is not|isn't)\s+be\s+"
+    r"(?:complet|fulfil|generat|produc|provid|rewrit|re-writ|tailor|creat|writ|process|personali[sz]|"
+    r"customi[sz]|adapt)\w*",
+    r"\b(?:unable|not able|impossible|not possible|declines?|refuses?)\s+to\s+"
+    r"(?:complete|fulfil+|generate|produce|provide|rewrite|re-write|tailor|create|write|process|"
+    r"personali[sz]e|customi[sz]e|adapt|assist|help|comply|proceed)\b",
+    r"\b(?:this|the|your) (?:request|task|prompt|instructions?|brief)\b(?=[^.]{0,60}\b(?:not|cannot|unable|"
+    r"declin|refus|violat|against)\b)",
+    r"\b(?:insufficient|not enough|missing)\s+(?:product\s+)?(?:information|details|context|data)\b"
+    r"|\bwithout (?:more|additional|further|sufficient) (?:product\s+)?(?:information|details|context|data)\b"
+    r"|\b(?:please|kindly) provide (?:more|additional|the)\b",
+]
+_REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in _REFUSAL), re.I)
+
+#: What a rationale with no content says.
+_PLACEHOLDER_RE = re.compile(
+    r"^(?:n/?a|none|null|nil|-+|—|tbd|tba|todo|\.+|see (?:above|below|copy|the copy|description)"
+    r"|same as (?:above|before)|as above|not applicable|no rationale(?: (?:needed|given|provided))?"
+    r"|rationale|no changes?(?: (?:made|needed))?|nothing to add|self[- ]explanatory|\?+|ok|done"
+    r"|(?:the )?copy speaks for itself)$",
+    re.I,
+)
+#: A rationale says at least this many words about the choices.
+MIN_RATIONALE_WORDS = 3
+
+
+def refusals(copy: str) -> list[str]:
+    """The words that make the copy a refusal (quoted)."""
+    return list(
+        dict.fromkeys(" ".join(m.group().split()) for m in _REFUSAL_RE.finditer(cased(copy)))
+    )
+
+
+def rationale_problems(copy: str, rationale: str) -> list[str]:
+    problems = []
+    if not (copy or "").strip():
+        problems.append("the copy is empty")
+    text = " ".join((rationale or "").split())
+    bare = re.sub(r"^[\s*_#:>\"'(\[-]*(?:rationale)?[\s*_:)\]-]*", "", text, flags=re.I).strip(
+        " *_\"'()[]"
+    )
+    if not bare:
+        problems.append("the rationale is empty")
+    elif (
+        _PLACEHOLDER_RE.fullmatch(bare.strip(" .!"))
+        or len(re.findall(r"[A-Za-z]{2,}", bare)) < MIN_RATIONALE_WORDS
+    ):
+        problems.append(f'the rationale has no content ("{bare[:60]}")')
+    return problems

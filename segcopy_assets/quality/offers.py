@@ -1,0 +1,90 @@
+"""Offers the copy must not invent: prices, discounts, financing, value and price-position
+claims, guarantees, warranties, awards and certifications.
+
+Offer words count only in their commercial sense: ``offers 150 mm of travel``, ``deals with
+mud``, ``a free-floating rotor`` and ``saves weight`` are product facts, not offers. A claim the
+original already makes (the same words) is allowed.
+"""
+
+import re
+from functools import lru_cache
+
+from segcopy_assets.quality.normalise import cased
+
+_PRICE = [
+    r"[$€£¥]\s?\d[\d,.]*|\d[\d,.]*\s?[$€£¥]|[$€£¥]",
+    r"\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?|bucks)\b|\b(?:usd|eur|gbp)\s?\d[\d,.]*",
+    r"(?<![\w.])\d+(?:\.\d+)?\s?(?:%|percent\b|per cent\b)\s+(?:off|less|cheaper|savings?)\b",
+    r"\bhalf[\s-]?(?:price|off)\b",
+    r"\b(?:discount(?:s|ed)?|coupons?|vouchers?|promo codes?|promo(?:s|tions?|tional)?|rebates?)\b"
+    r"|\bclearance (?:sales?|prices?|events?|items?|racks?|deals?|stock)\b|\bon clearance\b",
+    r"\b(?:on|for) sale\b|\bsale (?:price|ends?|event)s?\b|\b(?:big|annual|seasonal|summer|winter|holiday|flash) sales?\b",
+    r"\bdeals?\b(?!(?:\s+\w+){0,3}\s+with\b)(?!\s+of\b)",
+    r"\bfree\s+(?:shipping|delivery|returns?|gifts?|postage|upgrades?|accessor(?:y|ies)|service|tune[- ]?ups?)\b"
+    r"|\bships?\s+(?:for\s+)?free\b|\b(?:shipping|delivery|postage|returns?)\s+(?:is|are|comes?)\s+(?:free|complimentary|on us)\b"
+    r"|\bcomplimentary\s+(?:shipping|delivery|returns?|gifts?|service)\b|\bon (?:all )?orders?\s+(?:over|above|of|placed|this)\b",
+    r"\blimited[\s-]time\b|\bwhile (?:supplies|stocks?) last\b|\btoday only\b|\bact (?:now|fast)\b"
+    r"|\b(?:order|buy|shop) (?:now|today)\b|\bdon'?t miss (?:out|this)\b|\bfor a limited time\b"
+    r"|\b(?:this|next) (?:month|week|weekend|season)(?: only)?\b(?=[^.]{0,40}\b(?:order|price|free|off|sale|deal|offer)\w*)"
+    r"|\b(?:order|buy|shop)[^.]{0,30}\b(?:this|next) (?:month|week|weekend)\b",
+    r"\bbogo\b|\bbuy one,?\s+get one\b|\b(?:2|two) for (?:1|one)\b",
+    r"\b(?:special|exclusive|limited|introductory|launch) (?:offers?|pric(?:e|es|ing))\b",
+    r"\b(?:best|lowest?|reduced|special|sale|great|unbeatable|bargain|discounted|low|fair|full|retail|list) prices?\b"
+    r"|\bpriced (?:at|from|to|under|below|for)\b|\b(?:competitively|reasonably|fairly|attractively|keenly|sensibly|aggressively) priced\b"
+    r"|\bprice (?:drop|cut|match|tag|point)\w*|\b(?:at|for) (?:this|that|the|a|its|such a) (?:price|cost)\b(?! of)"
+    r"|\bmsrp\b|\brrp\b",
+    r"\bsav(?:e|es|ing)\s+(?:you\s+)?(?:up\s+to\s+)?(?:[$€£\d]|money|cash|big\b|a bundle|on (?:your|the|this|every))"
+    r"|(?<!weight )(?<!energy )(?<!time )(?<!space )(?<!battery )(?<!power )\bsavings?\b(?! (?:of|in) (?:weight|grams|energy|time|space))",
+]
+_VALUE = [
+    r"\b(?:great|good|best|real|exceptional|outstanding|excellent|incredible|unbeatable|solid|serious"
+    r"|superb|amazing|true|fantastic|remarkable|unmatched|unrivall?ed|terrific|smart|genuine) value\b",
+    r"\bvalue for (?:the )?money\b|\bvalue[- ]priced\b|\bvalue proposition\b|\bmore for (?:less|your money)\b"
+    r"|\bfor (?:the|your|their) (?:money|cash|dollars?|buck)\b",
+    r"\b(?:in)?expensive\b|\bcheap(?:er|est|ly)?\b|\baffordabl[ey]\b|\baffordability\b"
+    r"|\b(?:budget|wallet|pocket)[- ]friendly\b|\beconomical\b|\blow[- ]cost\b|\bcost[- ]effective\b",
+    r"\bwon'?t break the bank\b|\beasy on the (?:wallet|pocket|budget)\b|\bbang for (?:your|the) buck\b"
+    r"|\bworth every (?:penny|cent|dollar)\b|\bpays? for itself\b|\ba steal\b|\bbargains?\b",
+    r"\bfor (?:a lot |much |far )?less(?: money| cash| than)?\b(?!\s+(?:effort|weight|drag|fatigue|time|work|energy|strain|bulk|fuss|hassle|maintenance))"
+    r"|\bcosts? (?:less|only|just|under|a fraction)\b|\bfraction of the (?:price|cost)\b"
+    r"|\b(?:less|more) than (?:most|other|the competition|comparable|similar)\b(?=[^.]{0,40}\b(?:cost|price|pay|spend|money)\b)",
+    r"\b(?:smart|wise|sound|good|great|solid) investment\b|\binvest(?:ing)? in (?:quality|yourself)\b",
+]
+_FINANCING = [
+    r"\bfinanc(?:e|ed|ing)\b|\bmonthly (?:payments?|instal+ments?|plans?)\b|\binstal+ments?\b"
+    r"|\bpayment plans?\b|\bpay (?:over time|later|monthly|in \d+|in (?:two|three|four|easy))\b"
+    r"|\bspread (?:the|your) (?:cost|payments?)\b|\b0 ?% apr\b|\bapr\b|\binterest[- ]free\b"
+    r"|\bklarna\b|\bafterpay\b|\baffirm\b(?= (?:financing|payments?|at checkout|available))|\bbuy now,? pay later\b|\bbnpl\b"
+    r"|\bno (?:money|payment) down\b|\bat checkout\b",
+]
+_ASSURANCE = [
+    r"\bguarantee(?:s|d)?\b|\bwarrant(?:y|ies|ied)\b|\bmoney[\s-]back\b|\brisk[\s-]free\b"
+    r"|\bno[\s-]questions[\s-]asked\b|\b(?:free|easy|hassle[\s-]free) (?:returns?|exchanges?)\b|\breturn policy\b",
+    r"\baward(?:s|ed|[\s-]winning)?\b|\bwinner of\b|\beditors?'?s? (?:choice|pick)\b|\bbest[\s-]sell(?:ing|ers?)\b"
+    r"|#\s?1\b|\bnumber one\b|\btop[\s-]rated\b|\bhighest[\s-]rated\b|\b(?:five|5)[\s-]star\b|\brated \d(?:\.\d)? (?:out of|stars?)\b"
+    r"|\bcustomer favou?rites?\b|\bfan favou?rites?\b|\bmost popular\b|\bbest in class\b|\bclass[\s-]leading\b",
+    r"\bcertif(?:ied|ication|icate)s?\b|\bul[\s-](?:listed|certified|approved)\b|\bce[\s-]marked\b"
+    r"|\b(?:approved|endorsed|recommended|trusted) by\b|\bbluesign\b|\boeko[\s-]tex\b|\bfair trade\b",
+]
+OFFER_RE = re.compile("|".join(f"(?:{p})" for p in _PRICE + _VALUE + _FINANCING + _ASSURANCE), re.I)
+
+
+def _key(hit: str) -> str:
+    hit = re.sub(r"\s+", " ", hit).lower().strip(" ,.")
+    pct = re.match(r"(\d+(?:\.\d+)?)\s?(?:%|percent|per cent)", hit)
+    return pct.group(1) + "%" if pct else hit
+
+
+@lru_cache(maxsize=1024)
+def _offers_in(text: str) -> tuple[str, ...]:
+    return tuple(m.group().strip().rstrip(",") for m in OFFER_RE.finditer(cased(text)))
+
+
+def invented_offers(copy: str, original: str) -> list[str]:
+    """Offer words of the copy (quoted) that the original does not use."""
+    allowed = {_key(h) for h in _offers_in(original or "")}
+    out: list[str] = []
+    for hit in _offers_in(copy or ""):
+        if _key(hit) not in allowed and hit not in out:
+            out.append(hit)
+    return out

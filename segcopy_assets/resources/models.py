@@ -1,0 +1,120 @@
+"""The language models segcopy calls: the copywriter and the optional LLM judge."""
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from segcopy_assets.errors import GenerationError
+from segcopy_assets.generation.prompts import PromptSet, load_prompt_set, price_per_1m
+from segcopy_assets.quality.llm_judge import JudgePrompt, load_judge_prompt
+
+
+class Copywriter(dg.ConfigurableResource):
+    """Who writes the variants: an OpenAI-compatible endpoint, or the offline template writer."""
+
+    backend: Literal["openai", "offline"] = Field(default="offline")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible base URL (…/v1).")
+    api_key: str | None = Field(default=None, description="API key; set it through dg.EnvVar only.")
+    model: str | None = Field(
+        default=None, description="Overrides [model] name in prompts/config.toml."
+    )
+    prompts_dir: str = Field(description="Directory with the prompt templates and config.toml.")
+    max_concurrency: int = Field(default=32, ge=1, description="Calls in flight at once.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-call timeout in seconds.")
+    max_retries: int = Field(
+        default=4, ge=0, description="Client retries (backoff honours Retry-After)."
+    )
+    max_rps: float | None = Field(
+        default=None,
+        gt=0,
+        description="At most this many requests started per second (the endpoint's rate limit).",
+    )
+
+    def prompt_set(self) -> PromptSet:
+        return load_prompt_set(self.prompts_dir, backend=self.backend, model_override=self.model)
+
+    def writer(self, prompt_set: PromptSet):
+        """A fresh async writer for one run (use it with ``async with``)."""
+        if self.backend == "offline":
+            from segcopy_assets.generation.offline_writer import OfflineWriter
+
+            return OfflineWriter()
+        from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
+
+        key = self.api_key
+        if not key:
+            if not self.base_url:
+                raise GenerationError(
+                    "the openai backend needs SEGCOPY_LLM_API_KEY (or OPENAI_API_KEY) or a "
+                    "SEGCOPY_LLM_BASE_URL of a server that needs no key"
+                )
+            key = "no-key"  # local servers (Ollama, vLLM, llama.cpp) accept any key
+        return ChatCompletionsWriter(
+            base_url=self.base_url,
+            api_key=key,
+            model=prompt_set.params.name,
+            temperature=prompt_set.params.temperature,
+            max_tokens=prompt_set.params.max_tokens,
+            max_concurrency=self.max_concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            max_rps=self.max_rps,
+        )
+
+    def describe(self) -> str:
+        if self.backend == "offline":
+            return self.backend
+        return f"openai-compatible {self.base_url or 'api.openai.com'}"
+
+
+class Judge(dg.ConfigurableResource):
+    """The optional LLM judge (off while ``model`` is unset): one call per variant, temperature 0."""
+
+    model: str | None = Field(default=None, description="Judge model; None turns the judge off.")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible base URL (…/v1).")
+    api_key: str | None = Field(default=None, description="API key; set it through dg.EnvVar only.")
+    prompts_dir: str = Field(description="Directory with judge.md.j2, config.toml, pricing.toml.")
+    max_concurrency: int = Field(default=32, ge=1, description="Calls in flight at once.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Per-call timeout in seconds.")
+    max_retries: int = Field(default=4, ge=0)
+    max_rps: float | None = Field(default=None, gt=0, description="Request starts per second.")
+    max_tokens: int = Field(default=600, ge=50, description="Longest answer accepted.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model)
+
+    def prompt(self, place_share_threshold: float) -> JudgePrompt:
+        brand = load_prompt_set(self.prompts_dir, backend="offline").brand_name
+        return load_judge_prompt(
+            self.prompts_dir,
+            model=str(self.model),
+            brand_name=brand,
+            place_share_threshold=place_share_threshold,
+        )
+
+    def price_per_1m(self) -> tuple[float, float] | None:
+        pricing = load_prompt_set(self.prompts_dir, backend="offline").pricing
+        return price_per_1m(pricing, str(self.model))
+
+    def client(self):
+        """A fresh chat-completions client for one run (use it with ``async with``)."""
+        from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
+
+        if not self.api_key and not self.base_url:
+            raise GenerationError(
+                "the LLM judge needs SEGCOPY_JUDGE_API_KEY (or the copywriter's key) or a "
+                "SEGCOPY_JUDGE_BASE_URL of a server that needs no key"
+            )
+        return ChatCompletionsWriter(
+            base_url=self.base_url,
+            api_key=self.api_key or "no-key",
+            model=str(self.model),
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+            max_concurrency=self.max_concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            max_rps=self.max_rps,
+        )
