@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+from segcopy_assets.cli import user_commands
+
 
 def _review_tables():
     from segcopy_assets.review.service import ReviewTables
@@ -46,6 +48,12 @@ def cmd_review_list(args) -> int:
         queue = queue.filter(pl.col("product_id") == args.product)
     if args.status:
         queue = queue.filter(pl.col("review_status") == args.status)
+    if args.batch:
+        from segcopy_assets.review.batches import find_batch
+
+        queue = queue.filter(
+            pl.col("input_hash").is_in(find_batch(_review_tables(), args.batch).sample)
+        )
     counts = queue.group_by("review_status").len().sort("review_status")
     for row in queue.iter_rows(named=True):
         extra = f"  [{row['failed_checks']}]" if row["failed_checks"] else ""
@@ -154,6 +162,85 @@ def cmd_review_serve(args) -> int:
     return serve_review(args)
 
 
+def _plan(args):
+    from segcopy_assets.core.sampling import SamplingPlan
+
+    p = args.p if args.p is not None else float(os.environ.get("SEGCOPY_SAMPLE_P") or 0.05)
+    c = args.c if args.c is not None else float(os.environ.get("SEGCOPY_SAMPLE_C") or 0.95)
+    try:
+        return SamplingPlan(p, c)
+    except ValueError as exc:
+        from segcopy_assets.errors import SettingsError
+
+        raise SettingsError(str(exc)) from None
+
+
+@_review_errors
+def cmd_review_sample(args) -> int:
+    from segcopy_assets.review.batches import draw_batches
+    from segcopy_assets.review.service import review_queue
+
+    tables = _review_tables()
+    plan = _plan(args)
+    drawn = draw_batches(
+        tables, plan, reviewer=_reviewer(args), all_segments=args.all_segments, segment=args.segment
+    )
+    if not drawn:
+        print("no publishable variants (every current variant fails a check or failed to generate)")
+        return 0
+    queue = review_queue(tables)
+    names = {
+        h: (s, p) for h, s, p in queue.select("input_hash", "segment_id", "product_id").iter_rows()
+    }
+    print(
+        f"plan: zero defects in the sample bound the defect rate at {plan.p:.0%} with "
+        f"{plan.c:.0%} confidence (n = {plan.n} for a large batch)"
+    )
+    for b in drawn:
+        o = b.outcome
+        print(
+            f"\nbatch {b.batch_id}  segment {b.segment_id}  prompt {b.prompt_hash}: "
+            f"{len(b.members)} variants, sample {len(b.sample)}; {o.state.upper()} "
+            f"({o.approved} approved, {o.rejections} rejected or edited, {o.pending} to review)"
+        )
+        if o.state == "pending":
+            for h in b.sample:
+                if h in names:
+                    print(
+                        f"  segcopy review approve {names[h][0]} {names[h][1]}   (or reject / edit)"
+                    )
+        elif o.state == "accepted":
+            print(f"  accepted: `segcopy run` publishes its variants ({b.bound})")
+        else:
+            print("  rejected: its variants need their own review, or a prompt change")
+    return 0
+
+
+@_review_errors
+def cmd_review_bulk(args) -> int:
+    from segcopy_assets.review.bulk import BulkFilter, decide_all, select, summary
+
+    tables = _review_tables()
+    f = BulkFilter(args.segment, args.product, args.status, args.checks, args.batch)
+    rows = select(tables, f)
+    if rows.is_empty():
+        print(f"nothing matches ({f.describe()})")
+        return 0
+    print(f"{args.decision} {rows.height} variant(s) matching {f.describe()}:")
+    for seg, status, n in summary(rows).iter_rows():
+        print(f"  {seg:<32} {status:<9} {n}")
+    if not args.yes:
+        answer = input(f"record {rows.height} {args.decision} decision(s)? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing recorded")
+            return 1
+    n = decide_all(tables, rows, args.decision, reviewer=_reviewer(args), note=args.note)
+    print(
+        f"recorded {n} {args.decision} decision(s) by {_reviewer(args)}; an undo is a later decision"
+    )
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     review = sub.add_parser(
         "review", help="review variants: list, approve, reject, edit, CSV round trip"
@@ -163,6 +250,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--segment")
     listing.add_argument("--product")
     listing.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    listing.add_argument("--batch", help="only this batch's sample (`segcopy review sample`)")
     listing.set_defaults(func=cmd_review_list)
     for name in ("approve", "reject", "edit"):
         p = review_sub.add_parser(name, help=f"{name} the current variant of SEGMENT × PRODUCT")
@@ -188,6 +276,32 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
     export.set_defaults(func=cmd_review_export)
+    sample = review_sub.add_parser(
+        "sample", help="acceptance sampling: draw each batch's sample and show where batches stand"
+    )
+    sample.add_argument("--segment", help="only this segment's batch")
+    sample.add_argument(
+        "--all-segments", action="store_true", help="one batch per prompt hash across every segment"
+    )
+    sample.add_argument(
+        "--p", type=float, help="defect rate to bound (default 0.05, $SEGCOPY_SAMPLE_P)"
+    )
+    sample.add_argument("--c", type=float, help="confidence (default 0.95, $SEGCOPY_SAMPLE_C)")
+    sample.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+    sample.set_defaults(func=cmd_review_sample)
+    bulk = review_sub.add_parser(
+        "bulk", help="approve or reject every variant a filter selects (after a confirmation)"
+    )
+    bulk.add_argument("decision", choices=["approve", "reject"])
+    bulk.add_argument("--segment")
+    bulk.add_argument("--product")
+    bulk.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    bulk.add_argument("--checks", choices=["passing", "failing"], help="state of the ERROR checks")
+    bulk.add_argument("--batch", help="a batch id (its members)")
+    bulk.add_argument("--note")
+    bulk.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+    bulk.add_argument("--yes", action="store_true", help="no confirmation prompt")
+    bulk.set_defaults(func=cmd_review_bulk)
     stats = review_sub.add_parser(
         "stats", help="how often reviewers disagreed with each check, per prompt hash"
     )
@@ -199,4 +313,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     page = review_sub.add_parser("serve", help="the review page in your browser (127.0.0.1)")
     page.add_argument("--port", type=int, default=8000)
     page.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+    page.add_argument("--host", default="127.0.0.1", help="not loopback: needs sign-in (below)")
+    page.add_argument("--users-file", help="sign-in with passwords (segcopy review user add)")
+    page.add_argument("--auth-header", help="sign-in by a proxy's header, e.g. X-Forwarded-User")
+    page.add_argument("--trusted-proxy", help="ADDR|CIDR[,...] whose X-Forwarded-* are believed")
+    page.add_argument("--header-role", choices=["reviewer", "viewer"], help="default: reviewer")
+    page.add_argument("--behind-tls", action="store_true", help="HTTPS in front: Secure cookie")
+    page.add_argument("--allowed-host", action="append", help="a Host name users reach it by")
     page.set_defaults(func=cmd_review_serve)
+    user_commands.add_commands(review_sub)

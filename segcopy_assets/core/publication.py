@@ -1,11 +1,14 @@
 """What customers may see: approved (or edited) copy of current variants that passes the checks.
 
 Publication works per variant: one bad variant never holds back the good, approved copy of its
-segment. An edited text is judged again before it is published.
+segment. An edited text is judged again before it is published. A variant nobody reviewed is
+published when an accepted acceptance-sampling batch covers it (``core.sampling``), with the
+batch and its bound recorded.
 """
 
 import polars as pl
 
+from segcopy_assets.core.sampling import Acceptance
 from segcopy_assets.quality.judge import ERROR, CheckSettings, judge_variant
 from segcopy_assets.storage.review_log import latest_decisions
 from segcopy_assets.storage.tables import PUBLISHED_SCHEMA
@@ -31,9 +34,12 @@ def select_published(
     originals: dict[str, str],
     settings: CheckSettings,
     auto_approve_passing_checks: bool = False,
+    accepted: dict[str, Acceptance] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``(published, withheld)``: published rows (``PUBLISHED_SCHEMA``) and, for every current
-    variant left out, ``segment_id, product_id, reason``."""
+    variant left out, ``segment_id, product_id, reason``. ``accepted``: input hash → the
+    accepted sampling batch covering it."""
+    accepted = accepted or {}
     current = variants.filter(pl.col("segment_id").is_in(list(segments)))
     decisions = latest_decisions(reviews)
     failing = failing_errors(verdicts)
@@ -85,6 +91,8 @@ def select_published(
             continue
         elif decision == "approve":
             text, approval = row["variant_text"], "approve"
+        elif row["input_hash"] in accepted:
+            text, approval = row["variant_text"], "sample"
         elif auto_approve_passing_checks:
             text, approval = row["variant_text"], "auto"
         else:
@@ -100,9 +108,21 @@ def select_published(
                 "decided_at": row["decided_at"],
                 "model": row["model"],
                 "prompt_hash": row["prompt_hash"],
+                **_batch_fields(accepted.get(row["input_hash"]) if approval == "sample" else None),
             }
         )
     withheld_frame = pl.DataFrame(
         withheld, schema={"segment_id": pl.String, "product_id": pl.String, "reason": pl.String}
     )
     return pl.DataFrame(published, schema=PUBLISHED_SCHEMA), withheld_frame
+
+
+def _batch_fields(acceptance: Acceptance | None) -> dict:
+    if acceptance is None:
+        return {"batch_id": None, "sample_size": None, "sample_rejections": None, "bound": None}
+    return {
+        "batch_id": acceptance.batch_id,
+        "sample_size": acceptance.sample_size,
+        "sample_rejections": acceptance.rejections,
+        "bound": acceptance.bound,
+    }

@@ -119,17 +119,34 @@ def _used_as_place(text: str, start: int, end: int) -> bool:
     return bool(re.match(r"(?:'s|’s)\b|,\s+[A-Z][a-z]+", after))
 
 
+@functools.lru_cache(maxsize=256)
+def _names_and_regex(extra: tuple[tuple[str, str], ...]) -> tuple[dict[str, Place], re.Pattern]:
+    names = dict(gazetteer())
+    for kind, value in extra:
+        names.setdefault(value, Place(value, **{kind: (value,)}))
+    return names, _regex(frozenset(names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_in(regex: re.Pattern, text: str) -> frozenset[str]:
+    return frozenset(" ".join(m.group().split()) for m in regex.finditer(text))
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    return frozenset(_data()["common_words"])
+
+
 def places_named(copy: str, original: str, segment: dict, threshold: float) -> list[str]:
     """Places the copy names that hold less than ``threshold`` of the segment (with the share);
     places the original names (a product called after one) are allowed."""
-    names = dict(gazetteer())
-    for kind, values in _shares(segment).items():  # the summary's own places, whatever they are
-        for value in values:
-            names.setdefault(value, Place(value, **{kind: (value,)}))
-    regex = _regex(frozenset(names))
-    copy, original = clean(copy), clean(original)
-    in_original = {" ".join(m.group().split()) for m in regex.finditer(original)}
-    common = set(_data()["common_words"])
+    extra = tuple(
+        (kind, value) for kind, values in _shares(segment).items() for value in values
+    )  # the summary's own places, whatever they are
+    names, regex = _names_and_regex(extra)
+    copy = clean(copy)
+    in_original = _named_in(regex, clean(original))
+    common = _common_words()
     out: list[str] = []
     for m in regex.finditer(copy):
         spelling = " ".join(m.group().split())

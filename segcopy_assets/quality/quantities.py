@@ -82,6 +82,7 @@ class Quantity:
     text: str
 
 
+@lru_cache(maxsize=512)
 def _canonical(unit: str) -> tuple[str, str | None, float]:
     unit = unit.strip()
     for pattern, canonical, dimension, factor in _UNITS:

@@ -18,6 +18,7 @@ from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
     PRODUCTS,
+    REVIEW_BATCHES,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
     VARIANT_REVIEWS,
@@ -49,6 +50,7 @@ class ReviewTables:
     reviews: str
     products: str
     summaries: str
+    batches: str
 
     @classmethod
     def under(cls, warehouse_schema_dir: str) -> "ReviewTables":
@@ -61,6 +63,7 @@ class ReviewTables:
             reviews=join(VARIANT_REVIEWS),
             products=join(PRODUCTS),
             summaries=join(SEGMENT_SUMMARIES),
+            batches=join(REVIEW_BATCHES),
         )
 
     @classmethod

@@ -28,6 +28,7 @@ VARIANT_CHECKS = "variant_checks"  # one verdict per variant x check
 VARIANT_REVIEWS = "variant_reviews"  # the append-only review log
 GENERATION_JOURNAL = "generation_journal"  # completed calls of a run not yet written
 JUDGE_ANSWERS = "judge_answers"  # the LLM judge's answers, cached by what it judged
+REVIEW_BATCHES = "review_batches"  # acceptance-sampling batches: members and the drawn sample
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
@@ -93,11 +94,16 @@ PUBLISHED_SCHEMA = _schema(
         "product_id": pl.String,
         "published_text": pl.String,
         "input_hash": pl.String,
-        "approval": pl.String,  # approve | edit | auto
+        "approval": pl.String,  # approve | edit | sample | auto
         "reviewer": pl.String,
         "decided_at": pl.Datetime("us", "UTC"),
         "model": pl.String,
         "prompt_hash": pl.String,
+        # acceptance sampling: the batch that let this variant through (null when reviewed itself)
+        "batch_id": pl.String,
+        "sample_size": pl.Int64,
+        "sample_rejections": pl.Int64,
+        "bound": pl.String,
     }
 )
 
@@ -110,5 +116,19 @@ JUDGE_ANSWER_SCHEMA = _schema(
         "prompt_tokens": pl.Int64,
         "completion_tokens": pl.Int64,
         "judged_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+REVIEW_BATCH_SCHEMA = _schema(
+    {
+        "batch_id": pl.String,
+        "segment_id": pl.String,  # "*": every segment with this prompt hash
+        "prompt_hash": pl.String,
+        "members": pl.List(pl.String),  # input hashes, fixed when the batch is drawn
+        "sample": pl.List(pl.String),
+        "plan_p": pl.Float64,
+        "plan_c": pl.Float64,
+        "created_at": pl.Datetime("us", "UTC"),
+        "created_by": pl.String,
     }
 )

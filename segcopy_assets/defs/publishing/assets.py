@@ -5,13 +5,16 @@ import polars as pl
 from pydantic import Field
 
 from segcopy_assets.core.publication import select_published
+from segcopy_assets.core.sampling import accepted_members
 from segcopy_assets.core.segments import assign_segments
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.metadata import markdown_table
 from segcopy_assets.resources import Copywriter, QualityRules, Segmentation, Warehouse
 from segcopy_assets.storage import review_log, variant_store
+from segcopy_assets.storage.review_batches import read_batches
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
+    REVIEW_BATCHES,
     VARIANT_CHECKS,
     VARIANT_REVIEWS,
     VERDICT_SCHEMA,
@@ -29,6 +32,8 @@ class PublishingConfig(dg.Config):
     group_name="publishing",
     kinds={"deltalake", "polars"},
     io_manager_key="warehouse_io_manager",
+    # the table's columns grow with the platform (acceptance sampling added four)
+    metadata={"overwrite_schema": True},
     deps=[description_variants],
     description="For each current segment × product: the approved (or edited) text of the current "
     "variant, never one that fails an ERROR check, was rejected or is unreviewed.",
@@ -47,6 +52,11 @@ def published_variants(
         warehouse.table_path(VARIANT_CHECKS), schema=VERDICT_SCHEMA
     )
     decisions = review_log.read_reviews(warehouse.table_path(VARIANT_REVIEWS))
+    batches = read_batches(warehouse.table_path(REVIEW_BATCHES))
+    latest = review_log.latest_decisions(decisions)
+    accepted = accepted_members(
+        batches.to_dicts(), dict(zip(latest["input_hash"], latest["decision"]))
+    )
     published, withheld = select_published(
         variants,
         verdicts,
@@ -55,6 +65,7 @@ def published_variants(
         originals=dict(zip(products["product_id"], products["description"])),
         settings=quality_rules.settings(copywriter.prompts_dir),
         auto_approve_passing_checks=config.auto_approve_passing_checks,
+        accepted=accepted,
     )
     context.log.info(f"{published.height} variant(s) published, {withheld.height} withheld")
     reasons = withheld.group_by(pl.col("reason").str.split(" ").list.first().alias("why")).len()
@@ -69,6 +80,10 @@ def published_variants(
                 markdown_table(withheld, max_rows=50, max_chars=300)
             ),
             "reviews_in_log": dg.MetadataValue.int(decisions.height),
+            "published_by_sample": dg.MetadataValue.int(
+                int((published["approval"] == "sample").sum())
+            ),
+            "accepted_batches": dg.MetadataValue.int(len({a.batch_id for a in accepted.values()})),
             "auto_approve_passing_checks": config.auto_approve_passing_checks,
             "preview": dg.MetadataValue.md(
                 markdown_table(

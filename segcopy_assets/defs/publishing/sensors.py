@@ -7,7 +7,12 @@ from segcopy_assets.defs.publishing.assets import customer_variant_assignments, 
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.resources import Warehouse
 from segcopy_assets.storage import delta
-from segcopy_assets.storage.tables import DESCRIPTION_VARIANTS, VARIANT_CHECKS, VARIANT_REVIEWS
+from segcopy_assets.storage.tables import (
+    DESCRIPTION_VARIANTS,
+    REVIEW_BATCHES,
+    VARIANT_CHECKS,
+    VARIANT_REVIEWS,
+)
 
 
 @dg.sensor(
@@ -15,12 +20,13 @@ from segcopy_assets.storage.tables import DESCRIPTION_VARIANTS, VARIANT_CHECKS, 
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
     asset_selection=[published_variants, customer_variant_assignments],
-    description="Publishes again when variants, their verdicts or review decisions change.",
+    description="Publishes again when variants, their verdicts, review decisions or sampling "
+    "batches change.",
 )
 def publishing_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
     versions = {
         t: delta.table_version(warehouse.table_path(t))
-        for t in (DESCRIPTION_VARIANTS, VARIANT_CHECKS, VARIANT_REVIEWS)
+        for t in (DESCRIPTION_VARIANTS, VARIANT_CHECKS, VARIANT_REVIEWS, REVIEW_BATCHES)
     }
     if versions[DESCRIPTION_VARIANTS] is None:
         return dg.SkipReason("no variants yet")

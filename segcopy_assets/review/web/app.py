@@ -10,6 +10,8 @@ build step):
   word-level diff (:mod:`segcopy_assets.review.web.diff`), the rationale, the segment summary,
   every check verdict, the decision history and approve / reject / edit-and-approve (keyboard:
   ``a``, ``r``, ``n`` for next, ``e`` to edit);
+- ``GET /batches``, ``POST /batches/draw``, ``GET /bulk``, ``POST /bulk/apply``,
+  ``GET /dashboard``: reviewing at scale (:mod:`segcopy_assets.review.web.scale_routes`);
 - ``POST /variant/{segment_id}/{product_id}/decide``: records one decision through
   :func:`segcopy_assets.review.service.decide`, i.e. the same append-only ``variant_reviews``
   log as the CLI, bound to the variant's ``input_hash``. The next materialization of
@@ -18,7 +20,10 @@ build step):
 
 What each page shows is computed in :mod:`segcopy_assets.review.web.pages`; this module holds
 the HTTP side: routes, rendering, CSRF and the decision write path. The per-server state (the
-tables, the reviewer, the CSRF token and the write lock) is on ``app.state``.
+tables, the reviewer, the CSRF token and the write lock) is on ``app.state``, read through
+``signin.request_state(request)``: with sign-in (:mod:`segcopy_assets.review.web.auth`) its
+``reviewer`` is the signed-in user and ``csrf_token`` their own. Every POST endpoint is
+``@signin.reviewer_only`` (viewers get 403), like :func:`decide_endpoint`.
 
 Safety: every piece of model text is escaped (Jinja2 autoescape; the diff is built from escaped
 tokens) and a Content-Security-Policy allows only this server's own script, so a variant holding
@@ -56,6 +61,7 @@ from starlette.types import Scope
 
 from segcopy_assets.errors import InputValidationError, SegcopyError
 from segcopy_assets.review.service import ReviewTables, decide, review_queue
+from segcopy_assets.review.web import auth as signin
 from segcopy_assets.review.web.pages import (
     Filters,
     find_variant,
@@ -121,9 +127,17 @@ class _StaticFiles(StaticFiles):
 
 
 def _render(state: State, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = _env.get_template(name).render(
-        reviewer=state.reviewer, labels=STATUS_LABELS, decision_labels=DECISION_LABELS, **context
-    )
+    user = getattr(state, "user", None)  # who is signed in (auth.Identity)
+    values = {
+        "reviewer": state.reviewer,
+        "user": user,
+        "can_decide": user is None or user.role == "reviewer",
+        "csrf_token": state.csrf_token,
+        "labels": STATUS_LABELS,
+        "decision_labels": DECISION_LABELS,
+    }
+    # the sign-out form's token (base.html) is always this user's
+    html = _env.get_template(name).render(values | context, signout_token=state.csrf_token)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
@@ -163,6 +177,7 @@ def _hidden_fields(token: str, filters: Filters) -> dict[str, str]:
         "q_segment": filters.segment,
         "q_product": filters.product,
         "q_status": filters.status,
+        "q_batch": filters.batch,
     }
 
 
@@ -189,7 +204,7 @@ def _stats_page(state: State) -> Response:
 def _variant_page(
     state: State, segment_id: str, product_id: str, query: Mapping[str, str]
 ) -> Response:
-    filters = Filters.from_mapping(query)
+    filters = Filters.from_mapping(query).resolved(state.tables)
     context = variant_context(state.tables, segment_id, product_id, filters, query)
     if context is None:
         return _not_found(state, segment_id, product_id, filters)
@@ -200,7 +215,7 @@ def _variant_page(
 
 def _record(state: State, segment_id: str, product_id: str, form: dict[str, str]) -> Response:
     tables: ReviewTables = state.tables
-    filters = Filters.from_mapping(form, prefix="q_")
+    filters = Filters.from_mapping(form, prefix="q_").resolved(tables)
     decision = form.get("decision", "")
     # one writer at a time: concurrent first commits to the log would conflict
     with state.write_lock:
@@ -255,7 +270,7 @@ def _record(state: State, segment_id: str, product_id: str, form: dict[str, str]
 
 
 async def _guarded(request: Request, fn: Callable[..., Response], *args: Any) -> Response:
-    state = request.app.state
+    state = signin.request_state(request)
     try:
         return await run_in_threadpool(fn, state, *args)
     except InputValidationError as exc:
@@ -283,8 +298,9 @@ async def variant_endpoint(request: Request) -> Response:
     )
 
 
-async def decide_endpoint(request: Request) -> Response:
-    state = request.app.state
+async def read_form(request: Request) -> dict[str, str] | Response:
+    """A POSTed form with a valid CSRF token, or the response refusing it (413, 403)."""
+    state = signin.request_state(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
@@ -303,6 +319,14 @@ async def decide_endpoint(request: Request) -> Response:
             "(missing or wrong CSRF token). Reload the page and try again.",
             403,
         )
+    return form
+
+
+@signin.reviewer_only
+async def decide_endpoint(request: Request) -> Response:
+    form = await read_form(request)
+    if isinstance(form, Response):
+        return form
     p = request.path_params
     return await _guarded(request, _record, p["segment_id"], p["product_id"], form)
 
@@ -312,26 +336,43 @@ async def no_icon(request: Request) -> Response:
 
 
 def create_app(
-    tables: ReviewTables, reviewer: str, *, allowed_hosts: list[str] | None = None
+    tables: ReviewTables,
+    reviewer: str | None,
+    *,
+    allowed_hosts: list[str] | None = None,
+    auth: signin.AuthConfig | None = None,
 ) -> Starlette:
-    """The review web app over these warehouse tables; decisions are recorded as ``reviewer``."""
-    if not reviewer or not reviewer.strip():
+    """The review web app over these warehouse tables; decisions are recorded as ``reviewer``,
+    or, with ``auth``, as the signed-in user (``reviewer`` is then ignored)."""
+    if auth is None and (not reviewer or not reviewer.strip()):
         raise ValueError("the review app needs a reviewer name")
+    from segcopy_assets.review.web import scale_routes
+
+    auth = auth.with_secret() if auth is not None else None
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/queue", queue_endpoint, methods=["GET"]),
         Route("/stats", stats_endpoint, methods=["GET"]),
         Route("/variant/{segment_id}/{product_id}", variant_endpoint, methods=["GET"]),
         Route("/variant/{segment_id}/{product_id}/decide", decide_endpoint, methods=["POST"]),
+        *scale_routes.routes(),
         Mount("/static", _StaticFiles(packages=[("segcopy_assets.review.web", "static")])),
         Route("/favicon.ico", no_icon, methods=["GET"]),
+        *(signin.auth_routes() if auth is not None else []),
     ]
     hosts = allowed_hosts if allowed_hosts is not None else LOCAL_HOSTS
-    app = Starlette(
-        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]
-    )
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+        *signin.auth_middleware(auth),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.tables = tables
-    app.state.reviewer = reviewer.strip()
+    # with sign-in there is no server-wide reviewer: decisions carry the signed-in user
+    app.state.reviewer = reviewer.strip() if auth is None and reviewer else None
+    app.state.auth = auth
+    app.state.login_throttle = signin.LoginThrottle()
+    app.state.render = _render
+    app.state.message_page = _message
     app.state.csrf_token = secrets.token_urlsafe(32)
     app.state.write_lock = threading.Lock()
     return app

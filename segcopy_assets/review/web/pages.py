@@ -6,7 +6,7 @@ helpers) and never writes them; the HTTP side (rendering, CSRF, decisions) is in
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -26,6 +26,8 @@ class Filters:
     segment: str = ""
     product: str = ""
     status: str = ""
+    batch: str = ""  # an acceptance-sampling batch: the queue shows its sample
+    sample: frozenset[str] | None = None  # the batch's sampled input hashes, once resolved
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, str], prefix: str = "") -> "Filters":
@@ -38,7 +40,16 @@ class Filters:
             (data.get(prefix + "segment") or "").strip(),
             (data.get(prefix + "product") or "").strip(),
             status,
+            (data.get(prefix + "batch") or "").strip(),
         )
+
+    def resolved(self, tables: ReviewTables) -> "Filters":
+        """With the batch's sample looked up (a batch id that does not exist is refused)."""
+        if not self.batch:
+            return self
+        from segcopy_assets.review.batches import find_batch
+
+        return replace(self, sample=frozenset(find_batch(tables, self.batch).sample))
 
     def query(self, **extra: str) -> str:
         params = {
@@ -47,6 +58,7 @@ class Filters:
                 ("segment", self.segment),
                 ("product", self.product),
                 ("status", self.status),
+                ("batch", self.batch),
                 *extra.items(),
             )
             if v
@@ -60,6 +72,8 @@ class Filters:
             queue = queue.filter(pl.col("product_id") == self.product)
         if with_status and self.status:
             queue = queue.filter(pl.col("review_status") == self.status)
+        if self.sample is not None:
+            queue = queue.filter(pl.col("input_hash").is_in(list(self.sample)))
         return queue
 
 
@@ -119,7 +133,7 @@ def _product_names(tables: ReviewTables) -> dict[str, str]:
 
 def queue_context(tables: ReviewTables, query: Mapping[str, str]) -> dict[str, Any]:
     """``queue.html``: the filtered queue, with counts per status (under the other filters)."""
-    filters = Filters.from_mapping(query)
+    filters = Filters.from_mapping(query).resolved(tables)
     queue = review_queue(tables)
     names = _product_names(tables)
     scoped = filters.apply(queue, with_status=False)
@@ -145,7 +159,8 @@ def queue_context(tables: ReviewTables, query: Mapping[str, str]) -> dict[str, A
         .iter_rows(named=True)
     ]
     tab_urls = {
-        s: "/queue" + Filters(filters.segment, filters.product, s).query() for s in ("", *STATUSES)
+        s: "/queue" + Filters(filters.segment, filters.product, s, filters.batch).query()
+        for s in ("", *STATUSES)
     }
     notice = "You reached the end of this queue." if query.get("done") else ""
     return {
@@ -155,6 +170,7 @@ def queue_context(tables: ReviewTables, query: Mapping[str, str]) -> dict[str, A
         "counts": {s: counts.get(s, 0) for s in STATUSES},
         "total": scoped.height,
         "tab_urls": tab_urls,
+        "bulk_query": Filters(filters.segment, filters.product, filters.status).query() or "?",
         "notice": notice,
         "segments": sorted(queue["segment_id"].unique().to_list()),
         "products": [

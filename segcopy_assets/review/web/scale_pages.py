@@ -1,0 +1,88 @@
+"""Template context of the pages for reviewing at scale: batches, bulk decisions, dashboard.
+
+Read-only, like :mod:`pages`; the endpoints that draw batches and record bulk decisions are in
+:mod:`app`.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from segcopy_assets.core.sampling import SamplingPlan
+from segcopy_assets.errors import InputValidationError
+from segcopy_assets.review import batches as batch_service
+from segcopy_assets.review import bulk
+from segcopy_assets.review.dashboard import bar_chart, dashboard
+from segcopy_assets.review.service import ReviewTables
+
+BADGES = {"accepted": "accepted", "rejected": "rejected", "pending": "pending"}
+
+
+def plan_from(data: Mapping[str, str], default: SamplingPlan) -> SamplingPlan:
+    try:
+        p = float(data.get("p") or default.p)
+        c = float(data.get("c") or default.c)
+        return SamplingPlan(p, c)
+    except ValueError as exc:
+        raise InputValidationError("review page", "p", f"not a sampling plan: {exc}") from None
+
+
+def batches_context(tables: ReviewTables, plan: SamplingPlan) -> dict[str, Any]:
+    rows = []
+    for b in batch_service.batches(tables):
+        rows.append({
+            "batch_id": b.batch_id, "segment_id": b.segment_id, "prompt_hash": b.prompt_hash,
+            "members": len(b.members), "sample": len(b.sample), "state": b.outcome.state,
+            "badge": BADGES[b.outcome.state], "approved": b.outcome.approved,
+            "rejections": b.outcome.rejections, "pending": b.outcome.pending, "bound": b.bound,
+            "current": b.current, "url": "/queue?" + urlencode({"batch": b.batch_id}),
+        })  # fmt: skip
+    return {
+        "batches": rows,
+        "plan": plan,
+        "plan_text": f"zero rejections in n = {plan.n} bound the defect rate at "
+        f"{plan.p * 100:g} % with {plan.c * 100:g} % confidence",
+    }
+
+
+def bulk_filter(data: Mapping[str, str]) -> bulk.BulkFilter:
+    """The filter a bulk form carries (the queue's filters, plus checks and batch)."""
+
+    def value(name: str) -> str | None:
+        return (data.get(name) or "").strip() or None
+
+    return bulk.BulkFilter(
+        value("segment"), value("product"), value("status"), value("checks"), value("batch")
+    )
+
+
+def bulk_context(tables: ReviewTables, data: Mapping[str, str]) -> dict[str, Any]:
+    decision = (data.get("decision") or "").strip()
+    if decision not in bulk.BULK_DECISIONS:
+        raise InputValidationError(
+            "review page", "decision", f"bulk decisions are {bulk.BULK_DECISIONS}"
+        )
+    f = bulk_filter(data)
+    rows = bulk.select(tables, f)
+    hidden = {k: v for k, v in vars(f).items() if v}
+    return {
+        "decision": decision,
+        "decision_label": "Approve" if decision == "approve" else "Reject",
+        "total": rows.height,
+        "described": f.describe(),
+        "counts": bulk.summary(rows).to_dicts(),
+        "hidden": {**hidden, "decision": decision, "expected": str(rows.height)},
+        "back_url": "/queue" + (("?" + urlencode(hidden)) if hidden else ""),
+    }
+
+
+def dashboard_context(tables: ReviewTables) -> dict[str, Any]:
+    d = dashboard(tables)
+    return {
+        "rows": d.rows,
+        "checks": d.checks,
+        "chart": bar_chart(d.check_rates),
+        "batches": d.batches,
+        "disagreements": d.disagreements,
+        "pct": lambda v: "–" if v is None else f"{v:.0%}",
+    }
