@@ -10,8 +10,9 @@ same way, so a moved symbol never surfaces as an obscure error deep in a run.
 - the target materialization of a check evaluation logged per partition after a range run
   (``defs/generation/checks.py``);
 - the dagster-deltalake table-stats helper, replaced by a working one (``storage/io_manager.py``);
-- used by tests only: the stale-status resolver, the partition-key filter of the event log and
-  the partition-loading context that sensor tests need.
+- used by tests only: the stale-status resolver, the partition-key filter of the event log,
+  the partition-loading context that sensor tests need, and the loader that validates a
+  ``dagster.yaml`` against the instance's config schema (``deploy/dagster.yaml``).
 """
 
 import importlib
@@ -30,6 +31,7 @@ PRIVATE_SYMBOLS: tuple[tuple[str, str], ...] = (
     ("dagster._utils.test.data_versions", "get_stale_status_resolver"),
     ("dagster._core.storage.event_log.base", "PartitionKeyFilter"),
     ("dagster._core.definitions.partitions.context", "partition_loading_context"),
+    ("dagster._core.instance.config", "dagster_instance_config"),
 )
 
 
@@ -55,6 +57,7 @@ StaleStatus = private_symbol(*PRIVATE_SYMBOLS[4])
 get_stale_status_resolver = private_symbol(*PRIVATE_SYMBOLS[5])
 PartitionKeyFilter = private_symbol(*PRIVATE_SYMBOLS[6])
 partition_loading_context = private_symbol(*PRIVATE_SYMBOLS[7])
+dagster_instance_config = private_symbol(*PRIVATE_SYMBOLS[8])
 
 
 def user_data_version_tags(version: str) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Fixtures shared by every layer (unit/, integration/, e2e/).
 
 An isolated SEGCOPY_HOME for every test, small sample tables written once, the repository's
-paths, free ports, resources on temp dirs, Dagster instances and the review app on a free port.
+paths, free ports, resources on temp dirs, Dagster instances (``dagster_instance``: SQLite, and
+PostgreSQL for tests marked ``postgres``) and the review app on a free port.
 Helpers are fixtures (factories where a test needs more than one), never imports from here;
 a value needed at import time (e.g. in ``@pytest.mark.parametrize``) is computed in its module.
 """
@@ -133,6 +134,74 @@ def disk_instance(tmp_path):
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as inst:
         yield inst
+
+
+PG_TEST_URL_VAR = "SEGCOPY_TEST_PG_URL"
+
+
+def pytest_generate_tests(metafunc):
+    """``dagster_instance`` runs a test on SQLite, and also on PostgreSQL when the test is marked
+    ``@pytest.mark.postgres`` (kept to a few tests: each Postgres variant costs a full setup)."""
+    if "dagster_instance" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        if "dagster_instance" in str(mark.args[0] if mark.args else mark.kwargs.get("argnames")):
+            return  # the test chose its storages itself
+    kinds = ["sqlite", "postgres"] if metafunc.definition.get_closest_marker("postgres") else []
+    metafunc.parametrize("dagster_instance", kinds or ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str | None:
+    """``$SEGCOPY_TEST_PG_URL`` (a role that may create databases; ``.ci/run`` sets it up), read
+    before ``isolated_env`` removes every SEGCOPY_* variable from the tests' environment."""
+    return os.environ.get(PG_TEST_URL_VAR, "").strip() or None
+
+
+@pytest.fixture(scope="session")
+def pg_database(postgres_server_url):
+    """``with pg_database() as url:`` a fresh empty database on the SEGCOPY_TEST_PG_URL server
+    (URL with the psycopg2 driver), dropped afterwards. Without SEGCOPY_TEST_PG_URL the test is
+    SKIPPED, or FAILS under CI=true (.ci/run starts PostgreSQL and sets it)."""
+    from segcopy_assets.devtools.postgres import scratch_database
+
+    @contextmanager
+    def fresh():
+        if not postgres_server_url:
+            reason = (
+                f"needs PostgreSQL: set {PG_TEST_URL_VAR}=postgresql://USER:PASSWORD@127.0.0.1:5432/DB "
+                "(a role with CREATEDB; .ci/run starts the machine's PostgreSQL and sets it)"
+            )
+            if os.environ.get("CI", "").strip().lower() == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        with scratch_database(postgres_server_url) as url:
+            yield url
+
+    return fresh
+
+
+@pytest.fixture
+def dagster_instance(request, memory_instance, pg_database, tmp_path, monkeypatch):
+    """A Dagster instance for one test, parametrized over the storages segcopy runs on:
+    ``[sqlite]`` the in-memory SQLite instance (as ``instance``), and ``[postgres]`` (tests
+    marked ``@pytest.mark.postgres``) an instance whose run, event-log and schedule storage is
+    a fresh PostgreSQL database of its own, configured and opened as ``segcopy run`` does
+    (``postgres_url: {env: SEGCOPY_DAGSTER_PG_URL}``, the variable set for the test; pooled
+    connections). Its ref opens in spawned processes too (they inherit the environment)."""
+    from segcopy_assets.instance import PG_URL_VAR, pool_connections, storage_config
+
+    if request.param == "sqlite":
+        with memory_instance() as inst:
+            yield inst
+        return
+    with pg_database() as url:
+        monkeypatch.setenv(PG_URL_VAR, url)
+        home = tmp_path / "dagster-postgres"
+        home.mkdir()
+        with dg.instance_for_test(overrides=storage_config(), temp_dir=str(home)) as inst:
+            pool_connections(inst)  # as `segcopy run` does
+            yield inst
 
 
 @pytest.fixture(scope="session")

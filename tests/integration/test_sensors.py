@@ -50,8 +50,9 @@ def ranges(result):
 
 
 @pytest.fixture
-def world(tmp_path, sample_tables, make_resources, memory_instance, prompts_dir):
-    """A pipeline that has run once, on copies of the sample tables it may change."""
+def world(tmp_path, sample_tables, make_resources, dagster_instance, prompts_dir):
+    """A pipeline that has run once, on copies of the sample tables it may change (on SQLite;
+    tests marked ``postgres`` also on PostgreSQL)."""
     customers, products = tmp_path / "customers", tmp_path / "products"
     shutil.copytree(sample_tables["customers"], customers)
     shutil.copytree(sample_tables["products"], products)
@@ -62,15 +63,14 @@ def world(tmp_path, sample_tables, make_resources, memory_instance, prompts_dir)
         {"customers": str(customers), "products": str(products)},
         copywriter=Copywriter(backend="offline", prompts_dir=str(prompts)),
     )
-    with memory_instance() as instance:
-        run_pipeline(instance, resources)
-        yield {
-            "instance": instance,
-            "resources": resources,
-            "customers": customers,
-            "products": products,
-            "prompts": prompts,
-        }
+    run_pipeline(dagster_instance, resources)
+    yield {
+        "instance": dagster_instance,
+        "resources": resources,
+        "customers": customers,
+        "products": products,
+        "prompts": prompts,
+    }
 
 
 def rerun_summaries(world, **cdp):
@@ -104,6 +104,7 @@ def test_cdp_sensor_no_change_then_version_bump(world):
     assert {k.to_user_string() for k in request.asset_selection} == {
         "cdp_customers",
         "segment_summaries",
+        "customer_segments",
     }
 
 
@@ -137,6 +138,7 @@ def test_version_bump_with_identical_summaries_requests_no_variant_run(world):
     assert not result.run_requests and "up to date" in result.skip_message
 
 
+@pytest.mark.postgres
 def test_one_segment_changed_requests_exactly_that_partition(world):
     edit_customers(
         world,
@@ -158,6 +160,7 @@ def test_one_segment_changed_requests_exactly_that_partition(world):
     assert not again.run_requests  # a second tick does not ask twice
 
 
+@pytest.mark.postgres
 def test_new_and_removed_segments(world):
     from segcopy_assets.review.service import ReviewTables, decide
 

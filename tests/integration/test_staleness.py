@@ -53,16 +53,16 @@ def materialize(resources, instance, selection, **kwargs):
 
 
 @pytest.fixture
-def world(tmp_path, sample_tables, make_resources, memory_instance):
-    """A full pipeline run on a private copy of the CDP and product tables."""
+def world(tmp_path, sample_tables, make_resources, dagster_instance):
+    """A full pipeline run on a private copy of the CDP and product tables (on SQLite; tests
+    marked ``postgres`` also on PostgreSQL)."""
     customers, products = tmp_path / "cdp_customers", tmp_path / "products"
     shutil.copytree(sample_tables["customers"], customers)
     shutil.copytree(sample_tables["products"], products)
     tables = {"customers": str(customers), "products": str(products)}
     resources = make_resources(tmp_path, tables)
-    with memory_instance() as instance:
-        run_pipeline(instance, resources)
-        yield {"resources": resources, "instance": instance, "tables": tables}
+    run_pipeline(dagster_instance, resources)
+    yield {"resources": resources, "instance": dagster_instance, "tables": tables}
 
 
 def move_one_segment(tables):
@@ -93,6 +93,7 @@ def test_after_a_full_run_no_partition_is_stale(world):
     assert stale_partitions(world["instance"]) == {}
 
 
+@pytest.mark.postgres
 def test_one_moved_segment_makes_exactly_its_partition_stale_until_regenerated(world):
     instance, resources = world["instance"], world["resources"]
     move_one_segment(world["tables"])
