@@ -25,6 +25,17 @@ def _env_number(name: str, kind: type) -> float | int:
         raise SettingsError(f"{name} must be a number, not {value!r}") from None
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def env_flag(name: str) -> bool:
+    """A yes/no variable: 1/true/yes/on or 0/false/no/off (any case); unset is no."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise SettingsError(f"{name} must be 1 or 0 (true/false, yes/no), not {os.environ[name]!r}")
+
+
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)
     return [v.strip() for v in value.split(",") if v.strip()] if value else None

@@ -1,17 +1,35 @@
-"""The warehouse IO manager: dagster-deltalake (polars) with its table-stats step repaired.
+"""The warehouse IO manager: dagster-deltalake (polars) with its table-stats step repaired and
+LazyFrames streamed both ways.
 
 dagster-deltalake 0.29.27 computes ``num_rows``/``size_bytes`` from ``get_add_actions()``
 expecting a pyarrow RecordBatch and un-prefixed partition columns; deltalake 1.x returns an
 arro3 table with ``partition.<col>`` names, so every write logged "error while computing
 table stats" and recorded no counts. ``table_stats`` below is the replacement, installed once.
+
+Its polars handler also collects a LazyFrame output into memory before writing, and reads a
+LazyFrame input through a pyarrow dataset scanned from Python. ``StreamingPolarsTypeHandler``
+writes a LazyFrame output as a stream of record batches into ONE Delta commit (memory bounded
+by the batches in flight, not the table; a reader never sees half a table; nothing is written if
+the stream fails), in row groups small enough to be read back in bounded memory, and reads an
+unpartitioned LazyFrame input with ``pl.scan_delta`` (polars' own parquet reader: about twice as
+fast on 10M customers). DataFrames are unchanged.
 """
 
+from typing import Any
+
 import dagster as dg
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_deltalake import LocalConfig
+from dagster_deltalake.handler import DeltaLakePyArrowTypeHandler
+from dagster_deltalake.io_manager import TableConnection
 from dagster_deltalake_polars import DeltaLakePolarsIOManager
-from deltalake import DeltaTable
+from dagster_deltalake_polars.deltalake_polars_type_handler import (
+    DeltaLakePolarsTypeHandler,
+    PolarsTypes,
+)
+from deltalake import DeltaTable, WriterProperties
 
 from segcopy_assets import settings
 from segcopy_assets.dagster_compat import replace_deltalake_partition_stats
@@ -35,8 +53,66 @@ def table_stats(dt: DeltaTable, table_slice=None):
 replace_deltalake_partition_stats(table_stats)
 
 
-def warehouse_io_manager(root: str) -> DeltaLakePolarsIOManager:
+#: Rows per record batch of a streamed write.
+STREAM_BATCH_ROWS = 250_000
+#: Rows per parquet row group of a streamed table. A reader (polars' streaming engine, a
+#: DuckDB scan) decodes whole row groups, several files at once: with delta-rs' default
+#: (~1M rows) summarising 20M customers peaked at 2.9 GB, with 128k rows at 1.2 GB.
+STREAM_ROW_GROUP_ROWS = 131_072
+
+
+def lazy_stream(lf: pl.LazyFrame, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
+    """The frame as record batches, computed by the streaming engine as the reader pulls them.
+
+    Each batch goes through ``DataFrame.to_arrow()`` (plain ``large_string`` columns, as the
+    stock handler writes). Handing delta-rs polars' own Arrow C stream instead (what
+    ``LazyFrame.sink_delta`` does in polars 2.1 / deltalake 1.6) keeps memory growing with the
+    table: its ``string_view`` batches are retained while the file is written (measured on 20M
+    customers: 4.1 GB, twice the 10M figure; this way 2.6 GB against 2.4 GB at 10M)."""
+    schema = pl.DataFrame(schema=lf.collect_schema()).to_arrow().schema
+
+    def batches():
+        for frame in lf.collect_batches(chunk_size=batch_rows, engine="streaming"):
+            yield from frame.to_arrow().cast(schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+class StreamingPolarsTypeHandler(DeltaLakePolarsTypeHandler):
+    """LazyFrame outputs stream into one commit; unpartitioned LazyFrame inputs are ``scan_delta``."""
+
+    def to_arrow(self, obj: PolarsTypes) -> tuple[pa.RecordBatchReader, dict[str, Any]]:
+        if isinstance(obj, pl.LazyFrame):
+            # merged into dagster-deltalake's write_deltalake call, after its own parameters
+            # (compression named: WriterProperties without it writes uncompressed files)
+            properties = WriterProperties(
+                max_row_group_size=STREAM_ROW_GROUP_ROWS, compression="SNAPPY"
+            )
+            return lazy_stream(obj), {"writer_properties": properties}
+        return super().to_arrow(obj)
+
+    def load_input(
+        self, context: dg.InputContext, table_slice, connection: TableConnection
+    ) -> PolarsTypes:
+        if (
+            context.dagster_type.typing_type == pl.LazyFrame
+            and not table_slice.partition_dimensions
+        ):
+            lf = pl.scan_delta(connection.table_uri, storage_options=connection.storage_options)
+            return lf.select(table_slice.columns) if table_slice.columns is not None else lf
+        return super().load_input(context, table_slice, connection)
+
+
+class WarehouseIOManager(DeltaLakePolarsIOManager):
+    """``DeltaLakePolarsIOManager`` with the streaming polars handler."""
+
+    @staticmethod
+    def type_handlers():
+        return [StreamingPolarsTypeHandler(), DeltaLakePyArrowTypeHandler()]
+
+
+def warehouse_io_manager(root: str) -> WarehouseIOManager:
     """Polars frames stored as Delta tables at ``<root>/segcopy/<asset>``."""
-    return DeltaLakePolarsIOManager(
+    return WarehouseIOManager(
         root_uri=root, storage_options=LocalConfig(), schema=settings.WAREHOUSE_SCHEMA
     )

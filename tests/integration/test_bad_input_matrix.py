@@ -29,18 +29,16 @@ CDP_AND_DOWNSTREAM = [
     "cdp_customers",
     "segment_summaries",
     "published_variants",
-    "customer_variant_assignments",
+    "customer_segments",
 ]
 PRODUCTS_AND_DOWNSTREAM = [
     "products",
     "description_variants",
     "published_variants",
-    "customer_variant_assignments",
 ]
 VARIANTS_AND_DOWNSTREAM = [
     "description_variants",
     "published_variants",
-    "customer_variant_assignments",
 ]
 SHARE_TOKEN = "matrix-share-token-5b1e"
 

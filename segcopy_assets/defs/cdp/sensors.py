@@ -1,4 +1,5 @@
-"""``cdp_change_sensor``: the CDP table's version moved → ingest it again and re-summarise."""
+"""``cdp_change_sensor``: the CDP table's version moved → ingest it again, re-summarise and
+re-assign customers to segments (the activation table ``customer_segments``)."""
 
 import dagster as dg
 
@@ -6,13 +7,18 @@ from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
 from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.resources import CdpSource
+from segcopy_assets.storage.tables import CUSTOMER_SEGMENTS
+
+# customer_segments is a publishing asset (the activation table): named by key, not imported,
+# so the CDP domain does not depend on the publishing one.
+REFRESHED = [cdp_customers.key, segment_summaries.key, dg.AssetKey(CUSTOMER_SEGMENTS)]
 
 
 @dg.sensor(
     name="cdp_change_sensor",
     minimum_interval_seconds=interval(60),
     default_status=RUNNING,
-    asset_selection=[cdp_customers, segment_summaries],
+    asset_selection=REFRESHED,
     description="Polls the CDP table's version (one short HTTP request for a share) and re-ingests when it moves.",
 )
 def cdp_change_sensor(context: dg.SensorEvaluationContext, cdp: CdpSource):
@@ -26,6 +32,6 @@ def cdp_change_sensor(context: dg.SensorEvaluationContext, cdp: CdpSource):
         return dg.SkipReason(f"{source} is still at version {version}, already ingested")
     return dg.RunRequest(
         run_key=f"cdp:{source}@{version}",
-        asset_selection=[cdp_customers.key, segment_summaries.key],
+        asset_selection=REFRESHED,
         tags={"segcopy/reason": f"CDP version {version}"},
     )

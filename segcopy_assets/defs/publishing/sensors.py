@@ -3,7 +3,7 @@
 import dagster as dg
 
 from segcopy_assets.core.hashing import digest
-from segcopy_assets.defs.publishing.assets import customer_variant_assignments, published_variants
+from segcopy_assets.defs.publishing.assets import published_variants
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.resources import Warehouse
 from segcopy_assets.storage import delta
@@ -19,7 +19,7 @@ from segcopy_assets.storage.tables import (
     name="publishing_sensor",
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
-    asset_selection=[published_variants, customer_variant_assignments],
+    asset_selection=[published_variants],
     description="Publishes again when variants, their verdicts, review decisions or sampling "
     "batches change.",
 )
@@ -36,5 +36,5 @@ def publishing_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse)
     context.update_cursor(state)
     return dg.RunRequest(
         run_key=f"publish:{state}",
-        asset_selection=[published_variants.key, customer_variant_assignments.key],
+        asset_selection=[published_variants.key],
     )

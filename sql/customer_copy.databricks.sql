@@ -1,0 +1,21 @@
+-- Each customer's published copy, for Databricks SQL / Spark SQL over segcopy's Delta tables.
+--
+-- customer_segments (one row per customer) joined to published_variants (one row per published
+-- segment x product) on segment_id: one row per customer x published product of their segment.
+-- A customer whose segment has no published copy for a product has no row: show the standard
+-- description. Same join as segcopy_assets/core/activation.py::customer_copy (docs/activation.md).
+--
+-- Replace <warehouse> with the tables' root: $SEGCOPY_HOME/warehouse/segcopy locally, or the
+-- object-store path (s3://..., abfss://...) the warehouse was written to.
+
+CREATE OR REPLACE VIEW customer_copy AS
+SELECT
+    c.customer_id,
+    c.segment_id,
+    p.product_id,
+    p.published_text,
+    p.input_hash,
+    p.approval
+FROM delta.`<warehouse>/customer_segments` AS c
+JOIN delta.`<warehouse>/published_variants` AS p
+    ON p.segment_id = c.segment_id;
