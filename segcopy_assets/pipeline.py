@@ -1,26 +1,43 @@
 """The whole asset graph in process: what ``segcopy run`` does (and the end-to-end tests).
 
-Upstream assets run first; the segments they define become ``segments`` partitions; then every
-segment's variants are generated in ONE run over the partition range, so calls are concurrent
-across all segments and no process is started per segment.
+Upstream assets run first; the segments they define become ``segments`` partitions; then the
+tables' hashes say which segments are stale (a moved summary, product or prompt, a failed call,
+verdicts of other rules) and only those are materialized, in as few range runs as their order
+allows (one when contiguous), so calls are concurrent across segments and a run with nothing
+to do writes no variant events at all.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
 
+from segcopy_assets import run_plan
+from segcopy_assets.core.refresh_planning import contiguous_blocks, merge_blocks
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
 from segcopy_assets.defs.cdp.partitions import SEGMENTS, sync_segment_partitions
 from segcopy_assets.defs.content.assets import products
 from segcopy_assets.defs.generation.assets import description_variants
-from segcopy_assets.defs.publishing.assets import customer_variant_assignments, published_variants
+from segcopy_assets.defs.generation.judging import judge_metadata
+from segcopy_assets.defs.publishing.assets import (
+    PublishingConfig,
+    customer_segments,
+    published_variants,
+)
 from segcopy_assets.errors import SegcopyError
-from segcopy_assets.storage.tables import SEGMENT_SUMMARIES
+from segcopy_assets.generation.freshness import expected_pair_count
+from segcopy_assets.quality.judge import CHECKS
+from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.tables import (
+    SEGMENT_SUMMARIES,
+    VARIANT_CHECKS,
+    VERDICT_SCHEMA,
+)
 
-CDP_ASSETS = [cdp_customers.key, segment_summaries.key]
-PUBLISHING = [published_variants.key, customer_variant_assignments.key]
+#: The CDP's assets; the activation table (customer → segment) needs nothing else, so it is
+#: refreshed with them and skipped with them when the CDP is unchanged.
+CDP_ASSETS = [cdp_customers.key, segment_summaries.key, customer_segments.key]
 
 
 class PipelineFailed(SegcopyError):
@@ -35,6 +52,8 @@ class PipelineReport:
     check_results: dict[str, bool]
     published: int
     withheld: int
+    segment_ids: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # steps left out: nothing they read moved
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -86,56 +105,145 @@ def preflight(resources: dict) -> None:
         raise PipelineFailed(str(exc)) from None
 
 
+#: A change that leaves stale segments scattered over the partition order runs at most this many
+#: range runs; fresh segments between two merged blocks are rematerialized too (reusing all).
+MAX_RANGE_RUNS = 8
+
+#: Metadata of description_variants that add up over several range runs.
+_SUMMED = (
+    "segments",
+    "pairs",
+    "calls_made",
+    "reused",
+    "failed",
+    "prompt_tokens",
+    "completion_tokens",
+    "variants_judged",
+    "judge_calls",
+    "judge_reused",
+    "judge_failed",
+    "judge_prompt_tokens",
+    "judge_completion_tokens",
+)
+_COSTS = ("estimated_cost_usd", "judge_estimated_cost_usd")
+
+
+def _variant_summary(resources: dict, runs: list[dict], pairs: int) -> dict:
+    """What ``segcopy run`` reports of the variants: the last run's metadata, with the counts
+    and costs of all runs added up; the pairs of the segments that needed no run count as
+    reused."""
+    prompt_set = resources["copywriter"].prompt_set()
+    judge = resources["judge"]
+    summary: dict = {**(runs[-1] if runs else {})}
+    for key in _SUMMED:
+        if key.startswith("judge_") and not judge.enabled:
+            continue
+        summary[key] = sum(int(m.get(key) or 0) for m in runs)
+    for key in _COSTS:
+        costs = [m[key] for m in runs if key in m]
+        unknown = [c for c in costs if isinstance(c, str)]  # no price for the model
+        summary[key] = unknown[0] if unknown else round(sum(costs), 6)
+    if not judge.enabled:
+        summary.pop("judge_estimated_cost_usd")
+    summary["reused"] += pairs - summary["pairs"]
+    summary["pairs"] = pairs
+    summary.update(
+        backend=prompt_set.backend,
+        model=prompt_set.params.name,
+        prompt_hash=prompt_set.hash,
+        llm_judge=str(judge.model) if judge.enabled else judge_metadata(judge, None)["llm_judge"],
+    )
+    return summary
+
+
+def table_check_results(resources: dict, segment_ids: list[str]) -> dict[str, bool]:
+    """Each check passed if no variant of the current segments fails it (variant_checks)."""
+    verdicts = variant_store.read_segments(
+        resources["warehouse"].table_path(VARIANT_CHECKS), segment_ids, schema=VERDICT_SCHEMA
+    )
+    failing = set(verdicts.filter(~pl.col("passed"))["check"].unique().to_list())
+    return {check: check not in failing for check in CHECKS}
+
+
 def run_pipeline(
-    instance: dg.DagsterInstance, resources: dict, *, force_regenerate: bool = False
+    instance: dg.DagsterInstance,
+    resources: dict,
+    *,
+    force_regenerate: bool = False,
+    auto_approve_passing_checks: bool = False,
 ) -> PipelineReport:
     preflight(resources)
     # The CDP first and products after, in separate runs: Dagster runs independent steps of a
-    # run even when one fails, which would rewrite products after a bad CDP table.
-    _materialize(CDP_ASSETS, resources, instance)
-    _materialize([products.key], resources, instance)
+    # run even when one fails, which would rewrite products after a bad CDP table. An unchanged
+    # CDP table (same version, same segmentation) is not read again.
+    skipped = []
+    if force_regenerate or not run_plan.cdp_unchanged(instance, resources):
+        _materialize(CDP_ASSETS, resources, instance)
+    else:
+        skipped.append("CDP (same table version and segmentation)")
+    if force_regenerate or not run_plan.products_unchanged(instance, resources):
+        _materialize([products.key], resources, instance)
+    else:
+        skipped.append("products (same source version)")
 
     summaries_path = resources["warehouse"].table_path(SEGMENT_SUMMARIES)
     segment_ids = pl.read_delta(summaries_path, columns=["segment_id"])["segment_id"].to_list()
     added, removed = sync_segment_partitions(instance, segment_ids)
-    keys = instance.get_dynamic_partitions(SEGMENTS)
+    keys = list(instance.get_dynamic_partitions(SEGMENTS))
     if not keys:
         raise PipelineFailed("segment_summaries produced no segments: nothing to generate")
 
+    # Decide first, from the hashes, which segments need a run: unchanged ones get none.
+    try:
+        stale = keys if force_regenerate else run_plan.stale_partitions(instance, resources, keys)
+    except SegcopyError as exc:
+        raise PipelineFailed(str(exc)) from None
+    blocks = merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS)
     run_config = {
         "ops": {description_variants.op.name: {"config": {"force_regenerate": force_regenerate}}}
     }
-    result = _materialize(
-        [description_variants.key],
-        resources,
-        instance,
-        run_config=run_config,
-        tags={
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-        },
-    )
-    materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
-    metadata = (
-        {k: v.value for k, v in materializations[0].metadata.items()} if materializations else {}
-    )
-    check_results: dict[str, bool] = {}  # a check passed if it passed on every partition
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.asset_check_evaluation_data
-            check_results[evaluation.check_name] = (
-                check_results.get(evaluation.check_name, True) and evaluation.passed
-            )
+    runs = []
+    for block in blocks:
+        result = _materialize(
+            [description_variants.key],
+            resources,
+            instance,
+            run_config=run_config,
+            tags={
+                "dagster/asset_partition_range_start": block[0],
+                "dagster/asset_partition_range_end": block[-1],
+            },
+        )
+        materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
+        if materializations:
+            runs.append({k: v.value for k, v in materializations[0].metadata.items()})
+    pairs = expected_pair_count(resources)
+    metadata = _variant_summary(resources, runs, pairs)
+    metadata["segments_run"] = sum(len(b) for b in blocks)
+    metadata["range_runs"] = len(blocks)
+    check_results = table_check_results(resources, keys)
 
-    published = _materialize(PUBLISHING, resources, instance)
-    pub_meta = published.asset_materializations_for_node(published_variants.key.path[-1])[
-        0
-    ].metadata
+    config = PublishingConfig(auto_approve_passing_checks=auto_approve_passing_checks)
+    pub_meta = run_plan.published_unchanged(instance, resources, config)
+    if pub_meta is not None:
+        skipped.append("publishing (every table it reads at the same version)")
+    else:  # a table it reads, its config or the rules moved: publish again
+        published = _materialize(
+            [published_variants.key],
+            resources,
+            instance,
+            run_config={"ops": {published_variants.op.name: {"config": config.model_dump()}}},
+        )
+        node = published_variants.key.path[-1]
+        metadata_values = published.asset_materializations_for_node(node)[0].metadata
+        pub_meta = {k: v.value for k, v in metadata_values.items()}
     return PipelineReport(
         added,
         removed,
         metadata,
         check_results,
-        published=pub_meta["published"].value,
-        withheld=pub_meta["withheld"].value,
+        published=int(pub_meta["published"]),
+        withheld=int(pub_meta["withheld"]),
+        segment_ids=keys,
+        skipped=skipped,
     )

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 WAREHOUSE_SCHEMA = "segcopy"
+#: Events per batch write of a run (Dagster's DAGSTER_EVENT_BATCH_SIZE), set by the CLI.
+DAGSTER_EVENT_BATCH_SIZE = 1000
 
 
 def segcopy_home() -> Path:

@@ -2,4 +2,5 @@ import sys
 
 from segcopy_assets.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a spawned worker (the judge pool) imports this module too
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Deciding what went stale: pure functions the sensors call (no Dagster, no I/O).
+"""Deciding what went stale: pure functions the sensors and ``segcopy run`` call (no Dagster,
+no I/O).
 
 A variant row records the hashes it was generated from (prompt, segment summary, product
 content). Comparing them with the current ones says exactly which segments need a run.
@@ -6,6 +7,8 @@ content). Comparing them with the current ones says exactly which segments need 
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+import polars as pl
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,53 @@ def stale_by_hash(
     prompt hash, or the set of current product content hashes)."""
     want = {expected} if isinstance(expected, str) else set(expected)
     return sorted(s for s in segments if generated.get(s) != want)
+
+
+def merge_blocks(ordered_keys: list[str], blocks: list[list[str]], at_most: int) -> list[list[str]]:
+    """At most ``at_most`` range runs: while there are more blocks, join the two neighbours with
+    the fewest fresh partitions between them (those are rematerialized too, reusing everything)."""
+    position = {key: k for k, key in enumerate(ordered_keys)}
+    spans = [(position[b[0]], position[b[-1]]) for b in blocks]
+    while len(spans) > max(1, at_most):
+        gaps = [spans[k + 1][0] - spans[k][1] for k in range(len(spans) - 1)]
+        k = gaps.index(min(gaps))
+        spans[k : k + 2] = [(spans[k][0], spans[k + 1][1])]
+    return [ordered_keys[a : b + 1] for a, b in spans]
+
+
+def stale_segments(
+    expected: pl.DataFrame, stored: pl.DataFrame, verdicts: pl.DataFrame, rules_hash: str
+) -> list[str]:
+    """Segments whose variants or verdicts are not what a run now would produce.
+
+    ``expected``: (segment_id, product_id, input_hash) of every pair a run would generate;
+    ``stored``: (segment_id, product_id, input_hash, status) of the variants table;
+    ``verdicts``: (segment_id, product_id, input_hash, check, rules_hash) of the verdicts table.
+    A segment is stale when its stored rows are not exactly its expected pairs generated ok
+    (a moved summary, product or prompt changes the input hash; a failed call, a missing or an
+    extra pair), or when a variant lacks verdicts under the current ``rules_hash``.
+    """
+    pair = ["segment_id", "product_id", "input_hash"]
+    wanted = expected.select(pair).unique()
+    ok = stored.filter(pl.col("status") == "ok").select(pair)
+    counts = (
+        stored.group_by("segment_id")
+        .len("stored")
+        .join(wanted.group_by("segment_id").len("expected"), on="segment_id", how="full")
+    )
+    content = verdicts.filter(~pl.col("check").is_in(["coverage", "well_formed"]))
+    judged = content.filter(pl.col("rules_hash") == rules_hash).select(pair).unique()
+    stale = pl.concat(
+        [
+            stored.filter(pl.col("status") != "ok").select("segment_id"),
+            counts.filter(pl.col("stored").fill_null(0) != pl.col("expected").fill_null(0)).select(
+                pl.coalesce("segment_id", "segment_id_right").alias("segment_id")
+            ),
+            wanted.join(ok, on=pair, how="anti").select("segment_id"),
+            ok.join(wanted, on=pair, how="anti").select("segment_id"),
+            wanted.join(judged, on=pair, how="anti").select("segment_id"),
+            content.filter(pl.col("rules_hash").ne_missing(rules_hash)).select("segment_id"),
+        ]
+    )
+    present = set(wanted["segment_id"].unique().to_list())
+    return sorted(s for s in stale["segment_id"].unique().to_list() if s in present)

@@ -7,10 +7,12 @@ The rules live beside this module: ``facts`` (what must be kept), ``claims`` (of
 refusals), ``places`` and ``brand_voice``; text is compared after ``normalise``.
 """
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import polars as pl
 
+from segcopy_assets.core.hashing import variant_hash
 from segcopy_assets.quality.answers import rationale_problems, refusals
 from segcopy_assets.quality.brand_voice import phrase_re
 from segcopy_assets.quality.fact_matching import fact_regex
@@ -188,6 +190,9 @@ def judge_partition(
     originals: dict[str, str],
     segments: dict[str, dict],
     settings: CheckSettings,
+    *,
+    rules_hash: str | None = None,
+    judged: AbstractSet[tuple] = frozenset(),
 ) -> pl.DataFrame:
     """The verdict table for some segments' variants (rows of ``VARIANT_SCHEMA``).
 
@@ -196,8 +201,11 @@ def judge_partition(
       column null on an ok row, a null key or status on any row).
     * the content checks of :func:`judge_variant` for every row whose status is ``ok``.
 
-    A column of ``NEEDED_COLUMNS`` missing from the frame raises ``ValueError`` (a bug upstream).
-    Rows come out per pair: its coverage verdict, then each row's verdicts in ``CHECKS`` order.
+    ``judged`` holds the (segment, product, input_hash, variant_hash) keys whose content verdicts
+    under ``rules_hash`` are already stored: those rows get only the structural verdicts here
+    (the caller adds the stored ones). A column of ``NEEDED_COLUMNS`` missing from the frame
+    raises ``ValueError`` (a bug upstream). Rows come out per pair: its coverage verdict, then
+    each row's verdicts in ``CHECKS`` order. Every verdict carries the row's ``variant_hash``.
     """
     absent = [c for c in NEEDED_COLUMNS if c not in variants.columns]
     if absent:
@@ -211,8 +219,10 @@ def judge_partition(
 
     out: list[dict] = []
     order = {c: k for k, c in enumerate(CHECKS)}
+    for row in rows:
+        row["variant_hash"] = variant_hash(row["variant_text"], row["rationale"], row["status"])
 
-    def add(seg, prod, ihash, verdict: Verdict, source: int):
+    def add(seg, prod, ihash, verdict: Verdict, source: int, vhash: str | None):
         out.append(
             {
                 "segment_id": seg,
@@ -222,6 +232,8 @@ def judge_partition(
                 "passed": verdict.passed,
                 "severity": verdict.severity,
                 "reason": verdict.reason,
+                "variant_hash": vhash,
+                "rules_hash": rules_hash,
                 "_source": source,
                 "_order": order[verdict.check],
             }
@@ -231,9 +243,16 @@ def judge_partition(
         present = by_pair.get((seg, prod), [])
         ok = [r for r in present if r["status"] == "ok"]
         if ok:
-            add(seg, prod, ok[0]["input_hash"], _verdict("coverage", None), -1)
+            add(
+                seg,
+                prod,
+                ok[0]["input_hash"],
+                _verdict("coverage", None),
+                -1,
+                ok[0]["variant_hash"],
+            )
         elif not present:
-            add(seg, prod, None, _verdict("coverage", "no variant for this pair"), -1)
+            add(seg, prod, None, _verdict("coverage", "no variant for this pair"), -1, None)
         else:
             r = present[0]
             add(
@@ -245,6 +264,7 @@ def judge_partition(
                     f"status is {r['status']!r}, not 'ok': {r['error'] or 'no error recorded'}",
                 ),
                 -1,
+                r["variant_hash"],
             )
 
     for source, row in enumerate(rows):
@@ -261,9 +281,10 @@ def judge_partition(
         nulls = [c for c in required if row[c] is None]
         if nulls:
             problems.append(f"null {', '.join(nulls)}")
-        add(seg, prod, ihash, _verdict("well_formed", problems), source)
+        vhash = row["variant_hash"]
+        add(seg, prod, ihash, _verdict("well_formed", problems), source, vhash)
 
-        if row["status"] != "ok":
+        if row["status"] != "ok" or (seg, prod, ihash, vhash) in judged:
             continue
         original = originals.get(prod)
         verdicts = judge_variant(
@@ -272,7 +293,7 @@ def judge_partition(
         for v in verdicts:
             if v.check == "facts_preserved" and original is None:
                 v = _verdict("facts_preserved", f"no original description for product {prod!r}")
-            add(seg, prod, ihash, v, source)
+            add(seg, prod, ihash, v, source, vhash)
 
     frame = pl.DataFrame(out, schema={**VERDICT_SCHEMA, "_source": pl.Int64, "_order": pl.Int64})
     return frame.sort(

@@ -252,7 +252,9 @@ async def judge_variants(
             except Exception as exc:  # one variant's judge call failed: WARN, asked again next run
                 stats.failed += 1
                 stats.errors.append(describe_call_error(exc))
-                return _row(item, "WARN", False, f"not judged: {describe_call_error(exc)}")
+                return _row(
+                    item, "WARN", False, f"not judged: {describe_call_error(exc)}", judged=False
+                )
             stats.calls += 1
             stats.prompt_tokens += completion.prompt_tokens
             stats.completion_tokens += completion.completion_tokens
@@ -285,8 +287,10 @@ async def judge_variants(
     return rows, new_answers, stats
 
 
-def _row(item: JudgeItem, severity: str, passed: bool, reason: str) -> dict:
+def _row(item: JudgeItem, severity: str, passed: bool, reason: str, judged: bool = True) -> dict:
+    """A verdict row; ``judged`` is False when the call failed (the next run asks again)."""
     return {
+        "judged": judged,
         "segment_id": item.segment_id,
         "product_id": item.product_id,
         "input_hash": item.input_hash,

@@ -18,7 +18,6 @@ CDP_CUSTOMERS = "cdp_customers"
 SEGMENT_SUMMARIES = "segment_summaries"
 PRODUCTS = "products"
 PUBLISHED_VARIANTS = "published_variants"
-CUSTOMER_VARIANT_ASSIGNMENTS = "customer_variant_assignments"
 
 # Tables segcopy writes itself.
 DESCRIPTION_VARIANTS = (
@@ -29,6 +28,7 @@ VARIANT_REVIEWS = "variant_reviews"  # the append-only review log
 GENERATION_JOURNAL = "generation_journal"  # completed calls of a run not yet written
 JUDGE_ANSWERS = "judge_answers"  # the LLM judge's answers, cached by what it judged
 REVIEW_BATCHES = "review_batches"  # acceptance-sampling batches: members and the drawn sample
+CUSTOMER_SEGMENTS = "customer_segments"  # the activation table: one row per customer -> segment
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
@@ -38,7 +38,7 @@ REPORTED = (
     DESCRIPTION_VARIANTS,
     VARIANT_CHECKS,
     PUBLISHED_VARIANTS,
-    CUSTOMER_VARIANT_ASSIGNMENTS,
+    CUSTOMER_SEGMENTS,
 )
 
 VARIANT_SCHEMA = _schema(
@@ -72,6 +72,9 @@ VERDICT_SCHEMA = _schema(
         "passed": pl.Boolean,
         "severity": pl.String,
         "reason": pl.String,
+        # what was judged and under which rules: a verdict is reused while both match
+        "variant_hash": pl.String,
+        "rules_hash": pl.String,
     }
 )
 
@@ -104,6 +107,18 @@ PUBLISHED_SCHEMA = _schema(
         "sample_size": pl.Int64,
         "sample_rejections": pl.Int64,
         "bound": pl.String,
+    }
+)
+
+# The activation table: a reader joins it to published_variants on segment_id for the copy
+# (core/activation.py::customer_copy, sql/customer_copy.*.sql).
+CUSTOMER_SEGMENTS_SCHEMA = _schema(
+    {
+        "customer_id": pl.String,
+        "segment_id": pl.String,
+        "summary_hash": pl.String,  # the segment's definition the customer was assigned under
+        "definitions_hash": pl.String,  # the whole segmentation's (keys, tiers, every segment)
+        "assigned_at": pl.Datetime("us", "UTC"),
     }
 )
 

@@ -41,7 +41,12 @@ def read_segments(
     lf = pl.scan_delta(path)
     if segment_ids is not None:
         lf = lf.filter(pl.col("segment_id").is_in(segment_ids))
-    return lf.select(list(schema)).collect()
+    present = set(lf.collect_schema().names())
+    # a table written before a column was added reads it as null (the next write merges it in)
+    return lf.select(
+        pl.col(name) if name in present else pl.lit(None, dtype).alias(name)
+        for name, dtype in schema.items()
+    ).collect()
 
 
 def unchanged(
@@ -108,6 +113,7 @@ def replace_segments(
             mode="overwrite",
             predicate=f"segment_id IN ({sql_list(segment_ids)})",
             partition_by=["segment_id"],
+            schema_mode="merge",  # columns added since the table was created
         )
 
     retrying = Retrying(

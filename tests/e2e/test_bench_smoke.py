@@ -113,3 +113,25 @@ def test_pipeline_bench_tiny(run_bench):
     assert r["noop_calls"] == 0
     assert r["changed_segments"] == ["e-bikes--core"]
     assert r["one_segment_calls"] == r["expected_one_segment_calls"] == 2
+
+
+def test_scale_bench_tiny(run_bench):
+    """bench.scale (issue 15): `segcopy run` subprocesses on a 5 % sample; the calls of a full
+    run and of a one-segment change are exact, and a segment change runs one partition."""
+    result = run_bench(
+        "scale",
+        "--configs", "small", "--writers", "offline", "--instances", "sqlite",
+        "--customers-scale", "0.05", "--steps", "full,one_segment",
+        timeout=300,
+    )  # fmt: skip
+    [cell] = result["configs"]["small"]["cells"]
+    steps = cell["steps"]
+    assert steps["full"]["calls"] == steps["full"]["expected_calls"] == cell["pairs"] > 0
+    products = cell["products"]
+    assert steps["one_segment"]["calls"] == steps["one_segment"]["expected_calls"] == products
+    assert steps["one_segment"]["events"] < steps["full"]["events"]
+
+
+def test_check_events_bench_tiny(run_bench):
+    result = run_bench("check_events", "--partitions", "6", timeout=300)
+    assert result["sqlite/2 checks"]["events"] < result["sqlite/12 checks"]["events"]

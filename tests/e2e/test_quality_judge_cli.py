@@ -30,7 +30,9 @@ def test_segcopy_run_with_the_judge_then_a_rerun_that_calls_nothing(
             [segcopy_exe, "run"], env=env, capture_output=True, text=True, timeout=600
         )
         assert second.returncode == 0, second.stderr[-3000:]
-        assert "LLM judge gpt-4o-mini: 0 call(s), 196 reused" in second.stdout
+        # nothing moved: no variant run, no verdict judged again, the judge not asked
+        assert "Stale segments: 0 of 14" in second.stdout
+        assert "LLM judge gpt-4o-mini: 0 call(s)" in second.stdout
         assert srv.success_count == calls
     assert calls == 196
     assert "sk-judge-secret-42" not in first.stdout + first.stderr + second.stdout + second.stderr

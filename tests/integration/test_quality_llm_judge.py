@@ -90,8 +90,11 @@ def test_judge_verdicts_publication_and_a_rerun_that_pays_nothing(
         assert published.filter(pl.col("segment_id") == "tents--core")["product_id"].to_list() == [
             "TN-200"
         ]
-        assert second.variant_metadata["judge_calls"] == 2  # only the two that timed out
-        assert second.variant_metadata["judge_reused"] == 194
+        # only the two that timed out: their segments are stale (a failed call carries no rules
+        # hash); every other variant keeps its stored verdicts, the judge is not even asked
+        assert second.variant_metadata["judge_calls"] == 2
+        assert second.variant_metadata["variants_judged"] == 2
+        assert second.variant_metadata["segments_run"] <= 2
 
         settled = srv.success_count  # the hung calls have answered by now (nobody listened)
         third = run_pipeline(instance, resources)
@@ -103,7 +106,8 @@ def test_judge_verdicts_publication_and_a_rerun_that_pays_nothing(
 def test_llm_judge_check_is_error_only_when_quoted(
     tmp_path, sample_tables, make_resources, prompts_dir, instance
 ):
-    """The asset check takes the severity of its verdicts: unquoted failures alone are WARN."""
+    """The copy_quality check takes the severity of the judge's verdicts: unquoted failures
+    alone are WARN."""
 
     def unquoted_only(body):
         if is_judge_request(body):
@@ -116,7 +120,7 @@ def test_llm_judge_check_is_error_only_when_quoted(
         )
         resources = {**make_resources(tmp_path, sample_tables), "judge": judge}
         run_pipeline(instance, resources)
-    key = dg.AssetCheckKey(dg.AssetKey("description_variants"), "llm_judge")
+    key = dg.AssetCheckKey(dg.AssetKey("description_variants"), "copy_quality")
     history = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
     evaluation = history[0].event.dagster_event.asset_check_evaluation_data
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from segcopy_assets.core.activation import customer_copy
 from segcopy_assets.errors import InputValidationError
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import Copywriter
@@ -48,7 +49,10 @@ def test_approve_then_run_publishes_exactly_that_copy(generated):
     assert published.select("segment_id", "product_id", "published_text").rows() == [
         ("tents--high-value", "TN-100", approved["variant_text"])
     ]
-    assignments = pl.read_delta(wh.table_path("customer_variant_assignments"))
+    assignments = customer_copy(
+        pl.scan_delta(wh.table_path("customer_segments")),
+        pl.scan_delta(wh.table_path("published_variants")),
+    ).collect()
     summaries = pl.read_delta(wh.table_path("segment_summaries"))
     expected = summaries.filter(pl.col("segment_id") == "tents--high-value")["customer_count"][0]
     assert assignments.height == expected
@@ -130,7 +134,7 @@ def test_crafted_bad_outputs_fail_the_checks(
     assert checks["coverage"] and checks["well_formed"] and checks["rationale_present"]
     records = instance.fetch_materializations(dg.AssetKey("description_variants"), limit=1).records
     evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-        [dg.AssetCheckKey(dg.AssetKey("description_variants"), "no_invented_offers")]
+        [dg.AssetCheckKey(dg.AssetKey("description_variants"), "copy_quality")]
     )
     assert records and evaluation
     published = pl.read_delta(resources["warehouse"].table_path("published_variants"))

@@ -1,7 +1,11 @@
+import polars as pl
+
 from segcopy_assets.core.refresh_planning import (
     contiguous_blocks,
+    merge_blocks,
     plan_segment_refresh,
     stale_by_hash,
+    stale_segments,
 )
 
 
@@ -43,3 +47,60 @@ def test_summary_changes_between_two_tables():
     assert summary_changes(before, after) == {"new": ["d"], "changed": ["b"], "removed": ["c"]}
     assert summary_changes({}, after) == {"new": ["a", "b", "d"], "changed": [], "removed": []}
     assert summary_changes(after, after) == {"new": [], "changed": [], "removed": []}
+
+
+def test_merge_blocks_joins_the_closest_neighbours_first():
+    keys = list("abcdefghij")
+    blocks = [["a"], ["c"], ["d"], ["j"]]
+    assert merge_blocks(keys, blocks, 4) == blocks
+    assert merge_blocks(keys, blocks, 3) == [["a"], ["c", "d"], ["j"]]
+    assert merge_blocks(keys, blocks, 2) == [["a", "b", "c", "d"], ["j"]]
+    assert merge_blocks(keys, blocks, 1) == [keys]
+    assert merge_blocks(keys, [], 3) == []
+
+
+def _frames(rows, stored_rows, verdict_rows):
+    expected = pl.DataFrame(rows, schema=["segment_id", "product_id", "input_hash"], orient="row")
+    stored = pl.DataFrame(
+        stored_rows, schema=["segment_id", "product_id", "input_hash", "status"], orient="row"
+    )
+    verdicts = pl.DataFrame(
+        verdict_rows,
+        schema=["segment_id", "product_id", "input_hash", "check", "rules_hash"],
+        orient="row",
+    )
+    return expected, stored, verdicts
+
+
+EXPECTED = [("s1", "p1", "h11"), ("s1", "p2", "h12"), ("s2", "p1", "h21")]
+STORED = [(s, p, h, "ok") for s, p, h in EXPECTED]
+JUDGED = [(s, p, h, c, "R") for s, p, h in EXPECTED for c in ("coverage", "facts_preserved")]
+
+
+def test_nothing_is_stale_when_rows_and_verdicts_match():
+    assert stale_segments(*_frames(EXPECTED, STORED, JUDGED), "R") == []
+
+
+def test_a_moved_input_hash_a_failed_call_or_missing_pair_makes_only_that_segment_stale():
+    moved = [("s1", "p1", "old", "ok"), *STORED[1:]]
+    assert stale_segments(*_frames(EXPECTED, moved, JUDGED), "R") == ["s1"]
+    failed = [*STORED[:2], ("s2", "p1", "h21", "failed")]
+    assert stale_segments(*_frames(EXPECTED, failed, JUDGED), "R") == ["s2"]
+    assert stale_segments(*_frames(EXPECTED, STORED[1:], JUDGED), "R") == ["s1"]
+    extra = [*STORED, ("s2", "p9", "h29", "ok")]
+    assert stale_segments(*_frames(EXPECTED, extra, JUDGED), "R") == ["s2"]
+    duplicate = [*STORED, STORED[2]]
+    assert stale_segments(*_frames(EXPECTED, duplicate, JUDGED), "R") == ["s2"]
+
+
+def test_verdicts_of_other_rules_or_missing_verdicts_make_a_segment_stale():
+    assert stale_segments(*_frames(EXPECTED, STORED, JUDGED), "R2") == ["s1", "s2"]
+    unjudged = [v for v in JUDGED if v[0] != "s2" or v[3] == "coverage"]
+    assert stale_segments(*_frames(EXPECTED, STORED, unjudged), "R") == ["s2"]
+    mixed = [*JUDGED, ("s1", "p2", "h12", "brand_voice", "old")]
+    assert stale_segments(*_frames(EXPECTED, STORED, mixed), "R") == ["s1"]
+
+
+def test_segments_no_longer_expected_are_not_reported():
+    gone = [*STORED, ("s9", "p1", "h91", "failed")]
+    assert stale_segments(*_frames(EXPECTED, gone, JUDGED), "R") == []

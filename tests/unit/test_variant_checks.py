@@ -575,8 +575,11 @@ def test_partition_table_shape_and_content_checks_for_ok_rows():
         "passed",
         "severity",
         "reason",
+        "variant_hash",
+        "rules_hash",
     ]
     ok = table.filter(pl.col("product_id") == "TN-100")
+    assert ok["variant_hash"].n_unique() == 1 and ok["variant_hash"][0] is not None
     judged = [c for c in CHECKS if c != "llm_judge"]  # the LLM judge is off here
     assert ok["check"].to_list() == judged
     assert ok["passed"].all() and (ok["reason"] == "").all()
@@ -606,6 +609,8 @@ def test_coverage_fails_for_a_missing_pair_and_a_failed_status():
             "passed": False,
             "severity": ERROR,
             "reason": "no variant for this pair",
+            "variant_hash": None,
+            "rules_hash": None,
         }
     ]
 
@@ -653,3 +658,28 @@ def test_partition_content_verdicts_carry_reasons():
         'missing facts: "1.6 kg"; "62%" is a number the original does not give'
     )
     assert '"62% off"' in verdict_of(table, "TN-100", "no_invented_offers")[0]["reason"]
+
+
+def test_rows_already_judged_under_the_rules_get_only_structural_verdicts():
+    from segcopy_assets.core.hashing import variant_hash
+
+    rows = [variant_row(prod="TN-100"), variant_row(prod="TN-200")]
+    vhash = variant_hash(rows[0]["variant_text"], rows[0]["rationale"], "ok")
+    frame = pl.DataFrame(rows, schema=VARIANT_SCHEMA)
+    originals = {pid: p["description"] for pid, p in PRODUCTS.items()}
+    table = judge_partition(
+        frame,
+        [("s1", "TN-100"), ("s1", "TN-200")],
+        originals,
+        {"s1": segment()},
+        CheckSettings(),
+        rules_hash="r1",
+        judged={("s1", "TN-100", rows[0]["input_hash"], vhash)},
+    )
+    assert verdict_of(table, "TN-100", "facts_preserved") == []
+    assert [v["check"] for v in table.filter(pl.col("product_id") == "TN-100").to_dicts()] == [
+        "coverage",
+        "well_formed",
+    ]
+    assert len(verdict_of(table, "TN-200", "facts_preserved")) == 1
+    assert set(table["rules_hash"]) == {"r1"}

@@ -2,12 +2,12 @@
 definitions they observe."""
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import dagster as dg
 import polars as pl
 
-from segcopy_assets.core.hashing import combined_hash
+from segcopy_assets.core.hashing import combined_hash, digest
 from segcopy_assets.core.refresh_planning import summary_changes
 from segcopy_assets.core.segments import compute_segment_summaries
 from segcopy_assets.core.validation import check_no_nulls, validate_customers
@@ -28,7 +28,10 @@ from segcopy_assets.storage import delta, tables
 )
 def cdp_customers(
     context: dg.AssetExecutionContext, cdp: CdpSource, segmentation: Segmentation
-) -> dg.Output[pl.DataFrame]:
+) -> dg.Output[pl.LazyFrame]:
+    # Validated lazily (a few streaming passes over the columns each check needs), then
+    # returned lazy: the IO manager streams it into one Delta commit, so 10M customers never sit
+    # in memory at once (storage/io_manager.py). A failed check writes nothing.
     with reported_as_failure():
         source = cdp.describe()
         version = cdp.current_version()
@@ -40,16 +43,17 @@ def cdp_customers(
             segment_key_columns=segmentation.spec().source_key_columns(),
             tiers=CLV_TIERS,
         )
-        df = lf.collect()
-    context.log.info(f"{df.height:,} customers validated")
+        rows = lf.select(pl.len()).collect().item()
+        preview = lf.head(5).collect()
+    context.log.info(f"{rows:,} customers validated")
     return dg.Output(
-        df,
+        lf,
         metadata={
-            "row_count": dg.MetadataValue.int(df.height),
-            "dagster/row_count": dg.MetadataValue.int(df.height),
+            "row_count": dg.MetadataValue.int(rows),
+            "dagster/row_count": dg.MetadataValue.int(rows),
             "source": source,
             "source_table_version": dg.MetadataValue.int(version),
-            "preview": dg.MetadataValue.md(markdown_table(df, max_rows=5)),
+            "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=5)),
         },
         data_version=dg.DataVersion(f"{source}@{version}"),
     )
@@ -83,6 +87,11 @@ def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObs
     ]
 
 
+def segmentation_hash(spec) -> str:
+    """The segmentation settings a summaries table was computed with."""
+    return digest(asdict(spec))
+
+
 def _previous_hashes(warehouse: Warehouse) -> dict[str, str]:
     """segment_id → summary_hash of the table this run replaces (empty on the first run)."""
     path = warehouse.table_path(tables.SEGMENT_SUMMARIES)
@@ -102,6 +111,8 @@ def _listed(ids: list[str], at_most: int = 20) -> str:
     group_name="cdp",
     kinds={"deltalake", "polars"},
     io_manager_key="warehouse_io_manager",
+    # its columns follow the segmentation keys (SEGCOPY_SEGMENT_KEYS may change)
+    metadata={"overwrite_schema": True},
     description="One row per segment: size, tier/discount/price/lifecycle mix, top places, "
     "a prompt-ready description and a summary_hash.",
 )
@@ -150,6 +161,7 @@ def segment_summaries(
                 or "none"
             ),
             "segment_keys": ", ".join(spec.keys),
+            "segmentation_hash": segmentation_hash(spec),
             "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=30, max_chars=400)),
         },
         data_version=dg.DataVersion(combined_hash(summaries["summary_hash"].to_list())),
@@ -157,4 +169,15 @@ def segment_summaries(
     # Only once the table is written (the IO manager stores the Output before this resumes): a
     # failed write records no new versions, and a variants run never sees a version newer than
     # the table it reads.
-    yield from segment_definition_observations(summaries)
+    # Only segments whose version moved: an unchanged segment keeps its last observation (at
+    # 1,000 segments a no-op run would otherwise write 1,000 events). All of them when this
+    # instance has none yet (a new Dagster home over an existing warehouse).
+    observed_before = context.instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=segment_definitions.key), limit=1
+    ).records
+    moved = set(changes["new"]) | set(changes["changed"])
+    yield from segment_definition_observations(
+        summaries
+        if not observed_before
+        else summaries.filter(pl.col("segment_id").is_in(sorted(moved)))
+    )

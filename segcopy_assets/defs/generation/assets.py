@@ -15,8 +15,11 @@ from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
 from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import journal as generation_journal
+from segcopy_assets.generation.freshness import current_rules_hash
 from segcopy_assets.generation.variants import PAIRINGS, generate_variants, input_hash, plan_pairs
 from segcopy_assets.quality.judge import CHECKS
+from segcopy_assets.quality.judge_pool import MIN_CALLS as JUDGE_POOL_MIN_CALLS
+from segcopy_assets.quality.judge_pool import JudgePool
 from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse, copywriter_from_env
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage.tables import (
@@ -113,6 +116,33 @@ def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
         )
 
 
+def _judge_pool(
+    context: dg.AssetExecutionContext,
+    pairs: list[tuple[dict, dict]],
+    hashes: list[str],
+    reusable: pl.DataFrame,
+    config: VariantsConfig,
+    products: pl.DataFrame,
+    segments: pl.DataFrame,
+    copywriter: Copywriter,
+    quality_rules: QualityRules,
+    judge: Judge,
+) -> JudgePool | None:
+    """A worker that judges variants while they are generated, for runs with many calls."""
+    calls = (
+        len(pairs) if config.force_regenerate else len(set(hashes) - set(reusable["input_hash"]))
+    )
+    if calls < JUDGE_POOL_MIN_CALLS:
+        return None
+    context.log.info(f"{calls} call(s) to make: judging in a worker process as variants complete")
+    return JudgePool(
+        dict(zip(products["product_id"], products["description"])),
+        {s["segment_id"]: s for s in segments.to_dicts()},
+        quality_rules.settings(copywriter.prompts_dir),
+        current_rules_hash(copywriter, quality_rules, judge),
+    )
+
+
 @dg.asset(
     partitions_def=segments_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -122,6 +152,8 @@ def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
     # Lowest priority: in a run that also writes segment_summaries, Dagster cannot see that this
     # step reads it (see _require_summaries_landed); the priority makes it go after.
     op_tags={"dagster/priority": "-1"},
+    # the model-calling runs: deploy/dagster.yaml bounds how many run at once
+    pool="llm",
     # Per-segment lineage: the segment_summaries table is read through the warehouse, so a
     # partition goes stale on ITS segment's definition, not on any change to the table.
     deps=[segment_definitions],
@@ -178,7 +210,25 @@ def description_variants(
             f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
         )
 
+        pool = _judge_pool(
+            context,
+            pairs,
+            hashes,
+            reusable,
+            config,
+            products,
+            segments,
+            copywriter,
+            quality_rules,
+            judge,
+        )
+
         async def run(journal):
+            def on_generated(row: dict) -> None:
+                journal.add(row)
+                if pool is not None:
+                    pool.add(row)
+
             async with writer:
                 return await generate_variants(
                     pairs,
@@ -187,11 +237,16 @@ def description_variants(
                     reusable=reusable,
                     force_regenerate=config.force_regenerate,
                     on_progress=lambda done, total: context.log.info(f"generated {done}/{total}"),
-                    on_generated=journal.add,
+                    on_generated=on_generated,
                 )
 
-        with generation_journal.GenerationJournal(journal_path) as journal:
-            rows, stats = asyncio.run(run(journal))
+        try:
+            with generation_journal.GenerationJournal(journal_path) as journal:
+                rows, stats = asyncio.run(run(journal))
+            precomputed = pool.verdicts() if pool is not None else None
+        finally:
+            if pool is not None:
+                pool.close()
         if journal.errors:
             context.log.warning(
                 f"generation journal could not be written ({journal.errors[0]}); "
@@ -199,8 +254,17 @@ def description_variants(
             )
 
     with reported_as_failure():
-        verdicts, judge_stats = judge_run(
-            context, rows, pairs, products, segments, copywriter, quality_rules, judge, warehouse
+        verdicts, judge_stats, judged_anew = judge_run(
+            context,
+            rows,
+            pairs,
+            products,
+            segments,
+            copywriter,
+            quality_rules,
+            judge,
+            warehouse,
+            precomputed,
         )
 
     if stats.calls == 0 and stats.failed == 0 and variant_store.unchanged(path, rows, segment_ids):
@@ -256,6 +320,7 @@ def description_variants(
         "table_version": dg.MetadataValue.int(table_version)
         if table_version is not None
         else dg.MetadataValue.text("unchanged"),
+        "variants_judged": dg.MetadataValue.int(judged_anew),
         "preview": dg.MetadataValue.md(_preview(rows, products)),
         **judge_metadata(judge, judge_stats),
     }

@@ -1,4 +1,5 @@
-"""Asset checks on ``description_variants``: per-segment summaries of the persisted verdicts.
+"""Asset checks on ``description_variants``: per-segment summaries of the persisted verdicts,
+grouped in two checks (``CHECK_RULES``).
 
 The judging happens once, per variant, when variants are written (``variant_checks`` table);
 these checks read those verdicts for the run's segments so the UI, publishing and the CLI agree.
@@ -17,7 +18,17 @@ from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.tables import VARIANT_CHECKS, VERDICT_SCHEMA
 
 BLOCKING = "well_formed"
-DESCRIPTIONS = {
+#: The Dagster checks and the rules (``quality.judge.CHECKS``) each one reports. Two checks, not
+#: one per rule: a range run records one evaluation per check AND partition, and Dagster writes
+#: check evaluations one event at a time (~40 ms each on SQLite): at 1,000 segments, 12 checks
+#: cost 12,000 writes, two cost 2,000 (bench/RESULTS.md, "Scale"). Each rule's pass rate, the
+#: failing pairs and their reasons are in the check's metadata; the verdicts are the
+#: variant_checks table.
+CHECK_RULES: dict[str, tuple[str, ...]] = {
+    BLOCKING: ("coverage", "well_formed"),
+    "copy_quality": tuple(c for c in CHECKS if c not in ("coverage", "well_formed")),
+}
+RULE_DESCRIPTIONS = {
     "coverage": "Every product × segment pair of the partition is present and generated ok.",
     "well_formed": "One row per pair with the required columns (a failure is a bug; blocks downstream).",
     "rationale_present": "Non-empty copy and a rationale with content (not 'N/A') on every row.",
@@ -35,12 +46,19 @@ DESCRIPTIONS = {
     "length_in_bounds": "Word count within bounds and relative to the original.",
     "brand_voice": "None of the words that prompts/brand_voice.md excludes.",
 }
+DESCRIPTIONS = {
+    BLOCKING: "The partition's rows: every pair present and generated ok, one row per pair with "
+    "the required columns (a failure is a bug; blocks downstream).",
+    "copy_quality": "Every content rule on every variant of the partition (ERROR rules fail the "
+    "check; WARN rules alone make it a warning): "
+    + "; ".join(f"{rule}: {RULE_DESCRIPTIONS[rule]}" for rule in CHECK_RULES["copy_quality"]),
+}
 
 
-def _severity(check: str, failing: pl.DataFrame) -> dg.AssetCheckSeverity:
-    """The check's severity; a check whose verdicts carry their own (the LLM judge: quoted
-    failures are ERROR, unquoted ones WARN) is as severe as its worst failing verdict."""
-    if CHECKS[check] == WARN or (failing.height and (failing["severity"] == WARN).all()):
+def _severity(failing: pl.DataFrame) -> dg.AssetCheckSeverity:
+    """ERROR when an ERROR rule fails (the LLM judge's verdicts carry their own severity:
+    quoted failures are ERROR, unquoted ones WARN); WARN when only WARN rules fail."""
+    if failing.height and (failing["severity"] == WARN).all():
         return dg.AssetCheckSeverity.WARN
     return dg.AssetCheckSeverity.ERROR
 
@@ -48,28 +66,52 @@ def _severity(check: str, failing: pl.DataFrame) -> dg.AssetCheckSeverity:
 def summarize_check(
     verdicts: pl.DataFrame, check: str, segment_ids: list[str]
 ) -> dg.AssetCheckResult:
-    """Pass/fail of one check over the segments, failing pairs and reasons in the metadata."""
-    rows = verdicts.filter(pl.col("check") == check)
-    failing = rows.filter(~pl.col("passed")).sort("segment_id", "product_id")
+    """Pass/fail of one check over the segments; per rule counts, failing pairs and reasons
+    in the metadata."""
+    rules = CHECK_RULES[check]
+    rows = verdicts.filter(pl.col("check").is_in(rules))
+    failing = rows.filter(~pl.col("passed")).sort("segment_id", "product_id", "check")
+    counted = rows.group_by("check").agg(
+        pl.len().alias("evaluated"), (~pl.col("passed")).sum().alias("failing")
+    )
+    per_rule = (
+        pl.DataFrame(
+            {"rule": list(rules), "severity": [CHECKS[r] for r in rules]},
+            schema={"rule": pl.String, "severity": pl.String},
+        )
+        .join(counted, left_on="rule", right_on="check", how="left")
+        .with_columns(pl.col("evaluated", "failing").fill_null(0))
+    )
     per_segment = (
         rows.group_by("segment_id")
-        .agg(pl.len().alias("evaluated"), (~pl.col("passed")).sum().alias("failing"))
+        .agg(
+            pl.col("product_id").n_unique().alias("variants"),
+            (~pl.col("passed")).sum().alias("failing"),
+        )
         .sort("segment_id")
     )
     return dg.AssetCheckResult(
         check_name=check,
         passed=failing.is_empty(),
-        severity=_severity(check, failing),
+        severity=_severity(failing),
         description=None
         if not rows.is_empty()
         else "nothing to judge: no generated variants in these segments",
         metadata={
-            "segments": ", ".join(segment_ids),
+            "segments": ", ".join(segment_ids[:50])
+            + (f" and {len(segment_ids) - 50} more" if len(segment_ids) > 50 else ""),
             "evaluated": dg.MetadataValue.int(rows.height),
             "failing": dg.MetadataValue.int(failing.height),
+            **{
+                f"failing_{r}": dg.MetadataValue.int(n)
+                for r, n in per_rule.select("rule", "failing").iter_rows()
+            },
+            "rules": dg.MetadataValue.md(markdown_table(per_rule, max_rows=len(rules))),
             "failing_pairs": dg.MetadataValue.md(
                 markdown_table(
-                    failing.select("segment_id", "product_id", "reason"), max_rows=50, max_chars=300
+                    failing.select("segment_id", "product_id", "check", "reason"),
+                    max_rows=50,
+                    max_chars=300,
                 )
                 if failing.height
                 else "none"
@@ -115,10 +157,10 @@ def per_segment_evaluations(
     """
     evaluations = []
     targets = _latest_materializations(instance, segment_ids)
+    by_segment = verdicts.partition_by("segment_id", as_dict=True)
+    empty = verdicts.clear()
     for segment_id in segment_ids:
-        result = summarize_check(
-            verdicts.filter(pl.col("segment_id") == segment_id), check, [segment_id]
-        )
+        result = summarize_check(by_segment.get((segment_id,), empty), check, [segment_id])
         evaluations.append(
             dg.AssetCheckEvaluation(
                 asset_key=description_variants.key,
@@ -159,5 +201,5 @@ def _build_check(check: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-#: One asset check per rule of ``quality.judge.CHECKS`` (the verdicts are the variant_checks table).
-description_variants_checks = [_build_check(check) for check in CHECKS]
+#: The asset checks of ``CHECK_RULES`` (the verdicts are the variant_checks table).
+description_variants_checks = [_build_check(check) for check in CHECK_RULES]

@@ -5,10 +5,26 @@ import dagster as dg
 import polars as pl
 
 from segcopy_assets.defs.metadata import cost_value
-from segcopy_assets.quality.judge import judge_partition
+from segcopy_assets.generation.freshness import current_rules_hash
+from segcopy_assets.quality.judge import CHECKS, judge_partition
 from segcopy_assets.quality.llm_judge import JudgeStats, LlmJudgeRun, llm_judge_rows
 from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse
-from segcopy_assets.storage.tables import JUDGE_ANSWERS, VERDICT_SCHEMA
+from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.tables import JUDGE_ANSWERS, VARIANT_CHECKS, VERDICT_SCHEMA
+
+
+def _stored_verdicts(warehouse: Warehouse, segment_ids: list[str], rules: str) -> pl.DataFrame:
+    """The per-variant verdicts already judged under these rules (coverage and well_formed are
+    recomputed every run: they are about the partition, and cost nothing)."""
+    stored = variant_store.read_segments(
+        warehouse.table_path(VARIANT_CHECKS), segment_ids, schema=VERDICT_SCHEMA
+    )
+    content = stored.filter(~pl.col("check").is_in(["coverage", "well_formed"]))
+    # a variant is reused whole or judged whole: one verdict of other rules, or an LLM judge
+    # call that failed (no rules hash), and all of its checks run again
+    key = ["segment_id", "product_id", "input_hash", "variant_hash"]
+    incomplete = content.filter(pl.col("rules_hash").ne_missing(rules)).select(key)
+    return content.join(incomplete, on=key, how="anti", nulls_equal=True)
 
 
 def judge_run(
@@ -21,45 +37,91 @@ def judge_run(
     quality_rules: QualityRules,
     judge: Judge,
     warehouse: Warehouse,
-) -> tuple[pl.DataFrame, JudgeStats | None]:
-    """Every verdict of the run's variants: the deterministic checks, then the LLM judge if on."""
+    precomputed: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, JudgeStats | None, int]:
+    """Every verdict of the run's variants: the deterministic checks, then the LLM judge if on.
+
+    A variant whose verdicts are stored under the current rules hash (same variant text, same
+    inputs, same rules) is not judged again; returns the verdicts, the judge's stats and how
+    many variants were judged anew. ``precomputed``: content verdicts of this run's new
+    variants, judged under the same rules while they were generated (``JudgePool``)."""
     originals = dict(zip(products["product_id"], products["description"]))
     by_segment = {s["segment_id"]: s for s in segments.to_dicts()}
+    settings = quality_rules.settings(copywriter.prompts_dir)
+    judge_prompt = judge.prompt(quality_rules.place_share_threshold) if judge.enabled else None
+    rules = current_rules_hash(copywriter, quality_rules, judge)
+    stored = _stored_verdicts(warehouse, list(by_segment), rules)
+    pooled = 0
+    if precomputed is not None and precomputed.height:
+        pooled = precomputed.select(
+            "segment_id", "product_id", "input_hash", "variant_hash"
+        ).n_unique()
+        stored = pl.concat([precomputed.select(list(VERDICT_SCHEMA)), stored])
+    key = ["segment_id", "product_id", "input_hash", "variant_hash"]
+    judged = set(stored.select(key).unique().iter_rows())
     verdicts = judge_partition(
         rows,
         [(s["segment_id"], p["product_id"]) for s, p in pairs],
         originals,
         by_segment,
-        quality_rules.settings(copywriter.prompts_dir),
+        settings,
+        rules_hash=rules,
+        judged=judged,
     )
-    if not judge.enabled:
-        return verdicts, None
-    run = LlmJudgeRun(
-        prompt=judge.prompt(quality_rules.place_share_threshold),
-        client=judge.client(),
-        cache_path=warehouse.table_path(JUDGE_ANSWERS),
+    current = verdicts.filter(pl.col("check") == "well_formed").select(key)
+    reused = stored.join(current, on=key, how="semi")
+    fresh_rows = rows.join(
+        current.join(reused.select(key).unique(), on=key, how="anti"),
+        on=["segment_id", "product_id", "input_hash"],
+        how="semi",
     )
-    judged, stats = llm_judge_rows(
-        run,
-        rows,
-        originals,
-        by_segment,
-        on_progress=lambda done, total: (
-            context.log.info(f"judged {done}/{total}")
-            if done == total or done % max(1, total // 10) == 0
-            else None
-        ),
-    )
-    context.log.info(
-        f"LLM judge {judge.model}: {stats.calls} call(s), {stats.reused} reused, "
-        f"{stats.failed} failed"
-    )
-    if judged:
-        extra = pl.DataFrame(judged, schema=VERDICT_SCHEMA)
-        verdicts = pl.concat([verdicts, extra]).sort(
-            "segment_id", "product_id", maintain_order=True, nulls_last=True
+    stats = None
+    if judge_prompt is not None:
+        run = LlmJudgeRun(
+            prompt=judge_prompt,
+            client=judge.client(),
+            cache_path=warehouse.table_path(JUDGE_ANSWERS),
         )
-    return verdicts, stats
+        answers, stats = llm_judge_rows(
+            run,
+            fresh_rows,
+            originals,
+            by_segment,
+            on_progress=lambda done, total: (
+                context.log.info(f"judged {done}/{total}")
+                if done == total or done % max(1, total // 10) == 0
+                else None
+            ),
+        )
+        context.log.info(
+            f"LLM judge {judge.model}: {stats.calls} call(s), {stats.reused} reused, "
+            f"{stats.failed} failed"
+        )
+        if answers:
+            extra = (
+                pl.DataFrame(answers)
+                .join(current, on=["segment_id", "product_id", "input_hash"], how="left")
+                .with_columns(
+                    # a failed call carries no rules hash: the segment stays stale, asked again
+                    pl.when(pl.col("judged")).then(pl.lit(rules)).alias("rules_hash")
+                )
+                .select([pl.col(c).cast(t) for c, t in VERDICT_SCHEMA.items()])
+            )
+            verdicts = pl.concat([verdicts, extra])
+    order = {check: k for k, check in enumerate(CHECKS)}
+    verdicts = (
+        pl.concat([verdicts, reused.select(list(VERDICT_SCHEMA))])
+        .with_columns(pl.col("check").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
+        .sort("segment_id", "product_id", "_order", maintain_order=True, nulls_last=True)
+        .drop("_order")
+    )
+    fresh = fresh_rows.filter(pl.col("status") == "ok").height + pooled
+    if reused.height:
+        context.log.info(
+            f"verdicts of {rows.height - fresh} unchanged variant(s) reused (rules hash {rules}); "
+            f"{fresh} judged ({pooled} while generating)"
+        )
+    return verdicts, stats, fresh
 
 
 def judge_metadata(judge: Judge, stats: JudgeStats | None) -> dict:

@@ -1,24 +1,34 @@
-"""Publishing: approved copy per (segment, product), and the activation table per customer."""
+"""Publishing: approved copy per (segment, product), and the activation table (customer →
+segment) a reader joins it to."""
+
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from segcopy_assets.core import activation
 from segcopy_assets.core.publication import select_published
 from segcopy_assets.core.sampling import accepted_members
-from segcopy_assets.core.segments import assign_segments
+from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.metadata import markdown_table
+from segcopy_assets.errors import InputValidationError
+from segcopy_assets.quality.fingerprint import rules_hash
 from segcopy_assets.resources import Copywriter, QualityRules, Segmentation, Warehouse
 from segcopy_assets.storage import review_log, variant_store
 from segcopy_assets.storage.review_batches import read_batches
 from segcopy_assets.storage.tables import (
+    CDP_CUSTOMERS,
     DESCRIPTION_VARIANTS,
+    PRODUCTS,
     REVIEW_BATCHES,
+    SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
     VARIANT_REVIEWS,
     VERDICT_SCHEMA,
 )
+from segcopy_assets.storage.versions import tables_fingerprint
 
 
 class PublishingConfig(dg.Config):
@@ -26,6 +36,32 @@ class PublishingConfig(dg.Config):
         default=False,
         description="Publish unreviewed variants that pass every ERROR check (default: only approved copy).",
     )
+
+
+#: What published_variants reads (with its config and the rules edited text is judged by).
+PUBLISHING_INPUTS = (
+    DESCRIPTION_VARIANTS,
+    VARIANT_CHECKS,
+    VARIANT_REVIEWS,
+    REVIEW_BATCHES,
+    SEGMENT_SUMMARIES,
+    PRODUCTS,
+)
+
+
+def publishing_inputs(
+    warehouse: Warehouse,
+    config: PublishingConfig,
+    quality_rules: QualityRules,
+    copywriter: Copywriter,
+) -> str:
+    """The versions of every table published_variants reads, its config and the rules: equal
+    fingerprints mean a new run would publish the same rows (``segcopy run`` then skips it)."""
+    settings = {
+        "auto_approve_passing_checks": config.auto_approve_passing_checks,
+        "rules": rules_hash(quality_rules.settings(copywriter.prompts_dir)),
+    }
+    return tables_fingerprint(warehouse, PUBLISHING_INPUTS, settings)
 
 
 @dg.asset(
@@ -47,6 +83,7 @@ def published_variants(
     segment_summaries: pl.DataFrame,
     products: pl.DataFrame,
 ) -> dg.Output[pl.DataFrame]:
+    inputs = publishing_inputs(warehouse, config, quality_rules, copywriter)
     variants = variant_store.read_segments(warehouse.table_path(DESCRIPTION_VARIANTS))
     verdicts = variant_store.read_segments(
         warehouse.table_path(VARIANT_CHECKS), schema=VERDICT_SCHEMA
@@ -73,6 +110,7 @@ def published_variants(
         published,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(published.height),
+            "inputs_fingerprint": inputs,
             "published": dg.MetadataValue.int(published.height),
             "withheld": dg.MetadataValue.int(withheld.height),
             "withheld_by_reason": dg.MetadataValue.md(markdown_table(reasons)),
@@ -99,35 +137,53 @@ def published_variants(
     group_name="publishing",
     kinds={"deltalake", "polars"},
     io_manager_key="warehouse_io_manager",
-    description="The activation table: customer_id → segment_id → product_id → published text, "
-    "for a website, an app or the CDP to read back.",
+    metadata={"overwrite_schema": True},
+    description="The activation table: one row per customer of a summarised segment, "
+    "customer_id → segment_id with the segment's summary_hash, the segmentation's "
+    "definitions_hash and assigned_at. A website, an app or the CDP gets each customer's copy "
+    "by joining it to published_variants on segment_id (docs/activation.md).",
 )
-def customer_variant_assignments(
+def customer_segments(
     context: dg.AssetExecutionContext,
     segmentation: Segmentation,
     cdp_customers: pl.LazyFrame,
     segment_summaries: pl.DataFrame,
-    published_variants: pl.DataFrame,
-) -> dg.Output[pl.DataFrame]:
-    assigned = assign_segments(cdp_customers, segment_summaries, segmentation.spec())
-    table = (
-        assigned.join(
-            published_variants.lazy().select(
-                "segment_id", "product_id", "published_text", "input_hash"
-            ),
-            on="segment_id",
-            how="inner",
+) -> dg.Output[pl.LazyFrame]:
+    spec = segmentation.spec()
+    # Everything is checked before the table is touched: the IO manager then streams the
+    # assignment into ONE commit (a reader never sees half a table; a failure writes nothing).
+    with reported_as_failure():
+        activation.check_summaries(segment_summaries, spec, SEGMENT_SUMMARIES)
+        definitions = activation.definitions_hash(segment_summaries, spec)
+        assigned = activation.assign_customer_segments(
+            cdp_customers,
+            segment_summaries,
+            spec,
+            assigned_at=datetime.now(UTC),
+            definitions=definitions,
         )
-        .sort("customer_id", "product_id")
-        .collect()
+        sizes = activation.segment_sizes(assigned)
+        mismatched = activation.size_mismatches(sizes, segment_summaries)
+        if mismatched.height:
+            raise InputValidationError(
+                SEGMENT_SUMMARIES,
+                "customer_count",
+                f"{mismatched.height} segment(s) do not match the customers they would be "
+                f"assigned ({CDP_CUSTOMERS} changed since the summaries were computed?): "
+                "materialize segment_summaries again",
+                mismatched.row(0, named=True),
+            )
+    rows = int(sizes["customers"].sum())
+    context.log.info(
+        f"{rows:,} customers assigned to {sizes.height} segments (definitions {definitions})"
     )
-    context.log.info(f"{table.height:,} customer × product assignments")
     return dg.Output(
-        table,
+        assigned,
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(table.height),
-            "customers": dg.MetadataValue.int(table["customer_id"].n_unique()),
-            "published_pairs": dg.MetadataValue.int(published_variants.height),
-            "preview": dg.MetadataValue.md(markdown_table(table.head(5), max_chars=120)),
+            "dagster/row_count": dg.MetadataValue.int(rows),
+            "customers": dg.MetadataValue.int(rows),
+            "segments": dg.MetadataValue.int(sizes.height),
+            "definitions_hash": definitions,
+            "customers_per_segment": dg.MetadataValue.md(markdown_table(sizes, max_rows=50)),
         },
     )
