@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 import polars as pl
 
 from segcopy_assets.core.hashing import variant_hash
-from segcopy_assets.quality.judge import CheckSettings, judge_variant
+from segcopy_assets.quality.judge import NEEDED_COLUMNS, CheckSettings, judge_variant
 from segcopy_assets.storage.tables import VERDICT_SCHEMA
 
 #: Fewer calls than this and a worker's start (~2 s of imports) is not worth it.
@@ -87,19 +87,7 @@ class JudgePool:
     def add(self, row: dict) -> None:
         if row.get("status") != "ok":
             return
-        self._buffer.append(
-            {
-                k: row.get(k)
-                for k in (
-                    "segment_id",
-                    "product_id",
-                    "input_hash",
-                    "variant_text",
-                    "rationale",
-                    "status",
-                )
-            }
-        )
+        self._buffer.append({k: row.get(k) for k in NEEDED_COLUMNS})
         if len(self._buffer) >= BATCH:
             self._flush()
 
