@@ -86,6 +86,8 @@ def test_a_forced_run_reuses_verdicts_of_unchanged_text(world, instance):
     report = run_pipeline(instance, world["resources"], force_regenerate=True)
     m = report.variant_metadata
     assert (m["segments_run"], m["calls_made"], m["variants_judged"]) == (14, 196, 0)
+    verdicts = pl.read_delta(world["resources"]["warehouse"].table_path("variant_checks"))
+    assert verdicts.height == verdicts.unique(["segment_id", "product_id", "check"]).height
 
 
 def test_a_new_segmentation_rereads_an_unchanged_cdp(world, instance):

@@ -68,6 +68,10 @@ def judge_run(
         rules_hash=rules,
         judged=judged,
     )
+    # variants judge_partition judged itself (those not under ``judged``)
+    judged_here = (
+        verdicts.filter(~pl.col("check").is_in(["coverage", "well_formed"])).select(key).n_unique()
+    )
     current = verdicts.filter(pl.col("check") == "well_formed").select(key)
     reused = stored.join(current, on=key, how="semi")
     fresh_rows = rows.join(
@@ -115,7 +119,7 @@ def judge_run(
         .sort("segment_id", "product_id", "_order", maintain_order=True, nulls_last=True)
         .drop("_order")
     )
-    fresh = fresh_rows.filter(pl.col("status") == "ok").height + pooled
+    fresh = judged_here + pooled
     if reused.height:
         context.log.info(
             f"verdicts of {rows.height - fresh} unchanged variant(s) reused (rules hash {rules}); "
