@@ -7,12 +7,13 @@ allows (one when contiguous), so calls are concurrent across segments and a run 
 to do writes no variant events at all.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
 
-from segcopy_assets import run_plan
+from segcopy_assets import batch_waiting, run_plan
 from segcopy_assets.core.refresh_planning import contiguous_blocks, merge_blocks
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
@@ -101,6 +102,7 @@ def preflight(resources: dict) -> None:
         resources["product_repository"].load()
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())
+        copywriter.batch_policy()  # batch mode without an endpoint that has a Batch API
     except SegcopyError as exc:
         raise PipelineFailed(str(exc)) from None
 
@@ -119,13 +121,16 @@ _SUMMED = (
     "prompt_tokens",
     "completion_tokens",
     "variants_judged",
+    "batch_generated",
+    "batch_prompt_tokens",
+    "batch_completion_tokens",
     "judge_calls",
     "judge_reused",
     "judge_failed",
     "judge_prompt_tokens",
     "judge_completion_tokens",
 )
-_COSTS = ("estimated_cost_usd", "judge_estimated_cost_usd")
+_COSTS = ("estimated_cost_usd", "judge_estimated_cost_usd", "online_equivalent_cost_usd")
 
 
 def _variant_summary(resources: dict, runs: list[dict], pairs: int) -> dict:
@@ -141,6 +146,8 @@ def _variant_summary(resources: dict, runs: list[dict], pairs: int) -> dict:
         summary[key] = sum(int(m.get(key) or 0) for m in runs)
     for key in _COSTS:
         costs = [m[key] for m in runs if key in m]
+        if key == "online_equivalent_cost_usd" and not costs:  # no batch in these runs
+            continue
         unknown = [c for c in costs if isinstance(c, str)]  # no price for the model
         summary[key] = unknown[0] if unknown else round(sum(costs), 6)
     if not judge.enabled:
@@ -165,12 +172,43 @@ def table_check_results(resources: dict, segment_ids: list[str]) -> dict[str, bo
     return {check: check not in failing for check in CHECKS}
 
 
+def _variant_runs(
+    blocks: list[list[str]],
+    resources: dict,
+    instance: dg.DagsterInstance,
+    run_config: dict,
+    runs: list[dict],
+) -> list[list[str]]:
+    """One description_variants run per block; their metadata appended to ``runs``. Returns
+    the blocks whose run wrote nothing because it waits on a provider batch."""
+    waiting = []
+    for block in blocks:
+        result = _materialize(
+            [description_variants.key],
+            resources,
+            instance,
+            run_config=run_config,
+            tags={
+                "dagster/asset_partition_range_start": block[0],
+                "dagster/asset_partition_range_end": block[-1],
+            },
+        )
+        materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
+        if materializations:
+            runs.append({k: v.value for k, v in materializations[0].metadata.items()})
+        else:
+            waiting.append(block)
+    return waiting
+
+
 def run_pipeline(
     instance: dg.DagsterInstance,
     resources: dict,
     *,
     force_regenerate: bool = False,
     auto_approve_passing_checks: bool = False,
+    wait: bool = False,
+    log: Callable[[str], None] = print,
 ) -> PipelineReport:
     preflight(resources)
     # The CDP first and products after, in separate runs: Dagster runs independent steps of a
@@ -198,29 +236,26 @@ def run_pipeline(
         stale = keys if force_regenerate else run_plan.stale_partitions(instance, resources, keys)
     except SegcopyError as exc:
         raise PipelineFailed(str(exc)) from None
-    blocks = merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS)
     run_config = {
         "ops": {description_variants.op.name: {"config": {"force_regenerate": force_regenerate}}}
     }
-    runs = []
-    for block in blocks:
-        result = _materialize(
-            [description_variants.key],
-            resources,
-            instance,
-            run_config=run_config,
-            tags={
-                "dagster/asset_partition_range_start": block[0],
-                "dagster/asset_partition_range_end": block[-1],
-            },
-        )
-        materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
-        if materializations:
-            runs.append({k: v.value for k, v in materializations[0].metadata.items()})
+    runs: list[dict] = []
+    segments_run = range_runs = 0
+    while True:
+        blocks = merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS)
+        waiting = _variant_runs(blocks, resources, instance, run_config, runs)
+        segments_run += sum(len(b) for b in blocks)
+        range_runs += len(blocks)
+        if not waiting or not wait:
+            break
+        # --wait: poll the open batches until they end, then run the same segments to collect
+        batch_waiting.wait_for_batches(resources, log=log)
+        stale, force_regenerate = [s for b in waiting for s in b], False
     pairs = expected_pair_count(resources)
     metadata = _variant_summary(resources, runs, pairs)
-    metadata["segments_run"] = sum(len(b) for b in blocks)
-    metadata["range_runs"] = len(blocks)
+    metadata["segments_run"] = segments_run
+    metadata["range_runs"] = range_runs
+    metadata["segments_waiting_on_batches"] = sum(len(b) for b in waiting)
     check_results = table_check_results(resources, keys)
 
     config = PublishingConfig(auto_approve_passing_checks=auto_approve_passing_checks)

@@ -89,6 +89,7 @@ def cmd_run(args) -> int:
                 resources,
                 force_regenerate=args.force_regenerate,
                 auto_approve_passing_checks=auto_approve,
+                wait=args.wait,
             )
     except SegcopyError as exc:
         print(f"segcopy run failed:\n{exc}", file=sys.stderr)
@@ -119,6 +120,8 @@ def cmd_run(args) -> int:
             f"LLM judge {m['llm_judge']}: {m['judge_calls']} call(s), {m['judge_reused']} reused, "
             f"{m['judge_failed']} failed; estimated cost {m['judge_estimated_cost_usd']}"
         )
+    if m.get("llm_mode", "online") != "online" or m.get("segments_waiting_on_batches"):
+        _print_batches(resources, m)
     failing = [name for name, ok in report.check_results.items() if not ok]
     print(
         f"Checks: {len(report.check_results) - len(failing)}/{len(report.check_results)} passed"
@@ -133,6 +136,26 @@ def cmd_run(args) -> int:
         )
     )
     return 0
+
+
+def _print_batches(resources: dict, m: dict) -> None:
+    import polars as pl
+
+    from segcopy_assets.storage import batch_store
+    from segcopy_assets.storage.tables import GENERATION_BATCHES
+
+    path = resources["warehouse"].table_path(GENERATION_BATCHES)
+    print(
+        f"Batch API: {m.get('batch_generated', 0)} variant(s) from batches; estimated cost "
+        f"{m.get('estimated_cost_usd')} (online: {m.get('online_equivalent_cost_usd', 'n/a')})"
+    )
+    waiting = m.get("segments_waiting_on_batches", 0)
+    if waiting:
+        open_ = batch_store.current(path).filter(pl.col("state").is_in(batch_store.OPEN))
+        print(
+            f"Waiting: {waiting} segment(s) on {batch_store.summary(open_)}; "
+            "collect with `segcopy run --wait`, or leave it to batch_sensor under `segcopy dev`"
+        )
 
 
 def cmd_preview(args) -> int:
@@ -237,6 +260,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=7)
     run.add_argument(
         "--force-regenerate", action="store_true", help="call the model even for cached pairs"
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="in batch mode (SEGCOPY_LLM_MODE), poll the submitted batches every "
+        "SEGCOPY_BATCH_POLL_S seconds until they end, then collect and publish",
     )
     run.add_argument(
         "--auto-approve-passing-checks",

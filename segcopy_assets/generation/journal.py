@@ -69,12 +69,18 @@ class GenerationJournal:
 
     def _write(self, batch: list[dict]) -> None:
         try:
-            frame = pl.DataFrame(batch, schema=VARIANT_SCHEMA)
-            write_deltalake(self.path, frame.to_arrow(), mode="append")
+            append_rows(self.path, batch)
             self.rows_written += len(batch)
         except Exception as exc:  # the journal is an optimisation: never fail the run for it
             self.errors.append(f"{type(exc).__name__}: {exc}")
             time.sleep(0.1)
+
+
+def append_rows(path: str, rows: list[dict]) -> None:
+    """Append variant rows now (the batch collector's answers: durable before it moves on)."""
+    frame = pl.DataFrame(rows, schema=VARIANT_SCHEMA)
+    # schema_mode="merge": a journal written before batch_id existed gains the column
+    write_deltalake(path, frame.to_arrow(), mode="append", schema_mode="merge")
 
 
 def read_journal(path: str, input_hashes: list[str]) -> pl.DataFrame:

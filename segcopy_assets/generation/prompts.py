@@ -94,8 +94,8 @@ class PromptSet:
             {"role": "user", "content": _template(self.user_source).render(variables).strip()},
         ]
 
-    def price_per_1m(self) -> tuple[float, float] | None:
-        return price_per_1m(self.pricing, self.params.name)
+    def price_per_1m(self, batch: bool = False) -> tuple[float, float] | None:
+        return price_per_1m(self.pricing, self.params.name, batch)
 
 
 @functools.lru_cache(maxsize=64)
@@ -137,12 +137,21 @@ def check_template(
         )
 
 
-def price_per_1m(pricing: dict, model: str) -> tuple[float, float] | None:
-    """USD per million (input, output) tokens of ``model`` in pricing.toml, or None."""
+def price_per_1m(pricing: dict, model: str, batch: bool = False) -> tuple[float, float] | None:
+    """USD per million (input, output) tokens of ``model`` in pricing.toml, or None.
+
+    ``batch``: the Batch API's price (``batch_input_per_1m`` / ``batch_output_per_1m``); a model
+    without those columns is costed at its online price (an upper bound)."""
     entry = pricing.get(model)
     if not entry:
         return None
-    return float(entry.get("input_per_1m", 0.0)), float(entry.get("output_per_1m", 0.0))
+    online = float(entry.get("input_per_1m", 0.0)), float(entry.get("output_per_1m", 0.0))
+    if not batch:
+        return online
+    return (
+        float(entry.get("batch_input_per_1m", online[0])),
+        float(entry.get("batch_output_per_1m", online[1])),
+    )
 
 
 def cost_usd(

@@ -90,6 +90,28 @@ def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ih
     }
 
 
+def completion_row(row: dict, completion: Completion, batch_id: str | None = None) -> dict:
+    """A variant row from a model's answer (online or from a batch): copy and Rationale split,
+    ``failed`` with the reason when the answer is unusable or was cut off."""
+    parsed = split_copy_and_rationale(completion.text)
+    problem = parsed.problem
+    if completion.finish_reason == "length":
+        problem = "the answer was cut off at max_tokens"
+    return {
+        **row,
+        "variant_text": parsed.copy,
+        "rationale": parsed.rationale,
+        "raw_output": completion.text,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "latency_ms": round(completion.latency_ms, 1) if batch_id is None else None,
+        "generated_at": datetime.now(UTC),
+        "status": "failed" if problem else "ok",
+        "error": problem,
+        "batch_id": batch_id,
+    }
+
+
 async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> dict:
     row = _row(segment, product, prompt_set, writer, ihash)
     messages = prompt_set.render(segment, product)
@@ -109,24 +131,10 @@ async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> d
     stats.prompt_tokens += completion.prompt_tokens
     stats.completion_tokens += completion.completion_tokens
     stats.latencies_ms.append(completion.latency_ms)
-    parsed = split_copy_and_rationale(completion.text)
-    problem = parsed.problem
-    if completion.finish_reason == "length":
-        problem = "the answer was cut off at max_tokens"
-    if problem:
+    result = completion_row(row, completion)
+    if result["status"] == "failed":
         stats.failed += 1
-    return {
-        **row,
-        "variant_text": parsed.copy,
-        "rationale": parsed.rationale,
-        "raw_output": completion.text,
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "latency_ms": round(completion.latency_ms, 1),
-        "generated_at": datetime.now(UTC),
-        "status": "failed" if problem else "ok",
-        "error": problem,
-    }
+    return result
 
 
 async def generate_variants(

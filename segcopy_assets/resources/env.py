@@ -112,7 +112,24 @@ COPYWRITER_ENV = {
     "max_concurrency": "SEGCOPY_LLM_MAX_CONCURRENCY",
     "timeout_s": "SEGCOPY_LLM_TIMEOUT_S",
     "max_rps": "SEGCOPY_LLM_MAX_RPS",
+    "mode": "SEGCOPY_LLM_MODE",
+    "batch_min_pairs": "SEGCOPY_BATCH_MIN_PAIRS",
+    "batch_fallback": "SEGCOPY_BATCH_FALLBACK",
+    "batch_poll_s": "SEGCOPY_BATCH_POLL_S",
 }
+
+
+def _batch_settings() -> dict[str, object]:
+    """SEGCOPY_LLM_MODE, SEGCOPY_BATCH_MIN_PAIRS, SEGCOPY_BATCH_FALLBACK, SEGCOPY_BATCH_POLL_S."""
+    extra: dict[str, object] = {}
+    for field_name in ("mode", "batch_fallback"):
+        value = os.environ.get(COPYWRITER_ENV[field_name], "").strip()
+        if value:
+            extra[field_name] = value.lower()
+    for field_name, kind in (("batch_min_pairs", int), ("batch_poll_s", float)):
+        if os.environ.get(COPYWRITER_ENV[field_name]):
+            extra[field_name] = _env_number(COPYWRITER_ENV[field_name], kind)
+    return extra
 
 
 def copywriter_from_env() -> Copywriter:
@@ -130,7 +147,7 @@ def copywriter_from_env() -> Copywriter:
         if os.environ.get(name):
             api_key = dg.EnvVar(name)
             break
-    extra = _call_settings(COPYWRITER_ENV)
+    extra = {**_call_settings(COPYWRITER_ENV), **_batch_settings()}
     return _built(
         Copywriter,
         COPYWRITER_ENV,

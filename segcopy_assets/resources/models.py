@@ -31,8 +31,56 @@ class Copywriter(dg.ConfigurableResource):
         description="At most this many requests started per second (the endpoint's rate limit).",
     )
 
+    mode: Literal["online", "batch", "auto"] = Field(
+        default="online",
+        description="online calls, the provider's Batch API (half price, results within 24 h), "
+        "or auto: batch when a run has more than batch_min_pairs pairs to generate.",
+    )
+    batch_min_pairs: int = Field(default=5_000, ge=0, description="auto mode's threshold.")
+    batch_fallback: Literal["online", "next_batch"] = Field(
+        default="online",
+        description="Pairs a batch answered with an error or left out (expired): generated "
+        "online in the collecting run, or sent again with the next submission.",
+    )
+    batch_poll_s: float = Field(
+        default=30.0, ge=1, description="Seconds between polls of open batches (batch_sensor)."
+    )
+
     def prompt_set(self) -> PromptSet:
         return load_prompt_set(self.prompts_dir, backend=self.backend, model_override=self.model)
+
+    def batch_policy(self):
+        """How a run splits its pairs between online calls and the Batch API."""
+        from segcopy_assets.generation.batch_flow import BatchPolicy
+
+        if self.mode == "batch" and self.backend != "openai":
+            raise GenerationError(
+                "SEGCOPY_LLM_MODE=batch needs the openai backend (an OpenAI-compatible endpoint "
+                "with /v1/batches); the offline writer has no Batch API"
+            )
+        mode = self.mode if self.backend == "openai" else "online"
+        return BatchPolicy(mode=mode, min_pairs=self.batch_min_pairs, fallback=self.batch_fallback)
+
+    def batch_client(self):
+        """A sync client of the endpoint's Files and Batches API (close it after use)."""
+        from segcopy_assets.generation.batch_client import BatchClient
+
+        return BatchClient(
+            base_url=self.base_url,
+            api_key=self._key(),
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+        )
+
+    def _key(self) -> str:
+        if self.api_key:
+            return self.api_key
+        if not self.base_url:
+            raise GenerationError(
+                "the openai backend needs SEGCOPY_LLM_API_KEY (or OPENAI_API_KEY) or a "
+                "SEGCOPY_LLM_BASE_URL of a server that needs no key"
+            )
+        return "no-key"  # local servers (Ollama, vLLM, llama.cpp) accept any key
 
     def writer(self, prompt_set: PromptSet):
         """A fresh async writer for one run (use it with ``async with``)."""
@@ -42,17 +90,9 @@ class Copywriter(dg.ConfigurableResource):
             return OfflineWriter()
         from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 
-        key = self.api_key
-        if not key:
-            if not self.base_url:
-                raise GenerationError(
-                    "the openai backend needs SEGCOPY_LLM_API_KEY (or OPENAI_API_KEY) or a "
-                    "SEGCOPY_LLM_BASE_URL of a server that needs no key"
-                )
-            key = "no-key"  # local servers (Ollama, vLLM, llama.cpp) accept any key
         return ChatCompletionsWriter(
             base_url=self.base_url,
-            api_key=key,
+            api_key=self._key(),
             model=prompt_set.params.name,
             temperature=prompt_set.params.temperature,
             max_tokens=prompt_set.params.max_tokens,

@@ -29,6 +29,7 @@ GENERATION_JOURNAL = "generation_journal"  # completed calls of a run not yet wr
 JUDGE_ANSWERS = "judge_answers"  # the LLM judge's answers, cached by what it judged
 REVIEW_BATCHES = "review_batches"  # acceptance-sampling batches: members and the drawn sample
 CUSTOMER_SEGMENTS = "customer_segments"  # the activation table: one row per customer -> segment
+GENERATION_BATCHES = "generation_batches"  # Batch API submissions: one row per state change
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
@@ -60,6 +61,45 @@ VARIANT_SCHEMA = _schema(
         "generated_at": pl.Datetime("us", "UTC"),
         "status": pl.String,
         "error": pl.String,
+        # the provider batch that wrote it (null for an online call)
+        "batch_id": pl.String,
+    }
+)
+
+#: A pair of a batch: enough to build its variant row from the answer alone.
+BATCH_PAIR = pl.Struct(
+    {
+        "input_hash": pl.String,
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "summary_hash": pl.String,
+        "content_hash": pl.String,
+    }
+)
+
+#: Append-only: a batch's state is its row of highest state rank (batch_store.STATE_RANK); the
+#: intent row carries the pairs, the collected row the lines that came back without copy.
+GENERATION_BATCH_SCHEMA = _schema(
+    {
+        "batch_key": pl.String,  # request_key-part: the run-stable identity of one file
+        "request_key": pl.String,  # fingerprint of the submission's requests, model, prompt
+        "part": pl.Int64,
+        "parts": pl.Int64,
+        "state": pl.String,
+        "batch_id": pl.String,
+        "input_file_id": pl.String,
+        "output_file_id": pl.String,
+        "error_file_id": pl.String,
+        "model": pl.String,
+        "prompt_hash": pl.String,
+        "requests": pl.Int64,
+        "completed": pl.Int64,
+        "failed": pl.Int64,
+        "segment_ids": pl.List(pl.String),
+        "pairs": pl.List(BATCH_PAIR),
+        "line_errors": pl.List(pl.Struct({"input_hash": pl.String, "error": pl.String})),
+        "message": pl.String,
+        "recorded_at": pl.Datetime("us", "UTC"),
     }
 )
 

@@ -25,11 +25,18 @@ def read_reusable(path: str, input_hashes: list[str]) -> pl.DataFrame:
     """Earlier ``ok`` rows for any of these input hashes (from any segment)."""
     if not table_exists(path) or not input_hashes:
         return VARIANT_SCHEMA.to_frame()
-    return (
-        pl.scan_delta(path)
-        .filter((pl.col("status") == "ok") & pl.col("input_hash").is_in(input_hashes))
-        .select(list(VARIANT_SCHEMA))
-        .collect()
+    lf = pl.scan_delta(path).filter(
+        (pl.col("status") == "ok") & pl.col("input_hash").is_in(input_hashes)
+    )
+    return _select_schema(lf, VARIANT_SCHEMA).collect()
+
+
+def _select_schema(lf: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """``schema``'s columns; one the table predates reads as null (the next write merges it in)."""
+    present = set(lf.collect_schema().names())
+    return lf.select(
+        pl.col(name) if name in present else pl.lit(None, dtype).alias(name)
+        for name, dtype in schema.items()
     )
 
 
@@ -41,12 +48,7 @@ def read_segments(
     lf = pl.scan_delta(path)
     if segment_ids is not None:
         lf = lf.filter(pl.col("segment_id").is_in(segment_ids))
-    present = set(lf.collect_schema().names())
-    # a table written before a column was added reads it as null (the next write merges it in)
-    return lf.select(
-        pl.col(name) if name in present else pl.lit(None, dtype).alias(name)
-        for name, dtype in schema.items()
-    ).collect()
+    return _select_schema(lf, schema).collect()
 
 
 def unchanged(

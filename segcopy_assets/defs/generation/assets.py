@@ -12,6 +12,11 @@ from pydantic import Field
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.defs.failures import reported_as_failure
+from segcopy_assets.defs.generation.batching import (
+    batch_metadata,
+    batch_round,
+    waiting_observation,
+)
 from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
 from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
@@ -122,7 +127,7 @@ def _judge_pool(
     pairs: list[tuple[dict, dict]],
     hashes: list[str],
     reusable: pl.DataFrame,
-    config: VariantsConfig,
+    force_regenerate: bool,
     products: pl.DataFrame,
     segments: pl.DataFrame,
     copywriter: Copywriter,
@@ -130,9 +135,7 @@ def _judge_pool(
     judge: Judge,
 ) -> JudgePool | None:
     """A worker that judges variants while they are generated, for runs with many calls."""
-    calls = (
-        len(pairs) if config.force_regenerate else len(set(hashes) - set(reusable["input_hash"]))
-    )
+    calls = len(pairs) if force_regenerate else len(set(hashes) - set(reusable["input_hash"]))
     if calls < JUDGE_POOL_MIN_CALLS:
         return None
     context.log.info(f"{calls} call(s) to make: judging in a worker process as variants complete")
@@ -162,9 +165,13 @@ def _judge_pool(
     # Per-segment lineage: the segment_summaries table is read through the warehouse, so a
     # partition goes stale on ITS segment's definition, not on any change to the table.
     deps=[segment_definitions],
+    # in batch mode a run that submitted (or waits on) a provider batch writes nothing
+    output_required=False,
     description="A tailored variant of every product description for each segment, with a "
     "Rationale for the reviewer. Written straight to Delta, one commit per run, replacing "
-    "exactly the segments of the run; each variant's check verdicts go to variant_checks.",
+    "exactly the segments of the run; each variant's check verdicts go to variant_checks. "
+    "In batch mode (SEGCOPY_LLM_MODE) a run submits to the provider's Batch API and the run "
+    "batch_sensor requests when the batch ends collects.",
 )
 def description_variants(
     context: dg.AssetExecutionContext,
@@ -174,7 +181,7 @@ def description_variants(
     judge: Judge,
     warehouse: Warehouse,
     products: pl.DataFrame,
-) -> dg.MaterializeResult:
+):
     segment_ids = list(context.partition_keys)
     path = warehouse.table_path(DESCRIPTION_VARIANTS)
     _require_summaries_landed(context)
@@ -208,7 +215,19 @@ def description_variants(
         journaled = generation_journal.read_journal(journal_path, hashes)
         if journaled.height:
             context.log.info(f"{journaled.height} generation(s) recovered from an interrupted run")
-        reusable = pl.concat([variant_store.read_reusable(path, hashes), journaled])
+        written = variant_store.read_reusable(path, hashes)
+        policy = copywriter.batch_policy()
+        force = config.force_regenerate
+        if policy.mode != "online":  # forcing in batch mode: this refresh's answers only
+            base = journaled if force else pl.concat([written, journaled])
+            round_ = batch_round(context, copywriter, warehouse, prompt_set, pairs, hashes, base)
+            if round_ is not None and round_.must_wait:
+                context.log_event(waiting_observation(context, round_, warehouse))
+                return
+            harvested = round_.harvested if round_ is not None else journaled.clear()
+            reusable, force = pl.concat([base, harvested]), False
+        else:
+            reusable = pl.concat([written, journaled])
         writer = copywriter.writer(prompt_set)
         context.log.info(
             f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
@@ -220,7 +239,7 @@ def description_variants(
             pairs,
             hashes,
             reusable,
-            config,
+            force,
             products,
             segments,
             copywriter,
@@ -240,7 +259,7 @@ def description_variants(
                     prompt_set,
                     writer,
                     reusable=reusable,
-                    force_regenerate=config.force_regenerate,
+                    force_regenerate=force,
                     on_progress=lambda done, total: context.log.info(f"generated {done}/{total}"),
                     on_generated=on_generated,
                 )
@@ -300,12 +319,25 @@ def description_variants(
     _warn_failing(context, verdicts)
 
     cost = stats.cost_usd(prompt_set.price_per_1m())
+    batch_meta = (
+        batch_metadata(
+            rows,
+            set(written["input_hash"]),
+            prompt_set,
+            (stats.prompt_tokens, stats.completion_tokens),
+            policy.mode,
+        )
+        if policy.mode != "online"
+        else {}
+    )
+    # a batch's answers reach generate_variants through the cache: they are not reuse
+    batch_generated = int(batch_meta["batch_generated"].value) if batch_meta else 0
     p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
     metadata = {
         "segments": dg.MetadataValue.int(len(segment_ids)),
         "pairs": dg.MetadataValue.int(stats.pairs),
         "calls_made": dg.MetadataValue.int(stats.calls),
-        "reused": dg.MetadataValue.int(stats.reused),
+        "reused": dg.MetadataValue.int(stats.reused - batch_generated),
         "failed": dg.MetadataValue.int(stats.failed),
         "dagster/row_count": dg.MetadataValue.int(rows.height),
         "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
@@ -328,5 +360,6 @@ def description_variants(
         "variants_judged": dg.MetadataValue.int(judged_anew),
         "preview": dg.MetadataValue.md(_preview(rows, products)),
         **judge_metadata(judge, judge_stats),
+        **batch_meta,
     }
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(metadata=metadata)

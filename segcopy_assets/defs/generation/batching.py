@@ -1,0 +1,110 @@
+"""The Batch API path of ``description_variants`` (SEGCOPY_LLM_MODE=batch|auto).
+
+Before a run makes calls, ``batch_round`` hands the pairs the cache does not hold to
+``generation.batch_flow.prepare``: ended batches are collected into the journal, new pairs are
+submitted when the policy says batch. While a batch the run needs is still open the run writes
+no variants (an observation records the batches); the collect run that ``batch_sensor`` (or
+``segcopy run --wait``) requests then finds every answer in the cache.
+"""
+
+import dagster as dg
+import polars as pl
+
+from segcopy_assets.defs.metadata import cost_value
+from segcopy_assets.generation import batch_flow
+from segcopy_assets.generation.prompts import PromptSet, cost_usd
+from segcopy_assets.resources import Copywriter, Warehouse
+from segcopy_assets.storage import batch_store
+from segcopy_assets.storage.tables import GENERATION_BATCHES, GENERATION_JOURNAL
+
+
+def batch_round(
+    context: dg.AssetExecutionContext,
+    copywriter: Copywriter,
+    warehouse: Warehouse,
+    prompt_set: PromptSet,
+    pairs: list[tuple[dict, dict]],
+    hashes: list[str],
+    reusable: pl.DataFrame,
+) -> batch_flow.BatchRound | None:
+    """Collect, wait or submit for the pairs ``reusable`` does not hold; None in online mode."""
+    policy = copywriter.batch_policy()
+    if policy.mode == "online":
+        return None
+    held = set(reusable["input_hash"])
+    todo = {h: pair for pair, h in zip(pairs, hashes, strict=True) if h not in held}
+    store_path = warehouse.table_path(GENERATION_BATCHES)
+    if not todo:
+        return None
+    with copywriter.batch_client() as client:
+        return batch_flow.prepare(
+            store_path=store_path,
+            journal_path=warehouse.table_path(GENERATION_JOURNAL),
+            client=client,
+            policy=policy,
+            todo=todo,
+            prompt_set=prompt_set,
+            log=context.log.info,
+        )
+
+
+def waiting_observation(
+    context: dg.AssetExecutionContext, round_: batch_flow.BatchRound, warehouse: Warehouse
+) -> dg.AssetObservation:
+    """What a run that has to wait records instead of a materialization."""
+    waiting = round_.waiting
+    text = batch_store.summary(waiting)
+    context.log.info(
+        f"waiting on {text} for {round_.waiting_pairs} pair(s); no variants written. "
+        "batch_sensor requests the collect run when they end (or run `segcopy run --wait`)"
+    )
+    return dg.AssetObservation(
+        asset_key=context.asset_key,
+        metadata={
+            "llm_mode": "batch",
+            "batch_state": text,
+            "batch_ids": ", ".join(b or "" for b in waiting["batch_id"].to_list()),
+            "batches_submitted": dg.MetadataValue.int(len(round_.submitted)),
+            "batches_collected": dg.MetadataValue.int(len(round_.collected)),
+            "pairs_waiting": dg.MetadataValue.int(round_.waiting_pairs),
+            "segments": dg.MetadataValue.int(len(context.partition_keys)),
+            "generation_batches_uri": warehouse.table_path(GENERATION_BATCHES),
+        },
+    )
+
+
+def batch_metadata(
+    rows: pl.DataFrame,
+    already_written: set[str],
+    prompt_set: PromptSet,
+    online_tokens: tuple[int, int],
+    mode: str,
+) -> dict:
+    """Counts and costs of the variants of this run that a batch wrote (not yet in the table):
+    the estimated cost adds the online calls at the online price and the batch answers at the
+    batch price; ``online_equivalent_cost_usd`` is what all of them would cost online."""
+    fresh = rows.filter(
+        pl.col("batch_id").is_not_null() & ~pl.col("input_hash").is_in(list(already_written))
+    )
+    batch_tokens = (
+        int(fresh["prompt_tokens"].sum() or 0),
+        int(fresh["completion_tokens"].sum() or 0),
+    )
+    model = prompt_set.params.name
+    online_cost = cost_usd(*online_tokens, prompt_set.price_per_1m())
+    batch_cost = cost_usd(*batch_tokens, prompt_set.price_per_1m(batch=True))
+    equivalent = cost_usd(
+        online_tokens[0] + batch_tokens[0],
+        online_tokens[1] + batch_tokens[1],
+        prompt_set.price_per_1m(),
+    )
+    total = None if online_cost is None or batch_cost is None else online_cost + batch_cost
+    return {
+        "llm_mode": mode,
+        "batch_generated": dg.MetadataValue.int(fresh.height),
+        "batch_prompt_tokens": dg.MetadataValue.int(batch_tokens[0]),
+        "batch_completion_tokens": dg.MetadataValue.int(batch_tokens[1]),
+        "batch_ids": ", ".join(sorted(set(fresh["batch_id"].to_list()))) or "none",
+        "estimated_cost_usd": cost_value(total, model),
+        "online_equivalent_cost_usd": cost_value(equivalent, model),
+    }
