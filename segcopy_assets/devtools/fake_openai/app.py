@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .batches import BatchAPI
 from .faults import FaultScript, _format_seconds, error_body
 from .replies import ReplyFormat, count_tokens, default_reply, message_text
 from .stats import RequestStats
@@ -33,8 +34,13 @@ class _ServerStopping(Exception):
     pass
 
 
-class ChatCompletionsApp(FaultScript, RequestStats):
-    """Handlers for ``POST /v1/chat/completions`` and ``GET /v1/models``.
+class _ResponderFailed(Exception):
+    pass
+
+
+class ChatCompletionsApp(BatchAPI, FaultScript, RequestStats):
+    """Handlers for ``POST /v1/chat/completions`` and ``GET /v1/models``; ``BatchAPI`` adds the
+    Files and Batch APIs.
 
     The attributes below are set by ``FakeOpenAIServer.__init__`` (configuration) and while the
     server runs (event loop, stop event, waiters)."""
@@ -65,6 +71,15 @@ class ChatCompletionsApp(FaultScript, RequestStats):
             routes=[
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/v1/models", self._list_models, methods=["GET"]),
+                Route("/v1/files", self._files_create, methods=["POST"]),
+                Route("/v1/files", self._files_list, methods=["GET"]),
+                Route("/v1/files/{file_id}", self._files_retrieve, methods=["GET"]),
+                Route("/v1/files/{file_id}", self._files_delete, methods=["DELETE"]),
+                Route("/v1/files/{file_id}/content", self._files_content, methods=["GET"]),
+                Route("/v1/batches", self._batches_create, methods=["POST"]),
+                Route("/v1/batches", self._batches_list, methods=["GET"]),
+                Route("/v1/batches/{batch_id}", self._batches_retrieve, methods=["GET"]),
+                Route("/v1/batches/{batch_id}/cancel", self._batches_cancel, methods=["POST"]),
             ],
             exception_handlers={404: self._not_found, 405: self._not_allowed},
         )
@@ -277,7 +292,42 @@ class ChatCompletionsApp(FaultScript, RequestStats):
             hang = self._hangs.popleft() if self._hangs else None
         if hang:
             await self._sleep(hang)
+        try:
+            reply = self._reply(body)
+        except _ResponderFailed as exc:
+            return self._error(500, str(exc), "responder_error")
 
+        delay_ms = self.latency_ms
+        if self.jitter_ms:
+            delay_ms += self._rng.uniform(-self.jitter_ms, self.jitter_ms)
+        delay = max(0.0, delay_ms / 1000.0)
+        if self.output_tokens_per_s and self.output_tokens_per_s > 0:
+            delay += reply[2] / self.output_tokens_per_s
+        await self._sleep(delay)
+
+        payload, request_id = self._completion(body, reply, count_usage=True)
+        return JSONResponse(
+            payload,
+            headers={"x-request-id": request_id, "openai-processing-ms": str(int(delay * 1000))},
+        )
+
+    def _complete(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+        """Answer a validated chat body at once (no hang, no latency, not counted in the chat
+        stats): (HTTP status, JSON body, request id). Used for the lines of a batch."""
+        try:
+            reply = self._reply(body)
+        except _ResponderFailed as exc:
+            with self._lock:
+                self._id_counter += 1
+                request_id = f"req_fake{self._id_counter:010d}"
+            return 500, error_body(500, str(exc)), request_id
+        payload, request_id = self._completion(body, reply, count_usage=False)
+        return 200, payload, request_id
+
+    def _reply(self, body: dict[str, Any]) -> tuple[str, int, int, str]:
+        """(content, prompt_tokens, completion_tokens, finish_reason): the responder's (or the
+        default) reply, truncated to max_tokens if ``honor_max_tokens``. A responder exception is
+        recorded in ``errors`` and raised as _ResponderFailed."""
         try:
             if self.responder is not None:
                 content = self.responder(body)
@@ -286,9 +336,7 @@ class ChatCompletionsApp(FaultScript, RequestStats):
         except Exception as exc:  # noqa: BLE001 - reported as a 500 like a real server would
             with self._lock:
                 self._errors.append(f"{type(exc).__name__}: {exc}")
-            return self._error(
-                500, f"The responder raised {type(exc).__name__}.", "responder_error"
-            )
+            raise _ResponderFailed(f"The responder raised {type(exc).__name__}.") from exc
         content = "" if content is None else str(content)
 
         prompt_tokens = count_tokens(
@@ -311,22 +359,22 @@ class ChatCompletionsApp(FaultScript, RequestStats):
             content = " ".join(words[:keep])
             completion_tokens = count_tokens(content)
             finish_reason = "length"
+        return content, prompt_tokens, completion_tokens, finish_reason
 
-        delay_ms = self.latency_ms
-        if self.jitter_ms:
-            delay_ms += self._rng.uniform(-self.jitter_ms, self.jitter_ms)
-        delay = max(0.0, delay_ms / 1000.0)
-        if self.output_tokens_per_s and self.output_tokens_per_s > 0:
-            delay += completion_tokens / self.output_tokens_per_s
-        await self._sleep(delay)
-
+    def _completion(
+        self, body: dict[str, Any], reply: tuple[str, int, int, str], *, count_usage: bool
+    ) -> tuple[dict[str, Any], str]:
+        """(chat.completion JSON, request id) for a reply; ``count_usage`` adds its tokens to
+        ``usage_totals``."""
+        content, prompt_tokens, completion_tokens, finish_reason = reply
         requested_n = body.get("n")
         n = requested_n if isinstance(requested_n, int) and requested_n > 0 else 1
         with self._lock:
             self._id_counter += 1
             ident = self._id_counter
-            self._prompt_tokens += prompt_tokens
-            self._completion_tokens += completion_tokens * n
+            if count_usage:
+                self._prompt_tokens += prompt_tokens
+                self._completion_tokens += completion_tokens * n
         payload = {
             "id": f"chatcmpl-fake{ident:010d}",
             "object": "chat.completion",
@@ -348,10 +396,4 @@ class ChatCompletionsApp(FaultScript, RequestStats):
                 "total_tokens": prompt_tokens + completion_tokens * n,
             },
         }
-        return JSONResponse(
-            payload,
-            headers={
-                "x-request-id": f"req_fake{ident:010d}",
-                "openai-processing-ms": str(int(delay * 1000)),
-            },
-        )
+        return payload, f"req_fake{ident:010d}"

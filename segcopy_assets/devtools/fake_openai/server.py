@@ -2,7 +2,8 @@
 
 It binds a free port on 127.0.0.1 (by default) and is started and stopped by ``start``/``stop`` or
 as a context manager. The request handling is ``ChatCompletionsApp`` (app.py), the scripted faults
-``FaultScript`` (faults.py) and the counters ``RequestStats`` (stats.py).
+``FaultScript`` (faults.py), the counters ``RequestStats`` (stats.py), the Files and Batch APIs
+``FileStore`` (files.py) and ``BatchAPI`` (batches.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .replies import ReplyFormat
 
 
 class FakeOpenAIServer(ChatCompletionsApp):
-    """Fake OpenAI chat-completions server on 127.0.0.1 (see the package docstring).
+    """Fake OpenAI chat-completions (and Files/Batch) server on 127.0.0.1 (see the package docstring).
 
     All configuration attributes may be changed while the server runs (e.g. ``srv.latency_ms = 0``);
     changes apply to requests that arrive afterwards.
@@ -45,6 +46,10 @@ class FakeOpenAIServer(ChatCompletionsApp):
         reply_format: ReplyFormat = "bold",
         honor_max_tokens: bool = True,
         models: tuple[str, ...] | list[str] = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"),
+        batch_polls: int = 2,
+        batch_line_error_rate: float = 0.0,
+        batch_cancel_completed_fraction: float = 0.0,
+        batch_single_model: bool = False,
         seed: int | None = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -69,6 +74,10 @@ class FakeOpenAIServer(ChatCompletionsApp):
         self.reply_format = reply_format
         self.honor_max_tokens = honor_max_tokens
         self.models = list(models)
+        self.batch_polls = batch_polls
+        self.batch_line_error_rate = batch_line_error_rate
+        self.batch_cancel_completed_fraction = batch_cancel_completed_fraction
+        self.batch_single_model = batch_single_model
         self.host = host
         self.backlog = backlog
         self.log_level = log_level
@@ -84,6 +93,8 @@ class FakeOpenAIServer(ChatCompletionsApp):
         self._in_flight = 0
         self._id_counter = 0
         self._init_stats()
+        self._init_file_store()
+        self._init_batches(seed)
 
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
