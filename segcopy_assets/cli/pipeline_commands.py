@@ -69,6 +69,7 @@ def cmd_run(args) -> int:
     from segcopy_assets.pipeline import run_pipeline
     from segcopy_assets.resources import resources_from_env
     from segcopy_assets.resources.env import env_flag
+    from segcopy_assets.storage import delta
     from segcopy_assets.storage.tables import REPORTED
 
     try:
@@ -97,6 +98,9 @@ def cmd_run(args) -> int:
     print("\nTables (Delta):")
     for table in REPORTED:
         path = resources["warehouse"].table_path(table)
+        if not delta.table_exists(path):  # batch mode: variants not collected yet
+            print(f"  {table:<30} {'not written yet':>14}  {path}")
+            continue
         rows = pl.scan_delta(path).select(pl.len()).collect().item()
         print(f"  {table:<30} {rows:>9,} rows  {path}")
     m = report.variant_metadata

@@ -159,11 +159,14 @@ def collect(store_path: str, journal_path: str, client: BatchClient, batch: dict
     return pl.DataFrame(rows, schema=VARIANT_SCHEMA) if rows else VARIANT_SCHEMA.to_frame()
 
 
-def adopt_orphan(store_path: str, client: BatchClient, batch: dict) -> dict | None:
+def adopt_orphan(
+    store_path: str, client: BatchClient, batch: dict, log: Log = print
+) -> dict | None:
     """An intent without a batch id: the provider's batch of that key, recorded; else None."""
     remote = client.find(batch["request_key"], batch["part"])
     if remote is None:
         return None
+    log(f"re-attached to batch {remote.id} found under key {batch['batch_key']} (no id recorded)")
     row = _state_row(batch, remote)
     batch_store.append(store_path, [row])
     return {**batch, **{k: v for k, v in row.items() if v is not None}}
@@ -297,7 +300,7 @@ def prepare(
     live = []
     for batch in batches.iter_rows(named=True):
         if batch["state"] == "intent" and not batch["batch_id"]:
-            batch = adopt_orphan(store_path, client, batch) or batch
+            batch = adopt_orphan(store_path, client, batch, log) or batch
         if batch["state"] in batch_store.OPEN and batch["batch_id"]:
             batch = refresh(store_path, client, batch)
         if batch["state"] in batch_store.ENDED:

@@ -73,8 +73,11 @@ class Copywriter(dg.ConfigurableResource):
         )
 
     def _key(self) -> str:
-        if self.api_key:
-            return self.api_key
+        key: object = self.api_key
+        if isinstance(key, dg.EnvVar):  # used outside a run (segcopy run --wait, preview)
+            key = key.get_value()
+        if key:
+            return str(key)
         if not self.base_url:
             raise GenerationError(
                 "the openai backend needs SEGCOPY_LLM_API_KEY (or OPENAI_API_KEY) or a "

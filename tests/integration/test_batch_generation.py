@@ -1,0 +1,163 @@
+"""Batch generation end to end in process (issue 16): ``run_pipeline`` against the fake
+endpoint's Files and Batches API, the state table, re-attaching after a crash, fallbacks, cost."""
+
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
+from segcopy_assets.pipeline import PipelineFailed, run_pipeline
+from segcopy_assets.resources import Copywriter
+from segcopy_assets.storage import batch_store
+from segcopy_assets.storage.tables import DESCRIPTION_VARIANTS, GENERATION_BATCHES
+
+KEY = "sk-batch-test"
+PAIRS = 196
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenAIServer(api_key=KEY, batch_polls=2) as srv:
+        yield srv
+
+
+@pytest.fixture
+def build(tmp_path, sample_tables, make_resources, prompts_dir, fake):
+    """``build(name, **copywriter_fields)`` → resources on their own warehouse and CDP copy."""
+
+    def make(name: str = "w", **fields) -> dict:
+        root = tmp_path / name
+        customers, products = root / "cdp_customers", root / "products"
+        if not customers.exists():
+            shutil.copytree(sample_tables["customers"], customers)
+            shutil.copytree(sample_tables["products"], products)
+        settings = dict(
+            backend="openai",
+            base_url=fake.base_url,
+            api_key=KEY,
+            prompts_dir=str(prompts_dir),
+            mode="batch",
+            batch_poll_s=1,
+            max_retries=0,
+        )
+        settings.update(fields)
+        tables = {"customers": str(customers), "products": str(products)}
+        return make_resources(root, tables, copywriter=Copywriter(**settings))
+
+    return make
+
+
+def variants(resources) -> pl.DataFrame:
+    return pl.read_delta(resources["warehouse"].table_path(DESCRIPTION_VARIANTS))
+
+
+def batches(resources) -> pl.DataFrame:
+    return batch_store.current(resources["warehouse"].table_path(GENERATION_BATCHES))
+
+
+def no_sleep(_seconds: float) -> None:
+    """--wait without waiting: the fake advances a batch on every retrieve."""
+
+
+@pytest.fixture(autouse=True)
+def _fast_wait(monkeypatch):
+    import segcopy_assets.batch_waiting as waiting
+
+    monkeypatch.setattr(waiting.time, "sleep", no_sleep)
+
+
+def test_one_batch_submitted_then_collected_and_a_rerun_pays_nothing(build, fake, instance):
+    resources = build()
+    report = run_pipeline(instance, resources)  # submits, does not wait
+    assert report.variant_metadata["segments_waiting_on_batches"] == 14
+    assert fake.batch_create_count == 1 and fake.call_count == 0
+    [batch] = batches(resources).iter_rows(named=True)
+    assert batch["state"] in batch_store.OPEN and batch["requests"] == PAIRS
+    assert len(batch["segment_ids"]) == 14
+    # the waiting run recorded an observation, no materialization
+    assert not instance.fetch_materializations(dg.AssetKey(DESCRIPTION_VARIANTS), limit=5).records
+
+    report = run_pipeline(instance, resources, wait=True)
+    rows = variants(resources)
+    assert rows.height == PAIRS and (rows["status"] == "ok").all()
+    assert rows["batch_id"].unique().to_list() == [batch["batch_id"]]
+    m = report.variant_metadata
+    assert (m["batch_generated"], m["calls_made"], m["failed"]) == (PAIRS, 0, 0)
+    assert fake.batch_create_count == 1 and fake.call_count == 0
+    assert fake.batch_lines_executed == PAIRS
+    assert batches(resources)["state"].to_list() == ["collected"]
+    assert report.published == 0 and report.check_results["coverage"]
+
+    run_pipeline(instance, resources, wait=True)  # nothing stale: no request of any kind
+    assert (fake.batch_create_count, fake.call_count, fake.batch_lines_executed) == (1, 0, PAIRS)
+
+
+def test_batch_cost_is_half_the_online_cost_of_the_same_pairs(build, fake, instance):
+    online = run_pipeline(instance, build("online", mode="online")).variant_metadata
+    batch = run_pipeline(instance, build("batch"), wait=True).variant_metadata
+    assert online["calls_made"] == PAIRS and batch["batch_generated"] == PAIRS
+    assert online["estimated_cost_usd"] > 0
+    assert batch["estimated_cost_usd"] == pytest.approx(
+        online["estimated_cost_usd"] / 2, abs=2e-6
+    )  # 6 decimals
+    assert batch["online_equivalent_cost_usd"] == pytest.approx(online["estimated_cost_usd"])
+
+
+@pytest.mark.parametrize("fallback", ["online", "next_batch"])
+def test_line_errors_and_an_expiry_lose_nothing(build, fake, instance, fallback):
+    fake.batch_line_error_rate = 0.1
+    fake.expire_next_batch(completed_fraction=0.5)
+    resources = build(batch_fallback=fallback)
+    report = run_pipeline(instance, resources, wait=True)
+    rows = variants(resources)
+    assert rows.height == PAIRS and rows.select("segment_id", "product_id").is_unique().all()
+    from_batch = rows.filter(pl.col("batch_id").is_not_null()).height
+    current = batches(resources)
+    assert current["state"].to_list() == ["collected"] * current.height
+    first = current.row(0, named=True)
+    assert first["completed"] + first["failed"] == PAIRS and first["failed"] >= PAIRS // 2
+    if fallback == "online":  # the lines without copy were written online by the collect run
+        assert fake.batch_create_count == 1
+        assert fake.call_count == first["failed"] == PAIRS - from_batch
+        assert report.variant_metadata["calls_made"] == first["failed"]
+    else:  # sent again in the next batch(es), until none failed (line errors are per custom_id)
+        assert fake.batch_create_count >= 2 and fake.call_count == 0
+    ok = rows.filter(pl.col("status") == "ok").height
+    failed = rows.filter(pl.col("status") == "failed").height
+    assert ok + failed == PAIRS
+
+
+def test_a_crash_between_create_and_the_state_write_re_attaches(build, fake, instance):
+    resources = build(timeout_s=0.5)
+    fake.hang_next_batch_create(5, after_create=True)
+    with pytest.raises(PipelineFailed):
+        run_pipeline(instance, resources)
+    assert len(fake.batches) == 1
+    assert batches(resources)["state"].to_list() == ["intent"]  # no batch id recorded
+    run_pipeline(instance, resources, wait=True)
+    assert fake.batch_create_count == 1 and len(fake.batches) == 1
+    assert variants(resources).height == PAIRS and fake.batch_lines_executed == PAIRS
+
+
+def test_a_crash_between_upload_and_create_reuses_the_file(build, fake, instance):
+    resources = build(timeout_s=0.5)
+    fake.hang_next_batch_create(5, after_create=False)
+    with pytest.raises(PipelineFailed):
+        run_pipeline(instance, resources)
+    assert len(fake.batches) == 0 and len(fake.files) == 1
+    run_pipeline(instance, resources, wait=True)
+    assert len(fake.batches) == 1 and len(fake.files) == 2  # the request file + the output file
+    assert variants(resources).height == PAIRS
+
+
+def test_auto_mode_goes_online_below_the_threshold_and_batch_mode_needs_an_endpoint(
+    build, fake, instance, prompts_dir
+):
+    resources = build(mode="auto", batch_min_pairs=PAIRS)  # 196 is not more than 196
+    report = run_pipeline(instance, resources)
+    assert report.variant_metadata["calls_made"] == PAIRS and fake.batch_create_count == 0
+    offline = build("offline", backend="offline", base_url=None, api_key=None)
+    with pytest.raises(PipelineFailed, match="SEGCOPY_LLM_MODE=batch needs the openai backend"):
+        run_pipeline(instance, offline)
