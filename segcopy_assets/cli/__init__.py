@@ -4,7 +4,7 @@ review variants."""
 import argparse
 import sys
 
-from segcopy_assets.cli import pipeline_commands, review_commands
+from segcopy_assets.cli import batch_commands, pipeline_commands, review_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,6 +12,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     pipeline_commands.add_commands(sub)
     review_commands.add_commands(sub)
+    batch_commands.add_commands(sub)
     return parser
 
 

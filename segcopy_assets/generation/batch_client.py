@@ -97,6 +97,10 @@ class BatchClient:
         with self._refusals(f"show batch {batch_id}"):
             return self._client.batches.retrieve(batch_id)
 
+    def cancel(self, batch_id: str) -> Batch:
+        with self._refusals(f"cancel batch {batch_id}"):
+            return self._client.batches.cancel(batch_id)
+
     def download(self, file_id: str | None) -> str | None:
         if not file_id:
             return None

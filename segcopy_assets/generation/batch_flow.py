@@ -172,6 +172,14 @@ def adopt_orphan(
     return {**batch, **{k: v for k, v in row.items() if v is not None}}
 
 
+def cancel(store_path: str, client: BatchClient, batch: dict) -> dict:
+    """Ask the provider to stop an open batch; what it finished is collected as usual and the
+    rest falls back like the lines of an expired batch."""
+    row = _state_row(batch, client.cancel(batch["batch_id"]))
+    batch_store.append(store_path, [row])
+    return {**batch, **{k: v for k, v in row.items() if v is not None}}
+
+
 def poll_open(store_path: str, client: BatchClient, log: Log = print) -> pl.DataFrame:
     """Refresh every open batch with an id; returns the ended, not yet collected ones."""
     batches = batch_store.current(store_path)

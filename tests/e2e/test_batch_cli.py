@@ -79,6 +79,18 @@ def test_killed_submissions_re_attach_and_wait_collects_everything(
         assert variants["batch_id"].to_list() == [srv.batches[0]["id"]] * 196
         assert "Batch API: 196 variant(s) from batches" in done.stdout, done.stdout[-2000:]
 
+        listed = subprocess.run(
+            [segcopy_exe, "batch", "list", "--all"],
+            cwd=repo_root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        assert srv.batches[0]["id"] in listed.stdout and "collected" in listed.stdout
+        assert "196" in listed.stdout, listed.stdout
+
         # 4. nothing changed: no batch, no line, no call
         lines = srv.batch_lines_executed
         again = subprocess.run(

@@ -161,3 +161,38 @@ def test_auto_mode_goes_online_below_the_threshold_and_batch_mode_needs_an_endpo
     offline = build("offline", backend="offline", base_url=None, api_key=None)
     with pytest.raises(PipelineFailed, match="SEGCOPY_LLM_MODE=batch needs the openai backend"):
         run_pipeline(instance, offline)
+
+
+def test_a_cancelled_batch_keeps_what_it_finished_and_the_rest_goes_online(build, fake, instance):
+    from segcopy_assets.generation import batch_flow
+
+    fake.batch_cancel_completed_fraction = 0.25
+    resources = build()
+    run_pipeline(instance, resources)
+    [batch] = batches(resources).iter_rows(named=True)
+    path = resources["warehouse"].table_path(GENERATION_BATCHES)
+    with resources["copywriter"].batch_client() as client:
+        assert batch_flow.cancel(path, client, batch)["state"] == "cancelling"
+    report = run_pipeline(instance, resources, wait=True)
+    rows = variants(resources)
+    assert rows.height == PAIRS and (rows["status"] == "ok").all()
+    from_batch = rows.filter(pl.col("batch_id").is_not_null()).height
+    assert from_batch == round(PAIRS * 0.25)
+    assert fake.call_count == report.variant_metadata["calls_made"] == PAIRS - from_batch
+    assert batches(resources)["state"].to_list() == ["collected"]
+
+
+def test_a_split_submission_is_several_batches_each_collected_once(
+    build, fake, instance, monkeypatch
+):
+    from segcopy_assets.generation import batch_flow
+
+    policy = batch_flow.BatchPolicy
+    monkeypatch.setattr(batch_flow, "BatchPolicy", lambda **kw: policy(**{**kw, "max_lines": 50}))
+    resources = build()
+    run_pipeline(instance, resources, wait=True)
+    current = batches(resources)
+    assert current.height == 4 and current["requests"].to_list() == [50, 50, 50, 46]
+    assert current["state"].to_list() == ["collected"] * 4 and len(fake.batches) == 4
+    rows = variants(resources)
+    assert rows.height == PAIRS and rows["batch_id"].n_unique() == 4
