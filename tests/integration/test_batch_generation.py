@@ -11,7 +11,11 @@ from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 from segcopy_assets.pipeline import PipelineFailed, run_pipeline
 from segcopy_assets.resources import Copywriter
 from segcopy_assets.storage import batch_store
-from segcopy_assets.storage.tables import DESCRIPTION_VARIANTS, GENERATION_BATCHES
+from segcopy_assets.storage.tables import (
+    DESCRIPTION_VARIANTS,
+    GENERATION_BATCHES,
+    GENERATION_JOURNAL,
+)
 
 KEY = "sk-batch-test"
 PAIRS = 196
@@ -89,6 +93,9 @@ def test_one_batch_submitted_then_collected_and_a_rerun_pays_nothing(build, fake
     assert fake.batch_lines_executed == PAIRS
     assert batches(resources)["state"].to_list() == ["collected"]
     assert report.published == 0 and report.check_results["coverage"]
+    # the answers went through the journal, which the written segments left empty
+    journal = resources["warehouse"].table_path(GENERATION_JOURNAL)
+    assert pl.read_delta(journal).height == 0
 
     run_pipeline(instance, resources, wait=True)  # nothing stale: no request of any kind
     assert (fake.batch_create_count, fake.call_count, fake.batch_lines_executed) == (1, 0, PAIRS)

@@ -216,6 +216,7 @@ def description_variants(
         if journaled.height:
             context.log.info(f"{journaled.height} generation(s) recovered from an interrupted run")
         written = variant_store.read_reusable(path, hashes)
+        harvested = journaled.clear()  # answers a batch returned to this run
         policy = copywriter.batch_policy()
         force = config.force_regenerate
         if policy.mode != "online":  # forcing in batch mode: this refresh's answers only
@@ -224,7 +225,8 @@ def description_variants(
             if round_ is not None and round_.must_wait:
                 context.log_event(waiting_observation(context, round_, warehouse))
                 return
-            harvested = round_.harvested if round_ is not None else journaled.clear()
+            if round_ is not None:
+                harvested = round_.harvested
             reusable, force = pl.concat([base, harvested]), False
         else:
             reusable = pl.concat([written, journaled])
@@ -299,7 +301,7 @@ def description_variants(
         context.log.info(
             f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})"
         )
-    if stats.calls or journaled.height:
+    if stats.calls or journaled.height or harvested.height:
         try:
             generation_journal.forget_segments(journal_path, segment_ids)
         except Exception as exc:  # the variants are written; stale journal rows only cost disk
