@@ -300,11 +300,24 @@ def prepare(
     policy: BatchPolicy,
     todo: dict[str, tuple[dict, dict]],
     prompt_set: PromptSet,
+    segment_ids: list[str] | None = None,
     log: Log = print,
 ) -> BatchRound:
-    """Adopt, refresh, collect, then decide (module docstring). ``todo``: input hash → pair."""
+    """Adopt, refresh, collect, then decide (module docstring). ``todo``: input hash → pair.
+
+    ``segment_ids``: the run's segments; an ended batch of theirs is collected even when none
+    of its answers is wanted any more (its segment moved meanwhile), so it does not stay open."""
     result = BatchRound()
-    batches = batch_store.covering(batch_store.current(store_path), set(todo))
+    current = batch_store.current(store_path)
+    batches = batch_store.covering(current, set(todo))
+    if segment_ids:
+        wanted = set(segment_ids)
+        stale_ended = current.filter(
+            pl.col("state").is_in(batch_store.ENDED)
+            & ~pl.col("batch_key").is_in(batches["batch_key"].to_list())
+            & pl.col("segment_ids").list.eval(pl.element().is_in(list(wanted))).list.any()
+        )
+        batches = pl.concat([batches, stale_ended])
     live = []
     for batch in batches.iter_rows(named=True):
         if batch["state"] == "intent" and not batch["batch_id"]:

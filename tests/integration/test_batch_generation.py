@@ -203,3 +203,31 @@ def test_a_split_submission_is_several_batches_each_collected_once(
     assert current["state"].to_list() == ["collected"] * 4 and len(fake.batches) == 4
     rows = variants(resources)
     assert rows.height == PAIRS and rows["batch_id"].n_unique() == 4
+
+
+def test_a_segment_that_moves_again_while_its_batch_runs(build, fake, instance):
+    resources = build()
+    run_pipeline(instance, resources, wait=True)  # batch 1: every pair, collected
+    customers = resources["cdp"].delta_path
+    moved = (pl.col("preferred_subcategory") == "E-Bikes") & (pl.col("predicted_clv_tier") == "Low")
+
+    def move(region: str) -> None:
+        pl.read_delta(customers).with_columns(
+            pl.when(moved).then(pl.lit(region)).otherwise(pl.col("region")).alias("region")
+        ).write_delta(customers, mode="overwrite")
+
+    move("Mountain West")
+    run_pipeline(instance, resources)  # batch 2: the moved segment's 14 new pairs
+    move("Pacific Northwest")
+    run_pipeline(instance, resources)  # batch 3: moved again; batch 2's answers are unwanted
+    assert fake.batch_create_count == 3
+    second, third = fake.batches[1]["id"], fake.batches[2]["id"]
+    assert len(fake.batch_requests(third)) == 14
+    run_pipeline(instance, resources, wait=True)
+    # batch 2 is collected too (it ended, for a segment of the run): nothing stays open
+    assert batches(resources)["state"].to_list() == ["collected"] * 3
+    rows = variants(resources)
+    assert rows.height == PAIRS and (rows["status"] == "ok").all()
+    moved_rows = rows.filter(pl.col("segment_id") == "e-bikes--core")
+    assert moved_rows["batch_id"].unique().to_list() == [third]
+    assert second not in rows["batch_id"].to_list() and fake.call_count == 0

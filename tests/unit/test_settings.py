@@ -28,6 +28,26 @@ import pytest
             "50",
             "SEGCOPY_PLACE_SHARE_THRESHOLD: Input should be less than or equal to 1",
         ),
+        (
+            "SEGCOPY_LLM_MODE",
+            "nightly",
+            "SEGCOPY_LLM_MODE: Input should be 'online', 'batch' or 'auto'",
+        ),
+        (
+            "SEGCOPY_BATCH_FALLBACK",
+            "drop",
+            "SEGCOPY_BATCH_FALLBACK: Input should be 'online' or 'next_batch'",
+        ),
+        (
+            "SEGCOPY_BATCH_POLL_S",
+            "0.1",
+            "SEGCOPY_BATCH_POLL_S: Input should be greater than or equal to 1",
+        ),
+        (
+            "SEGCOPY_BATCH_MIN_PAIRS",
+            "many",
+            "SEGCOPY_BATCH_MIN_PAIRS must be a number, not 'many'",
+        ),
     ],
 )
 def test_bad_setting_fails_before_anything_runs(variable, value, expected, monkeypatch, free_port):

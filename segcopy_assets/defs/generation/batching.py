@@ -44,6 +44,7 @@ def batch_round(
             policy=policy,
             todo=todo,
             prompt_set=prompt_set,
+            segment_ids=list(context.partition_keys),
             log=context.log.info,
         )
 
