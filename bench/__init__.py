@@ -178,6 +178,9 @@ def _serve_fake(conn, options: dict) -> None:  # runs in the spawned child
                             else 0.0,
                             "max_admitted_in_any_1s": _max_in_window(accepted, 1.0),
                             "server_cpu_s": time.process_time(),
+                            "batches_created": len(server.batches),
+                            "batch_lines": server.batch_lines_executed,
+                            "files_uploaded": server.file_upload_count,
                         },
                     )
                 )

@@ -117,7 +117,7 @@ def cmd_run(args) -> int:
     print(
         f"Variants: {m.get('pairs')} pairs, {m.get('calls_made')} generated, {m.get('reused')} reused, "
         f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
-        f"prompt hash {m.get('prompt_hash')}"
+        f"prompt hash {m.get('prompt_hash')}; estimated cost {m.get('estimated_cost_usd')}"
     )
     if "judge_calls" in m:
         print(

@@ -231,3 +231,35 @@ def test_a_segment_that_moves_again_while_its_batch_runs(build, fake, instance):
     moved_rows = rows.filter(pl.col("segment_id") == "e-bikes--core")
     assert moved_rows["batch_id"].unique().to_list() == [third]
     assert second not in rows["batch_id"].to_list() and fake.call_count == 0
+
+
+def test_batch_sensor_requests_one_collect_run_per_ended_batch(build, fake, instance):
+    from segcopy_assets.dagster_compat import partition_loading_context
+    from segcopy_assets.defs.generation.batch_sensor import batch_sensor
+    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
+
+    resources = build()
+    defs = dg.Definitions(
+        assets=ALL_ASSETS, asset_checks=ALL_CHECKS, sensors=ALL_SENSORS, resources=resources
+    )
+
+    def tick():
+        context = dg.build_sensor_context(instance=instance, resources=resources, definitions=defs)
+        with partition_loading_context(dynamic_partitions_store=instance):
+            return batch_sensor.evaluate_tick(context)
+
+    assert "no batch submitted yet" in tick().skip_message
+    run_pipeline(instance, resources)  # submits
+    first = tick()  # retrieve 1 of 2: in progress
+    assert not first.run_requests and "in_progress 0/196 still open" in first.skip_message
+    ended = tick()  # retrieve 2: completed -> one range run over the batch's 14 segments
+    [request] = ended.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "cycling-apparel--core"
+    assert request.tags["dagster/asset_partition_range_end"] == "tents--high-value"
+    assert request.tags["segcopy/reason"] == f"batch-{fake.batches[0]['id']}"
+    again = tick()  # not collected yet: the same run key, which the daemon runs once
+    assert [r.run_key for r in again.run_requests] == [request.run_key]
+    states = batches(resources)["state"].to_list()
+    assert states == ["completed"]
+    run_pipeline(instance, resources)  # the collect run (what the daemon would launch)
+    assert "no open batch" in tick().skip_message
