@@ -263,3 +263,20 @@ def test_batch_sensor_requests_one_collect_run_per_ended_batch(build, fake, inst
     assert states == ["completed"]
     run_pipeline(instance, resources)  # the collect run (what the daemon would launch)
     assert "no open batch" in tick().skip_message
+
+
+@pytest.mark.parametrize("after_store", [False, True])
+def test_a_crash_during_the_upload_uploads_once_more_at_most(build, fake, instance, after_store):
+    resources = build(timeout_s=0.5)
+    fake.hang_next_file_upload(5, after_store=after_store)
+    with pytest.raises(PipelineFailed):
+        run_pipeline(instance, resources)
+    assert fake.batches == []
+    run_pipeline(instance, resources, wait=True)
+    # a stored file is found by its name and used; a lost upload is made again (one the
+    # endpoint was still storing when the rerun looked may then exist twice: files cost nothing,
+    # batches do, and there is one)
+    request_files = [f for f in fake.files if f["purpose"] == "batch"]
+    assert len(request_files) == 1 if after_store else len(request_files) <= 2
+    assert len(fake.batches) == 1 and fake.batch_lines_executed == PAIRS
+    assert variants(resources).height == PAIRS
