@@ -280,3 +280,18 @@ def test_a_crash_during_the_upload_uploads_once_more_at_most(build, fake, instan
     assert len(request_files) == 1 if after_store else len(request_files) <= 2
     assert len(fake.batches) == 1 and fake.batch_lines_executed == PAIRS
     assert variants(resources).height == PAIRS
+
+
+def test_a_batch_s_answers_are_judged_in_the_worker_pool(build, fake, instance, monkeypatch, capfd):
+    import segcopy_assets.defs.generation.assets as variant_assets
+    from segcopy_assets.storage.tables import VARIANT_CHECKS
+
+    monkeypatch.setattr(variant_assets, "JUDGE_POOL_MIN_CALLS", 1)  # 196 answers: use the pool
+    resources = build()
+    report = run_pipeline(instance, resources, wait=True)
+    assert report.variant_metadata["batch_generated"] == PAIRS
+    assert report.variant_metadata["variants_judged"] == PAIRS
+    assert "196 judged (196 while generating)" in capfd.readouterr().err
+    verdicts = pl.read_delta(resources["warehouse"].table_path(VARIANT_CHECKS))
+    per_variant = verdicts.group_by("segment_id", "product_id").len()
+    assert per_variant.height == PAIRS and per_variant["len"].n_unique() == 1

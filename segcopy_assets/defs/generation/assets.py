@@ -236,11 +236,13 @@ def description_variants(
             f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
         )
 
+        # a batch's answers are new variants too: judged by the pool with the online ones
+        harvested = harvested.filter(pl.col("input_hash").is_in(hashes))
         pool = _judge_pool(
             context,
             pairs,
             hashes,
-            reusable,
+            reusable.filter(~pl.col("input_hash").is_in(harvested["input_hash"].to_list())),
             force,
             products,
             segments,
@@ -248,6 +250,9 @@ def description_variants(
             quality_rules,
             judge,
         )
+        if pool is not None:
+            for row in harvested.iter_rows(named=True):
+                pool.add(row)
 
         async def run(journal):
             def on_generated(row: dict) -> None:
