@@ -50,6 +50,11 @@ def parse_args(argv):
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--configs", default="small,medium", help=f"any of {','.join(CONFIGS)}")
     p.add_argument("--latency-ms", type=float, default=150.0, help="fake endpoint latency")
+    p.add_argument(
+        "--modes",
+        default="online,batch",
+        help="online and/or batch (batch alone: no cost ratio, for the large configuration)",
+    )
     p.add_argument("--customers-scale", type=float, default=1.0)
     p.add_argument("--step-timeout", type=float, default=3600.0)
     p.add_argument("--work-dir", type=Path, default=None)
@@ -115,12 +120,18 @@ def run_cell(cfg, mode: str, args, root: Path, server: FakeServerProcess) -> dic
 
 
 def derive(cells: dict[str, dict]) -> dict[str, Any]:
-    online, batch = cells["online"], cells["batch"]
-    refresh_cost = batch["collect"]["estimated_cost_usd"]
-    prompt_cost = batch["prompt_collect"]["estimated_cost_usd"]
+    """The comparisons; those needing a mode that was not run are None."""
+    online, batch = cells.get("online"), cells.get("batch")
+    if batch is None:
+        return {}
+    out: dict[str, Any] = {"cost_ratio_full": None, "cost_ratio_prompt": None}
+    if online is not None:
+        for key, b, o in (("full", "collect", "full"), ("prompt", "prompt_collect", "prompt")):
+            online_cost = online[o]["estimated_cost_usd"]
+            if online_cost:
+                out[f"cost_ratio_{key}"] = round(batch[b]["estimated_cost_usd"] / online_cost, 4)
     return {
-        "cost_ratio_full": round(refresh_cost / online["full"]["estimated_cost_usd"], 4),
-        "cost_ratio_prompt": round(prompt_cost / online["prompt"]["estimated_cost_usd"], 4),
+        **out,
         "chat_calls_in_batch_mode": sum(s["calls"] for s in batch.values()),
         "noop_requests": batch["noop"]["batches_created"]
         + batch["noop"]["batch_lines"]
@@ -132,7 +143,11 @@ def derive(cells: dict[str, dict]) -> dict[str, Any]:
         "platform_s_batch_prompt": round(
             batch["prompt_submit"]["wall_s"] + batch["prompt_collect"]["wall_s"], 1
         ),
-        "wall_s_online_prompt": online["prompt"]["wall_s"],
+        "wall_s_online_prompt": online["prompt"]["wall_s"] if online else None,
+        "files_per_refresh": [
+            batch["submit"]["files_uploaded"],
+            batch["prompt_submit"]["files_uploaded"],
+        ],
     }
 
 
@@ -159,8 +174,10 @@ def report(result: dict[str, Any]) -> str:
                 )
     headers = ["config", "mode", "step", "wall s", "cpu s", "rss MB", "chat calls"]
     headers += ["batches", "batch lines", "cost $"]
-    derived = [[n, *c["derived"].values()] for n, c in result["configs"].items()]
-    first = next(iter(result["configs"].values()))["derived"]
+    derived = [[n, *c["derived"].values()] for n, c in result["configs"].items() if c["derived"]]
+    if not derived:
+        return table(headers, rows)
+    first = next(c["derived"] for c in result["configs"].values() if c["derived"])
     return table(headers, rows) + "\n\n" + table(["config", *first], derived)
 
 
@@ -170,12 +187,15 @@ def main(argv=None) -> dict:
     unknown = set(names) - set(CONFIGS)
     if unknown:
         raise SystemExit(f"unknown config(s) {sorted(unknown)}; known: {', '.join(CONFIGS)}")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or set(modes) - set(STEPS):
+        raise SystemExit(f"--modes: any of {', '.join(STEPS)}")
     root = args.work_dir or Path(tempfile.mkdtemp(prefix="segcopy-bench-batch-"))
     result: dict[str, Any] = {"machine": machine(), "latency_ms": args.latency_ms, "configs": {}}
     with FakeServerProcess(latency_ms=args.latency_ms, batch_polls=2) as server:
         for name in names:
             cfg = CONFIGS[name]
-            cells = {mode: run_cell(cfg, mode, args, root, server) for mode in STEPS}
+            cells = {mode: run_cell(cfg, mode, args, root, server) for mode in modes}
             cells["derived"] = derive(cells)
             result["configs"][name] = cells
     if args.work_dir is None:

@@ -28,6 +28,12 @@ The faults are injected by an ASGI middleware (``FaultInjector``) wrapped around
 server's app, so ``segcopy_assets/devtools/fake_openai`` stays as it is. With ``--json`` the last stdout line
 is ``{"expected","ok","failed","missing","duplicates","calls","wall_s","second_pass_calls",...}``
 where ``calls`` counts HTTP requests (every attempt, retries included).
+
+``--scenario {online,batch}`` (default ``online``: everything above). ``--scenario batch`` hands
+the other arguments to ``bench.faults_batch``: the same pairs-end-exactly-once soak for batch
+generation (``generation.batch_flow``) against the fake's Files and Batch APIs, with error lines,
+an expired batch and both fallbacks (``online``, ``next_batch``); see that module's docstring
+(``python -m bench.faults --scenario batch --help``).
 """
 
 import argparse
@@ -423,8 +429,20 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    scenario = argparse.ArgumentParser(add_help=False)
+    scenario.add_argument(
+        "--scenario",
+        choices=("online", "batch"),
+        default="online",
+        help="online: this soak (default); batch: bench.faults_batch (--scenario batch --help)",
+    )
+    chosen, rest = scenario.parse_known_args(argv)
+    if chosen.scenario == "batch":
+        from bench import faults_batch
+
+        return faults_batch.main(rest)
     parser = argparse.ArgumentParser(
-        prog="python -m bench.faults", description=__doc__.split("\n\n")[0]
+        prog="python -m bench.faults", description=__doc__.split("\n\n")[0], parents=[scenario]
     )
     parser.add_argument("--n", type=int, default=1000, help="pairs to generate (default 1000)")
     parser.add_argument("--seed", type=int, default=7)

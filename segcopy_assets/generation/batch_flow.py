@@ -10,7 +10,8 @@ included, holds none of them). ``prepare``:
    without usable copy are recorded on the ``collected`` row;
 3. splits what is left: pairs an open batch will answer (the run waits for them), pairs a
    batch failed on (the fallback: ``online`` now, or ``next_batch``: submitted again like any
-   new pair), and new pairs: one submission (``split_lines`` files) when the policy says batch.
+   new pair, online after ``max_attempts`` failed batches), and new pairs: one submission
+   (``split_lines`` files) when the policy says batch.
 
 The intent row is written before the upload and the batch id right after the create, so a
 crash anywhere, or a rerun of the same refresh, finds the batch again by its run-stable key
@@ -18,6 +19,7 @@ instead of paying twice. Nothing is lost: every pair of a batch ends as a journa
 recorded line error, or (while the batch runs) covered by it.
 """
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -52,6 +54,8 @@ class BatchPolicy:
     fallback: str = "online"
     max_lines: int = 50_000
     max_bytes: int = 200 * 1024 * 1024
+    #: next_batch: batches a request may fail in before it is generated online
+    max_attempts: int = 3
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -118,8 +122,9 @@ def refresh(store_path: str, client: BatchClient, batch: dict) -> dict:
 def collect(store_path: str, journal_path: str, client: BatchClient, batch: dict) -> pl.DataFrame:
     """An ended batch's answers into the journal; the rest recorded as line errors.
 
-    Returns the ``ok`` rows. A crash before the ``collected`` row only means collecting again
-    (the journal keeps the first row of an input hash)."""
+    Returns the ``ok`` rows. A crash before the ``collected`` row only means collecting again:
+    the journal then holds the answers twice, and its readers keep the first row of an input
+    hash."""
     results = parse_results(
         client.download(batch["output_file_id"]), client.download(batch["error_file_id"])
     )
@@ -335,17 +340,20 @@ def prepare(
     remaining = set(todo) - set(result.harvested["input_hash"])
     waiting = [b for b in live if b["state"] in batch_store.OPEN and b["batch_id"]]
     covered = {h for b in waiting for h in batch_store.pair_hashes(b)} & remaining
-    failed_before = {
+    failures = Counter(
         e["input_hash"]
         for b in batch_store.covering(batch_store.current(store_path), remaining).iter_rows(
             named=True
         )
         if b["state"] == "collected"
         for e in b["line_errors"] or []
-    }
+    )
     rest = remaining - covered
-    if policy.fallback == "online":
-        result.online = rest & failed_before
+    # next_batch sends a failed request again, but not forever: a request the provider keeps
+    # refusing (a permanent 400, say) goes online after max_attempts batches, where it ends ok
+    # or as a failed row with its reason, and its segment is written
+    limit = 1 if policy.fallback == "online" else policy.max_attempts
+    result.online = {h for h in rest if failures[h] >= limit}
     new = rest - result.online
     if policy.use_batch(len(new)):
         submitted = submit(store_path, client, {h: todo[h] for h in new}, prompt_set, policy, log)

@@ -129,8 +129,11 @@ def test_line_errors_and_an_expiry_lose_nothing(build, fake, instance, fallback)
         assert fake.batch_create_count == 1
         assert fake.call_count == first["failed"] == PAIRS - from_batch
         assert report.variant_metadata["calls_made"] == first["failed"]
-    else:  # sent again in the next batch(es), until none failed (line errors are per custom_id)
-        assert fake.batch_create_count >= 2 and fake.call_count == 0
+    else:  # sent again in the next batch(es); the fake draws a line's error anew each time
+        assert fake.batch_create_count >= 2
+        errors = [e["input_hash"] for b in current["line_errors"].to_list() for e in b or []]
+        thrice = {h for h in errors if errors.count(h) >= 3}  # then online (max_attempts)
+        assert fake.call_count == len(thrice) == PAIRS - from_batch
     ok = rows.filter(pl.col("status") == "ok").height
     failed = rows.filter(pl.col("status") == "failed").height
     assert ok + failed == PAIRS
@@ -235,8 +238,8 @@ def test_a_segment_that_moves_again_while_its_batch_runs(build, fake, instance):
 
 def test_batch_sensor_requests_one_collect_run_per_ended_batch(build, fake, instance):
     from segcopy_assets.dagster_compat import partition_loading_context
-    from segcopy_assets.defs.generation.batch_sensor import batch_sensor
     from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
+    from segcopy_assets.defs.generation.batch_sensor import batch_sensor
 
     resources = build()
     defs = dg.Definitions(
@@ -295,3 +298,20 @@ def test_a_batch_s_answers_are_judged_in_the_worker_pool(build, fake, instance, 
     verdicts = pl.read_delta(resources["warehouse"].table_path(VARIANT_CHECKS))
     per_variant = verdicts.group_by("segment_id", "product_id").len()
     assert per_variant.height == PAIRS and per_variant["len"].n_unique() == 1
+
+
+def test_next_batch_sends_a_request_the_provider_keeps_refusing_online_after_three_batches(
+    build, fake, instance
+):
+    resources = build(batch_fallback="next_batch")
+    run_pipeline(instance, resources)
+    [first] = fake.batches
+    refused = fake.batch_requests(first["id"])[0]["custom_id"]
+    fake.fail_lines([refused], status=400)  # every batch refuses this one request
+    run_pipeline(instance, resources, wait=True)  # returns: no endless resubmission
+    assert len(fake.batches) == 1 + 2  # the first, then two more with the refused request only
+    assert [len(fake.batch_requests(b["id"])) for b in fake.batches[1:]] == [1, 1]
+    assert fake.call_count == 1  # then online, where it is written
+    rows = variants(resources)
+    assert rows.height == PAIRS and (rows["status"] == "ok").all()
+    assert rows.filter(pl.col("input_hash") == refused)["batch_id"].to_list() == [None]
