@@ -102,7 +102,12 @@ class BatchClient:
             return self._client.batches.cancel(batch_id)
 
     def download(self, file_id: str | None) -> str | None:
+        """A file's text; None when there is none or the provider no longer has it (outputs
+        expire): its lines then count as missing and fall back."""
         if not file_id:
             return None
         with self._refusals(f"return file {file_id}"):
-            return self._client.files.content(file_id).text
+            try:
+                return self._client.files.content(file_id).text
+            except openai.NotFoundError:
+                return None

@@ -315,3 +315,20 @@ def test_next_batch_sends_a_request_the_provider_keeps_refusing_online_after_thr
     rows = variants(resources)
     assert rows.height == PAIRS and (rows["status"] == "ok").all()
     assert rows.filter(pl.col("input_hash") == refused)["batch_id"].to_list() == [None]
+
+
+def test_an_output_file_the_provider_no_longer_has_falls_back_online(build, fake, instance):
+    import openai
+
+    resources = build()
+    run_pipeline(instance, resources)
+    client = openai.OpenAI(base_url=fake.base_url, api_key=KEY)
+    client.batches.retrieve(fake.batches[0]["id"])
+    ended = client.batches.retrieve(fake.batches[0]["id"])  # the second retrieve ends it
+    assert ended.status == "completed" and ended.output_file_id
+    client.files.delete(ended.output_file_id)  # outputs expire at the provider
+    run_pipeline(instance, resources, wait=True)
+    [batch] = batches(resources).iter_rows(named=True)
+    assert batch["state"] == "collected" and batch["failed"] == PAIRS
+    assert "missing from the completed batch's output" in batch["line_errors"][0]["error"]
+    assert fake.call_count == PAIRS and variants(resources).height == PAIRS
