@@ -46,6 +46,7 @@ SENSORS = {
     "prompt_sensor",
     "product_variants_sensor",
     "publishing_sensor",
+    "batch_sensor",
 }
 UI_PARTITION = "tents--core"
 CHANGED_SEGMENT = "e-bikes--core"  # E-Bikes × (Low tier → "core" value group)
