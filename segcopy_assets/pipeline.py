@@ -133,7 +133,7 @@ _SUMMED = (
 _COSTS = ("estimated_cost_usd", "judge_estimated_cost_usd", "online_equivalent_cost_usd")
 
 
-def _variant_summary(resources: dict, runs: list[dict], pairs: int) -> dict:
+def _variant_summary(resources: dict, runs: list[dict], pairs: int, waiting: int = 0) -> dict:
     """What ``segcopy run`` reports of the variants: the last run's metadata, with the counts
     and costs of all runs added up; the pairs of the segments that needed no run count as
     reused."""
@@ -152,7 +152,9 @@ def _variant_summary(resources: dict, runs: list[dict], pairs: int) -> dict:
         summary[key] = unknown[0] if unknown else round(sum(costs), 6)
     if not judge.enabled:
         summary.pop("judge_estimated_cost_usd")
-    summary["reused"] += pairs - summary["pairs"]
+    # the pairs of segments that needed no run were reused; those of runs that wait, not yet
+    summary["reused"] += pairs - summary["pairs"] - waiting
+    summary["pairs_waiting_on_batches"] = waiting
     summary["pairs"] = pairs
     summary.update(
         backend=prompt_set.backend,
@@ -178,9 +180,11 @@ def _variant_runs(
     instance: dg.DagsterInstance,
     run_config: dict,
     runs: list[dict],
+    waiting_pairs: list[int],
 ) -> list[list[str]]:
     """One description_variants run per block; their metadata appended to ``runs``. Returns
-    the blocks whose run wrote nothing because it waits on a provider batch."""
+    the blocks whose run wrote nothing because it waits on a provider batch (their pairs are
+    added to ``waiting_pairs[0]``)."""
     waiting = []
     for block in blocks:
         result = _materialize(
@@ -193,11 +197,15 @@ def _variant_runs(
                 "dagster/asset_partition_range_end": block[-1],
             },
         )
-        materializations = result.asset_materializations_for_node(description_variants.key.path[-1])
+        node = description_variants.key.path[-1]
+        materializations = result.asset_materializations_for_node(node)
         if materializations:
             runs.append({k: v.value for k, v in materializations[0].metadata.items()})
         else:
             waiting.append(block)
+            observed = result.asset_observations_for_node(node)
+            meta = {k: v.value for k, v in observed[-1].metadata.items()} if observed else {}
+            waiting_pairs[0] += int(meta.get("pairs") or 0)
     return waiting
 
 
@@ -243,7 +251,8 @@ def run_pipeline(
     segments_run = range_runs = 0
     while True:
         blocks = merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS)
-        waiting = _variant_runs(blocks, resources, instance, run_config, runs)
+        waiting_pairs = [0]
+        waiting = _variant_runs(blocks, resources, instance, run_config, runs, waiting_pairs)
         segments_run += sum(len(b) for b in blocks)
         range_runs += len(blocks)
         if not waiting or not wait:
@@ -252,7 +261,7 @@ def run_pipeline(
         batch_waiting.wait_for_batches(resources, log=log)
         stale, force_regenerate = [s for b in waiting for s in b], False
     pairs = expected_pair_count(resources)
-    metadata = _variant_summary(resources, runs, pairs)
+    metadata = _variant_summary(resources, runs, pairs, waiting_pairs[0] if waiting else 0)
     metadata["segments_run"] = segments_run
     metadata["range_runs"] = range_runs
     metadata["segments_waiting_on_batches"] = sum(len(b) for b in waiting)

@@ -116,7 +116,12 @@ def cmd_run(args) -> int:
     )
     print(
         f"Variants: {m.get('pairs')} pairs, {m.get('calls_made')} generated, {m.get('reused')} reused, "
-        f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
+        + (
+            f"{m['pairs_waiting_on_batches']} waiting on batches, "
+            if m.get("pairs_waiting_on_batches")
+            else ""
+        )
+        + f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
         f"prompt hash {m.get('prompt_hash')}; estimated cost {m.get('estimated_cost_usd')}"
     )
     if "judge_calls" in m:
@@ -130,6 +135,11 @@ def cmd_run(args) -> int:
     print(
         f"Checks: {len(report.check_results) - len(failing)}/{len(report.check_results)} passed"
         + (f" (failing: {', '.join(failing)})" if failing else "")
+        + (
+            f" on the variants written; {m['segments_waiting_on_batches']} segment(s) wait"
+            if m.get("segments_waiting_on_batches")
+            else ""
+        )
     )
     print(
         f"Published: {report.published} variant(s), {report.withheld} withheld "

@@ -76,6 +76,8 @@ def test_one_batch_submitted_then_collected_and_a_rerun_pays_nothing(build, fake
     resources = build()
     report = run_pipeline(instance, resources)  # submits, does not wait
     assert report.variant_metadata["segments_waiting_on_batches"] == 14
+    assert report.variant_metadata["pairs_waiting_on_batches"] == PAIRS
+    assert report.variant_metadata["reused"] == 0
     assert fake.batch_create_count == 1 and fake.call_count == 0
     [batch] = batches(resources).iter_rows(named=True)
     assert batch["state"] in batch_store.OPEN and batch["requests"] == PAIRS

@@ -223,7 +223,7 @@ def description_variants(
             base = journaled if force else pl.concat([written, journaled])
             round_ = batch_round(context, copywriter, warehouse, prompt_set, pairs, hashes, base)
             if round_ is not None and round_.must_wait:
-                context.log_event(waiting_observation(context, round_, warehouse))
+                context.log_event(waiting_observation(context, round_, warehouse, len(pairs)))
                 return
             if round_ is not None:
                 harvested = round_.harvested

@@ -50,7 +50,10 @@ def batch_round(
 
 
 def waiting_observation(
-    context: dg.AssetExecutionContext, round_: batch_flow.BatchRound, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    round_: batch_flow.BatchRound,
+    warehouse: Warehouse,
+    pairs: int,
 ) -> dg.AssetObservation:
     """What a run that has to wait records instead of a materialization."""
     waiting = round_.waiting
@@ -68,6 +71,7 @@ def waiting_observation(
             "batches_submitted": dg.MetadataValue.int(len(round_.submitted)),
             "batches_collected": dg.MetadataValue.int(len(round_.collected)),
             "pairs_waiting": dg.MetadataValue.int(round_.waiting_pairs),
+            "pairs": dg.MetadataValue.int(pairs),
             "segments": dg.MetadataValue.int(len(context.partition_keys)),
             "generation_batches_uri": warehouse.table_path(GENERATION_BATCHES),
         },
