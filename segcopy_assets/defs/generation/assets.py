@@ -138,7 +138,7 @@ def _judge_pool(
     calls = len(pairs) if force_regenerate else len(set(hashes) - set(reusable["input_hash"]))
     if calls < JUDGE_POOL_MIN_CALLS:
         return None
-    context.log.info(f"{calls} call(s) to make: judging in a worker process as variants complete")
+    context.log.info(f"{calls} new variant(s): judged in worker processes as they arrive")
     return JudgePool(
         dict(zip(products["product_id"], products["description"])),
         {s["segment_id"]: s for s in segments.to_dicts()},
