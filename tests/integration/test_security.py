@@ -219,7 +219,9 @@ def shared_cdp(tmp_path, sample_tables):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["online", "batch"])
 def test_api_key_and_bearer_token_appear_nowhere(
+    mode,
     tmp_path,
     sample_tables,
     disk_instance,
@@ -241,6 +243,8 @@ def test_api_key_and_bearer_token_appear_nowhere(
             prompts_dir=str(prompts_dir),
             api_key=dg.EnvVar("SEGCOPY_LLM_API_KEY"),
             model="gpt-4o-mini",
+            mode=mode,  # batch: the Files/Batches calls, the state table, --wait outside a run
+            batch_poll_s=1,
         )
         resources = make_resources(
             tmp_path, sample_tables, copywriter=copywriter, share_url=shared_cdp["url"]
@@ -248,11 +252,12 @@ def test_api_key_and_bearer_token_appear_nowhere(
         resources["product_repository"] = ProductRepository(
             path=small_products(tmp_path, sample_tables)
         )
-        report = run_pipeline(disk_instance, resources)
+        report = run_pipeline(disk_instance, resources, wait=True)
         publish(resources, disk_instance, auto_approve=True)
-        calls = srv.success_count
+        calls = srv.success_count + srv.batch_lines_executed
     # The run really used both secrets: every pair generated, customers read through the share.
-    assert calls == 42 and report.variant_metadata["calls_made"] == 42
+    generated = report.variant_metadata["calls_made"] + report.variant_metadata["batch_generated"]
+    assert calls == 42 and generated == 42
     wh = resources["warehouse"]
     assert DeltaTable(wh.table_path("cdp_customers")).version() == 0
     assert pl.read_delta(wh.table_path("customer_segments")).height > 0
