@@ -48,7 +48,6 @@ import polars as pl
 
 from bench import PROMPTS, emit, log, machine, table
 from bench.faults import check_rows
-from segcopy_assets.batch_waiting import open_batches
 from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
 from segcopy_assets.devtools.sample_products import sample_products_frame
 from segcopy_assets.generation.batch_client import BatchClient
@@ -136,7 +135,9 @@ class Soak:
         )  # fmt: skip
         self.created = created = self.server.batch_create_count - before
         new_ids = [b["id"] for b in self.server.batches if b["id"] not in known]
-        still = open_batches(self.store).filter(~pl.col("batch_id").is_in(new_ids))
+        still = batch_store.submitted_open(batch_store.current(self.store)).filter(
+            ~pl.col("batch_id").is_in(new_ids)
+        )
         still_open = {h for b in still.iter_rows(named=True) for h in batch_store.pair_hashes(b)}
         due = set(todo) - set(r.harvested["input_hash"].to_list()) - r.online - still_open
         due = due if policy.use_batch(len(due)) else set()
@@ -152,7 +153,7 @@ class Soak:
 
     def wait(self) -> None:
         """``poll_open`` until no batch is open (the fake ends a batch at a retrieve)."""
-        while not open_batches(self.store).is_empty():
+        while not batch_store.submitted_open(batch_store.current(self.store)).is_empty():
             if self.polls >= MAX_POLLS:
                 self.problems.append(f"batches still open after {MAX_POLLS} polls")
                 break

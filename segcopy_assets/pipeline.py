@@ -180,12 +180,10 @@ def _variant_runs(
     instance: dg.DagsterInstance,
     run_config: dict,
     runs: list[dict],
-    waiting_pairs: list[int],
-) -> list[list[str]]:
+) -> tuple[list[list[str]], int]:
     """One description_variants run per block; their metadata appended to ``runs``. Returns
-    the blocks whose run wrote nothing because it waits on a provider batch (their pairs are
-    added to ``waiting_pairs[0]``)."""
-    waiting = []
+    the blocks whose run wrote nothing because it waits on a provider batch, and their pairs."""
+    waiting, waiting_pairs = [], 0
     for block in blocks:
         result = _materialize(
             [description_variants.key],
@@ -205,8 +203,8 @@ def _variant_runs(
             waiting.append(block)
             observed = result.asset_observations_for_node(node)
             meta = {k: v.value for k, v in observed[-1].metadata.items()} if observed else {}
-            waiting_pairs[0] += int(meta.get("pairs") or 0)
-    return waiting
+            waiting_pairs += int(meta.get("pairs") or 0)
+    return waiting, waiting_pairs
 
 
 def run_pipeline(
@@ -251,8 +249,7 @@ def run_pipeline(
     segments_run = range_runs = 0
     while True:
         blocks = merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS)
-        waiting_pairs = [0]
-        waiting = _variant_runs(blocks, resources, instance, run_config, runs, waiting_pairs)
+        waiting, waiting_pairs = _variant_runs(blocks, resources, instance, run_config, runs)
         segments_run += sum(len(b) for b in blocks)
         range_runs += len(blocks)
         if not waiting or not wait:
@@ -261,7 +258,7 @@ def run_pipeline(
         batch_waiting.wait_for_batches(resources, log=log)
         stale, force_regenerate = [s for b in waiting for s in b], False
     pairs = expected_pair_count(resources)
-    metadata = _variant_summary(resources, runs, pairs, waiting_pairs[0] if waiting else 0)
+    metadata = _variant_summary(resources, runs, pairs, waiting_pairs)
     metadata["segments_run"] = segments_run
     metadata["range_runs"] = range_runs
     metadata["segments_waiting_on_batches"] = sum(len(b) for b in waiting)

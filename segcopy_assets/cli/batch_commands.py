@@ -58,9 +58,7 @@ def cmd_batch_cancel(args) -> int:
     from segcopy_assets.storage import batch_store
 
     path = _store_path()
-    batches = batch_store.current(path).filter(
-        pl.col("state").is_in(batch_store.OPEN) & pl.col("batch_id").is_not_null()
-    )
+    batches = batch_store.submitted_open(batch_store.current(path))
     if args.batch_ids:
         unknown = set(args.batch_ids) - set(batches["batch_id"].to_list())
         if unknown:

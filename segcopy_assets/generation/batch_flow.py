@@ -186,18 +186,18 @@ def cancel(store_path: str, client: BatchClient, batch: dict) -> dict:
 
 
 def poll_open(store_path: str, client: BatchClient, log: Log = print) -> pl.DataFrame:
-    """Refresh every open batch with an id; returns the ended, not yet collected ones."""
+    """Refresh every submitted, open batch; returns every batch (``current``'s rows) as it is
+    now, so callers filter the ended or still open ones without reading the table again."""
     batches = batch_store.current(store_path)
-    ended = []
+    polled = set(batch_store.submitted_open(batches)["batch_key"])
+    rows = []
     for batch in batches.iter_rows(named=True):
-        if batch["state"] in batch_store.OPEN and batch["batch_id"]:
+        if batch["batch_key"] in polled:
             batch = refresh(store_path, client, batch)
-            log(
-                f"batch {batch['batch_id']}: {batch['state']}, {batch['completed'] or 0}/{batch['requests']} done"
-            )
-        if batch["state"] in batch_store.ENDED:
-            ended.append(batch)
-    return pl.DataFrame(ended, schema=GENERATION_BATCH_SCHEMA) if ended else batches.clear()
+            done = f"{batch['completed'] or 0}/{batch['requests']}"
+            log(f"batch {batch['batch_id']}: {batch['state']}, {done} done")
+        rows.append(batch)
+    return pl.DataFrame(rows, schema=GENERATION_BATCH_SCHEMA) if rows else batches
 
 
 def _filename(batch_key: str) -> str:

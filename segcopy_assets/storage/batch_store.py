@@ -70,6 +70,12 @@ def current(path: str) -> pl.DataFrame:
     )
 
 
+def submitted_open(batches: pl.DataFrame) -> pl.DataFrame:
+    """The batches (rows of ``current``) the provider is still working on: an id, not ended.
+    (An intent without an id is a run's to resolve, not something to poll.)"""
+    return batches.filter(pl.col("state").is_in(OPEN) & pl.col("batch_id").is_not_null())
+
+
 def covering(batches: pl.DataFrame, input_hashes: set[str]) -> pl.DataFrame:
     """The batches (rows of ``current``) with at least one of these pairs."""
     if batches.is_empty() or not input_hashes:

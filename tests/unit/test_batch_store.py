@@ -77,6 +77,10 @@ def test_current_takes_the_highest_state_and_the_latest_values(tmp_path):
     assert set(batch_store.covering(current, {"a", "c"})["batch_key"]) == {"k-0", "k2-0"}
     assert batch_store.covering(current, set()).is_empty()
     assert "batch_1 collected 1/2" in batch_store.summary(current)
+    # nothing to poll: k-0 is collected, k2-0 an intent without an id
+    assert batch_store.submitted_open(current).is_empty()
+    batch_store.append(path, [{"batch_key": "k2-0", "state": "in_progress", "batch_id": "b2"}])
+    assert batch_store.submitted_open(batch_store.current(path))["batch_id"].to_list() == ["b2"]
 
 
 def test_unknown_state_is_refused_and_no_table_reads_empty(tmp_path):

@@ -221,7 +221,9 @@ def description_variants(
         force = config.force_regenerate
         if policy.mode != "online":  # forcing in batch mode: this refresh's answers only
             base = journaled if force else pl.concat([written, journaled])
-            round_ = batch_round(context, copywriter, warehouse, prompt_set, pairs, hashes, base)
+            round_ = batch_round(
+                context, copywriter, policy, warehouse, prompt_set, pairs, hashes, base
+            )
             if round_ is not None and round_.must_wait:
                 context.log_event(waiting_observation(context, round_, warehouse, len(pairs)))
                 return

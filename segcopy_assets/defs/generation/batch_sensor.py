@@ -50,9 +50,10 @@ def batch_sensor(context: dg.SensorEvaluationContext, copywriter: Copywriter, wa
         return dg.SkipReason("no open batch")
     try:
         with copywriter.batch_client() as client:
-            ended = batch_flow.poll_open(path, client, context.log.info)
+            polled = batch_flow.poll_open(path, client, context.log.info)
     except SegcopyError as exc:
         return dg.SkipReason(f"could not poll the batches: {exc}")
+    ended = polled.filter(pl.col("state").is_in(batch_store.ENDED))
     partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
     known = set(partitions)
     requests = []
@@ -61,7 +62,7 @@ def batch_sensor(context: dg.SensorEvaluationContext, copywriter: Copywriter, wa
         requests += variant_run_requests(
             partitions, segments, f"batch-{batch['batch_id']}", batch["batch_id"]
         )
-    still_open = batch_store.current(path).filter(pl.col("state").is_in(batch_store.OPEN))
+    still_open = polled.filter(pl.col("state").is_in(batch_store.OPEN))
     if not requests:
         return dg.SkipReason(batch_store.summary(still_open) + " still open")
     context.log.info(f"{ended.height} batch(es) ended: {len(requests)} collect run(s) requested")

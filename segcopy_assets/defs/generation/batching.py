@@ -21,16 +21,14 @@ from segcopy_assets.storage.tables import GENERATION_BATCHES, GENERATION_JOURNAL
 def batch_round(
     context: dg.AssetExecutionContext,
     copywriter: Copywriter,
+    policy: batch_flow.BatchPolicy,
     warehouse: Warehouse,
     prompt_set: PromptSet,
     pairs: list[tuple[dict, dict]],
     hashes: list[str],
     reusable: pl.DataFrame,
 ) -> batch_flow.BatchRound | None:
-    """Collect, wait or submit for the pairs ``reusable`` does not hold; None in online mode."""
-    policy = copywriter.batch_policy()
-    if policy.mode == "online":
-        return None
+    """Collect, wait or submit for the pairs ``reusable`` does not hold (None: it holds all)."""
     held = set(reusable["input_hash"])
     todo = {h: pair for pair, h in zip(pairs, hashes, strict=True) if h not in held}
     store_path = warehouse.table_path(GENERATION_BATCHES)
