@@ -51,6 +51,18 @@ def test_killed_submissions_re_attach_and_wait_collects_everything(
                 start_new_session=True,
             )
 
+        def segcopy(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+            done = subprocess.run(
+                [segcopy_exe, *args],
+                cwd=repo_root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+            return done
+
         # 1. killed while the create request hangs before the fake creates anything
         srv.hang_next_batch_create(120, after_create=False)
         _kill_when(start(), lambda: srv.batch_create_count == 1, "batch create request")
@@ -62,15 +74,7 @@ def test_killed_submissions_re_attach_and_wait_collects_everything(
         assert rows["state"].to_list() == ["intent"] and rows["batch_id"].to_list() == [None]
 
         # 3. the rerun re-attaches to that batch (found by the key in its metadata) and waits
-        done = subprocess.run(
-            [segcopy_exe, "run", "--wait"],
-            cwd=repo_root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        done = segcopy("run", "--wait")
         assert "re-attached to batch" in done.stderr, done.stderr[-3000:]
         assert len(srv.batches) == 1 and srv.call_count == 0
         assert len(srv.files) == 2  # the one request file (reused) + the batch's output
@@ -79,29 +83,13 @@ def test_killed_submissions_re_attach_and_wait_collects_everything(
         assert variants["batch_id"].to_list() == [srv.batches[0]["id"]] * 196
         assert "Batch API: 196 variant(s) from batches" in done.stdout, done.stdout[-2000:]
 
-        listed = subprocess.run(
-            [segcopy_exe, "batch", "list", "--all"],
-            cwd=repo_root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert listed.returncode == 0, listed.stderr[-2000:]
+        listed = segcopy("batch", "list", "--all", timeout=60)
         assert srv.batches[0]["id"] in listed.stdout and "collected" in listed.stdout
         assert "196" in listed.stdout, listed.stdout
 
         # 4. nothing changed: no batch, no line, no call
         lines = srv.batch_lines_executed
-        again = subprocess.run(
-            [segcopy_exe, "run", "--wait"],
-            cwd=repo_root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert again.returncode == 0, again.stderr[-3000:]
+        again = segcopy("run", "--wait")
         # two create requests arrived in all (the first was killed before creating): one batch
         assert (srv.batch_create_count, srv.batch_lines_executed, srv.call_count) == (2, lines, 0)
         assert len(srv.batches) == 1

@@ -330,22 +330,22 @@ class FileStore:
             return json_error(400, "'after' is not the id of a listed file.")
         return JSONResponse(page)
 
-    async def _files_retrieve(self, request: Request) -> Response:
+    def _lookup_file(self, request: Request) -> _StoredFile | Response:
+        """The stored file the path names, or the 401/404 response to send instead."""
         if not self._authorized(request):
             return self._unauthorized()
         file_id = request.path_params["file_id"]
         stored = self._get_file(file_id)
-        if stored is None:
-            return self._file_not_found(file_id)
-        return JSONResponse(dict(stored.obj))
+        return self._file_not_found(file_id) if stored is None else stored
+
+    async def _files_retrieve(self, request: Request) -> Response:
+        stored = self._lookup_file(request)
+        return stored if isinstance(stored, Response) else JSONResponse(dict(stored.obj))
 
     async def _files_content(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return self._unauthorized()
-        file_id = request.path_params["file_id"]
-        stored = self._get_file(file_id)
-        if stored is None:
-            return self._file_not_found(file_id)
+        stored = self._lookup_file(request)
+        if isinstance(stored, Response):
+            return stored
         return Response(stored.data, media_type="application/octet-stream")
 
     async def _files_delete(self, request: Request) -> Response:
