@@ -342,7 +342,11 @@ def test_failure_paths_do_not_leak_secrets(
     with pytest.raises(SourceUnavailableError, match="HTTP 401") as source_error:
         sharing_table_version(bad_url)
     with pytest.raises(PipelineFailed, match="rejected the bearer token") as share_pipeline_error:
-        run_pipeline(disk_instance, {**resources, "cdp": CdpSource(share_url=bad_url)})
+        offline = Copywriter(prompts_dir=str(prompts_dir))  # the fake endpoint is stopped now
+        run_pipeline(
+            disk_instance,
+            {**resources, "cdp": CdpSource(share_url=bad_url), "copywriter": offline},
+        )
 
     errors = "\n".join(
         _exception_text(e.value)

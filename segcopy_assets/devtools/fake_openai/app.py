@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from .batches import BatchAPI
 from .faults import FaultScript, _format_seconds, error_body
+from .models import ModelsAPI
 from .replies import ReplyFormat, count_tokens, default_reply, message_text
 from .stats import RequestStats
 
@@ -38,9 +39,9 @@ class _ResponderFailed(Exception):
     pass
 
 
-class ChatCompletionsApp(BatchAPI, FaultScript, RequestStats):
-    """Handlers for ``POST /v1/chat/completions`` and ``GET /v1/models``; ``BatchAPI`` adds the
-    Files and Batch APIs.
+class ChatCompletionsApp(ModelsAPI, BatchAPI, FaultScript, RequestStats):
+    """Handlers for ``POST /v1/chat/completions``; ``ModelsAPI`` adds ``/v1/models``,
+    ``BatchAPI`` the Files and Batch APIs.
 
     The attributes below are set by ``FakeOpenAIServer.__init__`` (configuration) and while the
     server runs (event loop, stop event, waiters)."""
@@ -71,6 +72,7 @@ class ChatCompletionsApp(BatchAPI, FaultScript, RequestStats):
             routes=[
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/v1/models", self._list_models, methods=["GET"]),
+                Route("/v1/models/{model:path}", self._retrieve_model, methods=["GET"]),
                 Route("/v1/files", self._files_create, methods=["POST"]),
                 Route("/v1/files", self._files_list, methods=["GET"]),
                 Route("/v1/files/{file_id}", self._files_retrieve, methods=["GET"]),
@@ -124,19 +126,6 @@ class ChatCompletionsApp(BatchAPI, FaultScript, RequestStats):
             status_code=405,
         )
 
-    async def _list_models(self, request: Request) -> Response:
-        if not self._authorized(request):
-            return JSONResponse(error_body(401, "Incorrect API key provided."), status_code=401)
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [
-                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake-openai"}
-                    for m in self.models
-                ],
-            }
-        )
-
     async def _sleep(self, seconds: float) -> None:
         """asyncio.sleep that is cut short (raising _ServerStopping) when the server stops."""
         if seconds <= 0:
@@ -187,6 +176,9 @@ class ChatCompletionsApp(BatchAPI, FaultScript, RequestStats):
             return self._error(400, "'messages' must be a non-empty array", "bad_request")
         if body.get("stream"):
             return self._error(400, "The fake server does not support stream=true.", "bad_request")
+        unknown_model = self._unknown_model(body)  # only with strict_models
+        if unknown_model is not None:
+            return unknown_model
 
         # scripted faults
         with self._lock:
@@ -288,8 +280,7 @@ class ChatCompletionsApp(BatchAPI, FaultScript, RequestStats):
                 fut.set_result(None)
 
     async def _process(self, body: dict[str, Any]) -> Response:
-        with self._lock:
-            hang = self._hangs.popleft() if self._hangs else None
+        hang = self._take_hang(body)
         if hang:
             await self._sleep(hang)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _ERROR_TYPES: dict[int, tuple[str, str | None]] = {
@@ -72,6 +73,7 @@ class FaultScript:
     _lock: threading.Lock
     _faults: collections.deque[_Fault]
     _hangs: collections.deque[float]
+    _hang_rules: list[list[Any]]  # [predicate, count left, seconds]
 
     def fail_next(
         self,
@@ -96,10 +98,30 @@ class FaultScript:
             for _ in range(count):
                 self._hangs.append(seconds)
 
+    def hang_when(
+        self, predicate: Callable[[dict[str, Any]], bool], count: int = 1, seconds: float = 30.0
+    ) -> None:
+        """The next ``count`` admitted chat requests whose JSON body ``predicate`` accepts sleep
+        ``seconds`` before answering: which calls hang depends on what they ask, never on the
+        order concurrent calls arrive in (tests stay deterministic)."""
+        with self._lock:
+            self._hang_rules.append([predicate, count, seconds])
+
+    def _take_hang(self, body: dict[str, Any]) -> float | None:
+        """The hang for this request: a matching ``hang_when`` rule first, else ``hang_next``."""
+        with self._lock:
+            for rule in self._hang_rules:
+                predicate, left, seconds = rule
+                if left > 0 and predicate(body):
+                    rule[1] = left - 1
+                    return seconds
+            return self._hangs.popleft() if self._hangs else None
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._hangs.clear()
+            self._hang_rules.clear()
 
     @property
     def pending_faults(self) -> int:
@@ -109,4 +131,4 @@ class FaultScript:
     @property
     def pending_hangs(self) -> int:
         with self._lock:
-            return len(self._hangs)
+            return len(self._hangs) + sum(rule[1] for rule in self._hang_rules)

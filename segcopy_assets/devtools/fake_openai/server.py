@@ -46,6 +46,7 @@ class FakeOpenAIServer(ChatCompletionsApp):
         reply_format: ReplyFormat = "bold",
         honor_max_tokens: bool = True,
         models: tuple[str, ...] | list[str] = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini"),
+        strict_models: bool = False,
         batch_polls: int = 2,
         batch_line_error_rate: float = 0.0,
         batch_cancel_completed_fraction: float = 0.0,
@@ -74,6 +75,7 @@ class FakeOpenAIServer(ChatCompletionsApp):
         self.reply_format = reply_format
         self.honor_max_tokens = honor_max_tokens
         self.models = list(models)
+        self.strict_models = strict_models
         self.batch_polls = batch_polls
         self.batch_line_error_rate = batch_line_error_rate
         self.batch_cancel_completed_fraction = batch_cancel_completed_fraction
@@ -88,6 +90,7 @@ class FakeOpenAIServer(ChatCompletionsApp):
         self._lock = threading.Lock()
         self._faults = collections.deque()
         self._hangs = collections.deque()
+        self._hang_rules = []
         self._rate_window = collections.deque()
         self._waiters = collections.deque()
         self._in_flight = 0
