@@ -181,6 +181,10 @@ def _serve_fake(conn, options: dict) -> None:  # runs in the spawned child
                             "batches_created": len(server.batches),
                             "batch_lines": server.batch_lines_executed,
                             "files_uploaded": server.file_upload_count,
+                            # a responder that counts what it answered (fake_openai.sloppy)
+                            "responder": server.responder.stats()
+                            if hasattr(server.responder, "stats")
+                            else None,
                         },
                     )
                 )
@@ -292,6 +296,7 @@ def pipeline_resources(root: Path, customers: str, products: str, copywriter) ->
         CdpSource,
         Judge,
         ProductRepository,
+        Publication,
         QualityRules,
         Segmentation,
         Warehouse,
@@ -305,6 +310,7 @@ def pipeline_resources(root: Path, customers: str, products: str, copywriter) ->
         "segmentation": Segmentation(),
         "copywriter": copywriter,
         "quality_rules": QualityRules(),
+        "publication": Publication(),
         "judge": Judge(prompts_dir=str(PROMPTS)),
         "warehouse": warehouse,
         "warehouse_io_manager": warehouse_io_manager(warehouse.root),

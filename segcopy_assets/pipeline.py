@@ -27,7 +27,11 @@ from segcopy_assets.defs.publishing.assets import (
     published_variants,
 )
 from segcopy_assets.errors import SegcopyError
-from segcopy_assets.generation.freshness import expected_pair_count
+from segcopy_assets.generation.freshness import (
+    FAILING_SCHEMA,
+    expected_pair_count,
+    pending_failures,
+)
 from segcopy_assets.quality.judge import CHECKS
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.tables import (
@@ -55,6 +59,9 @@ class PipelineReport:
     withheld: int
     segment_ids: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # steps left out: nothing they read moved
+    # pairs whose latest generation failed (generation.freshness.FAILING_SCHEMA)
+    failing: pl.DataFrame = field(default_factory=FAILING_SCHEMA.to_frame)
+    superseded: int = 0  # published copy of replaced variants, waiting for the new one's review
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -96,13 +103,18 @@ def _materialize(
 
 
 def preflight(resources: dict) -> None:
-    """Check the cheap inputs (products, prompts, copywriter settings) before any table is
+    """Check the cheap inputs (products, prompts, copywriter settings) and reach the model
+    endpoints (one cheap request each: unreachable, bad key, unknown model) before any table is
     written, so bad input there fails the run with every table as it was."""
     try:
         resources["product_repository"].load()
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())
         copywriter.batch_policy()  # batch mode without an endpoint that has a Batch API
+        copywriter.preflight()
+        judge = resources.get("judge")
+        if judge is not None and judge.enabled:
+            judge.preflight()
     except SegcopyError as exc:
         raise PipelineFailed(str(exc)) from None
 
@@ -121,6 +133,7 @@ _SUMMED = (
     "prompt_tokens",
     "completion_tokens",
     "variants_judged",
+    "approvals_carried",
     "batch_generated",
     "batch_prompt_tokens",
     "batch_completion_tokens",
@@ -287,4 +300,6 @@ def run_pipeline(
         withheld=int(pub_meta["withheld"]),
         segment_ids=keys,
         skipped=skipped,
+        failing=pending_failures(resources["warehouse"], resources["copywriter"]),
+        superseded=int(pub_meta.get("superseded") or 0),
     )

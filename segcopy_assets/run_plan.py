@@ -106,6 +106,10 @@ def published_unchanged(
         return None
     metadata = _metadata(_latest(instance, published_variants.key))
     current = publishing_inputs(
-        resources["warehouse"], config, resources["quality_rules"], resources["copywriter"]
+        resources["warehouse"],
+        config,
+        resources["quality_rules"],
+        resources["copywriter"],
+        resources["publication"],
     )
     return metadata if metadata.get("inputs_fingerprint") == current else None

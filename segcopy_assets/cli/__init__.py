@@ -4,7 +4,12 @@ review variants."""
 import argparse
 import sys
 
-from segcopy_assets.cli import batch_commands, pipeline_commands, review_commands
+from segcopy_assets.cli import (
+    batch_commands,
+    pipeline_commands,
+    retry_commands,
+    review_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -13,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_commands.add_commands(sub)
     review_commands.add_commands(sub)
     batch_commands.add_commands(sub)
+    retry_commands.add_commands(sub)
     return parser
 
 

@@ -141,15 +141,38 @@ def cmd_run(args) -> int:
             else ""
         )
     )
+    superseded = (
+        f" ({report.superseded} superseded: the approved copy of a replaced variant, live until "
+        "the new one is reviewed)"
+        if report.superseded
+        else ""
+    )
     print(
-        f"Published: {report.published} variant(s), {report.withheld} withheld "
+        f"Published: {report.published} variant(s){superseded}, {report.withheld} withheld "
         + (
             "(auto-approved: every unreviewed variant that passes the ERROR checks)"
             if auto_approve
-            else "(review with `segcopy review list`)"
+            else "(review with `segcopy review list`; why: `segcopy review list --withheld`)"
         )
     )
-    return 0
+    return _report_failures(report.failing, resources["copywriter"].max_attempts)
+
+
+def _report_failures(failing, max_attempts: int) -> int:
+    """Say which pairs have no variant for their current inputs; the exit status."""
+    from segcopy_assets.cli import exit_codes
+
+    if failing.is_empty():
+        return exit_codes.OK
+    parked = int((failing["state"] == "parked").sum())
+    kept = int(failing["last_good_kept"].sum())
+    print(
+        f"Failed: {failing.height} pair(s) have no variant for their current inputs "
+        f"({kept} keep their last good variant): {failing.height - parked} retried by the next "
+        f"run, {parked} parked after {max_attempts} failed attempts; `segcopy retry --list` "
+        f"shows them with their errors (exit status {exit_codes.PARTIAL})"
+    )
+    return exit_codes.PARTIAL
 
 
 def _print_batches(resources: dict, m: dict) -> None:
@@ -205,6 +228,7 @@ def cmd_preview(args) -> int:
         prompt_set = copywriter.prompt_set()
         messages = prompt_set.render(seg, prod)
         writer = copywriter.writer(prompt_set)
+        copywriter.preflight()  # unreachable, bad key, unknown model: one line, no long retries
 
         async def one():
             async with writer:

@@ -41,6 +41,8 @@ def cmd_review_list(args) -> int:
 
     from segcopy_assets.review.service import review_queue
 
+    if args.withheld:
+        return _list_withheld(args)
     queue = review_queue(_review_tables())
     if args.segment:
         queue = queue.filter(pl.col("segment_id") == args.segment)
@@ -68,13 +70,63 @@ def cmd_review_list(args) -> int:
     return 0
 
 
+def _list_withheld(args) -> int:
+    """Every current variant not published as current copy, with why (what the next
+    publication would do, from the tables as they are now)."""
+    import polars as pl
+
+    from segcopy_assets.review.publication_state import compute_publication
+
+    state = compute_publication(
+        _review_tables(), **_publication_settings(args.auto_approve_passing_checks)
+    )
+    withheld = state.withheld
+    if args.segment:
+        withheld = withheld.filter(pl.col("segment_id") == args.segment)
+    if args.product:
+        withheld = withheld.filter(pl.col("product_id") == args.product)
+    for row in withheld.iter_rows(named=True):
+        note = (
+            "  (older approved copy stays published: superseded)" if row["superseded_live"] else ""
+        )
+        print(f"{row['segment_id']:<30} {row['product_id']:<8} {row['reason']}{note}")
+    live = int(withheld["superseded_live"].sum())
+    print(
+        f"total: {withheld.height} withheld ({live} with superseded copy live), "
+        f"{state.published.height} published"
+    )
+    return 0
+
+
+def _publication_settings(auto_approve: bool) -> dict:
+    from datetime import timedelta
+
+    from segcopy_assets.resources import copywriter_from_env, publication_from_env
+    from segcopy_assets.review.edit_rules import check_settings
+
+    return {
+        "prompt_hash": copywriter_from_env().prompt_set().hash,
+        "settings": check_settings(),
+        "grace": timedelta(days=publication_from_env().superseded_grace_days),
+        "auto_approve_passing_checks": auto_approve,
+    }
+
+
 @_review_errors
 def cmd_review_decide(args) -> int:
     from segcopy_assets.review.service import decide
 
     edited = None
     if args.review_command == "edit":
-        edited = Path(args.text_file).read_text(encoding="utf-8")
+        try:
+            edited = Path(args.text_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"segcopy review edit: cannot read --text-file {args.text_file}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     decision = {"approve": "approve", "reject": "reject", "edit": "edit"}[args.review_command]
     variant = decide(
         _review_tables(),
@@ -84,10 +136,18 @@ def cmd_review_decide(args) -> int:
         reviewer=_reviewer(args),
         note=args.note,
         edited_text=edited,
+        force=getattr(args, "force", False),
     )
+    effect = {
+        "approve": "`segcopy run` publishes it",
+        "edit": "`segcopy run` publishes the edited text",
+        "reject": "`segcopy run` takes it off the site",
+    }[decision]
+    if variant["edit_failures"]:
+        effect = "it is NOT published: the edited text fails " + "; ".join(variant["edit_failures"])
     print(
         f"recorded {decision} of {args.segment}/{args.product} (variant {variant['input_hash'][:12]}) "
-        f"by {_reviewer(args)}; `segcopy run` publishes it"
+        f"by {_reviewer(args)}; {effect}"
     )
     if variant["failed_checks"] and decision == "approve":
         print(
@@ -251,6 +311,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--product")
     listing.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
     listing.add_argument("--batch", help="only this batch's sample (`segcopy review sample`)")
+    listing.add_argument(
+        "--withheld",
+        action="store_true",
+        help="every current variant the next publication leaves out, with why",
+    )
+    listing.add_argument(
+        "--auto-approve-passing-checks",
+        action="store_true",
+        help="with --withheld: as `segcopy run --auto-approve-passing-checks` would publish",
+    )
     listing.set_defaults(func=cmd_review_list)
     for name in ("approve", "reject", "edit"):
         p = review_sub.add_parser(name, help=f"{name} the current variant of SEGMENT × PRODUCT")
@@ -260,6 +330,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
         if name == "edit":
             p.add_argument("--text-file", required=True, help="file with the edited copy")
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="record an edited text that fails ERROR rules (it is not published)",
+            )
         p.set_defaults(func=cmd_review_decide)
     export = review_sub.add_parser(
         "export",

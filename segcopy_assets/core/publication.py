@@ -3,26 +3,112 @@
 Publication works per variant: one bad variant never holds back the good, approved copy of its
 segment. An edited text is judged again before it is published. A variant nobody reviewed is
 published when an accepted acceptance-sampling batch covers it (``core.sampling``), with the
-batch and its bound recorded.
+batch and its bound recorded. When a pair's variant was replaced and the new one is not
+publishable yet, the approved copy of the old one stays live as ``superseded``
+(``core.continuity``).
 """
+
+from dataclasses import dataclass
 
 import polars as pl
 
+from segcopy_assets.core.continuity import Continuity, superseded
 from segcopy_assets.core.sampling import Acceptance
 from segcopy_assets.quality.judge import ERROR, CheckSettings, judge_variant
 from segcopy_assets.storage.review_log import latest_decisions
 from segcopy_assets.storage.tables import PUBLISHED_SCHEMA
 
+WITHHELD_SCHEMA = pl.Schema(
+    {
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "input_hash": pl.String,
+        "reason": pl.String,
+        # the pair's older approved copy is published meanwhile (state superseded)
+        "superseded_live": pl.Boolean,
+    }
+)
+
 
 def failing_errors(verdicts: pl.DataFrame) -> pl.DataFrame:
-    """``input_hash, failed_checks`` for variants with at least one failing ERROR verdict."""
+    """``input_hash, failed_checks`` for variants with at least one failing ERROR verdict
+    (``coverage`` is about the pair, not the variant's copy: a failed replacement does not
+    make the last good variant defective)."""
     return (
         verdicts.filter(
-            ~pl.col("passed") & (pl.col("severity") == ERROR) & pl.col("input_hash").is_not_null()
+            ~pl.col("passed")
+            & (pl.col("severity") == ERROR)
+            & pl.col("input_hash").is_not_null()
+            & (pl.col("check") != "coverage")
         )
         .group_by("input_hash")
         .agg(pl.col("check").unique().sort().str.join(", ").alias("failed_checks"))
     )
+
+
+def edit_failures(
+    edited_text: str, rationale: str, original: str, segment: dict, settings: CheckSettings
+) -> list[str]:
+    """``"check: reason"`` of every ERROR rule an edited text fails (empty: it passes)."""
+    verdicts = judge_variant(edited_text, rationale or "-", original, segment, settings)
+    return [f"{v.check}: {v.reason}" for v in verdicts if not v.passed and v.severity == ERROR]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    text: str | None  # published text, or None when withheld
+    approval: str | None
+    reason: str = ""
+    final: bool = False  # withheld for good: a rejection (no older copy stands in)
+
+
+def _decide(row: dict, originals: dict, segments: dict, settings, accepted, auto) -> _Outcome:
+    decision = row["decision"]
+    if row["status"] != "ok":
+        return _Outcome(None, None, f"generation failed: {row['error']}")
+    if decision == "reject":
+        return _Outcome(None, None, f"rejected by {row['reviewer']}", final=True)
+    if decision == "edit":
+        failures = edit_failures(
+            row["edited_text"],
+            row["rationale"] or "",
+            originals.get(row["product_id"], ""),
+            segments[row["segment_id"]],
+            settings,
+        )
+        if failures:
+            return _Outcome(None, None, "edited text fails " + "; ".join(failures))
+        return _Outcome(row["edited_text"], "edit")
+    if row["failed_checks"]:
+        return _Outcome(None, None, f"fails {row['failed_checks']}")
+    if decision == "approve":
+        return _Outcome(row["variant_text"], "approve")
+    if row["input_hash"] in accepted:
+        return _Outcome(row["variant_text"], "sample")
+    if auto:
+        return _Outcome(row["variant_text"], "auto")
+    return _Outcome(None, None, "not reviewed")
+
+
+def _published_row(row: dict, outcome: _Outcome, accepted: dict) -> dict:
+    acceptance = accepted.get(row["input_hash"]) if outcome.approval == "sample" else None
+    return {
+        "segment_id": row["segment_id"],
+        "product_id": row["product_id"],
+        "published_text": outcome.text,
+        "input_hash": row["input_hash"],
+        "approval": outcome.approval,
+        "reviewer": row["reviewer"],
+        "decided_at": row["decided_at"],
+        "model": row["model"],
+        "prompt_hash": row["prompt_hash"],
+        **_batch_fields(acceptance),
+        "summary_hash": row.get("summary_hash"),
+        "content_hash": row.get("content_hash"),
+        "state": "current",
+        "superseded_at": None,
+        "superseded_by": None,
+    }
 
 
 def select_published(
@@ -35,14 +121,17 @@ def select_published(
     settings: CheckSettings,
     auto_approve_passing_checks: bool = False,
     accepted: dict[str, Acceptance] | None = None,
+    continuity: Continuity | None = None,
+    content_hashes: dict[str, str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(published, withheld)``: published rows (``PUBLISHED_SCHEMA``) and, for every current
-    variant left out, ``segment_id, product_id, reason``. ``accepted``: input hash → the
-    accepted sampling batch covering it."""
+    """``(published, withheld)``: published rows (``PUBLISHED_SCHEMA``) and every current variant
+    not published as current copy (``WITHHELD_SCHEMA``, with why). ``accepted``: input hash →
+    the accepted sampling batch covering it. ``continuity``: keep the approved copy of replaced
+    variants live as superseded (``content_hashes``: product → its content hash now)."""
     accepted = accepted or {}
+    content_hashes = content_hashes or {}
     current = variants.filter(pl.col("segment_id").is_in(list(segments)))
     decisions = latest_decisions(reviews)
-    failing = failing_errors(verdicts)
     joined = current.join(
         decisions.select(
             "segment_id",
@@ -55,66 +144,86 @@ def select_published(
         ),
         on=["segment_id", "product_id", "input_hash"],
         how="left",
-    ).join(failing, on="input_hash", how="left")
+    ).join(failing_errors(verdicts), on="input_hash", how="left")
 
     published, withheld = [], []
     for row in joined.sort("segment_id", "product_id").iter_rows(named=True):
-        key = {"segment_id": row["segment_id"], "product_id": row["product_id"]}
-        decision = row["decision"]
-        if row["status"] != "ok":
-            withheld.append({**key, "reason": f"generation failed: {row['error']}"})
+        pair = (row["segment_id"], row["product_id"])
+        outcome = _decide(row, originals, segments, settings, accepted, auto_approve_passing_checks)
+        wanted = continuity.wanted.get(pair) if continuity is not None else None
+        fresh = wanted is None or wanted == row["input_hash"]
+        if outcome.text is not None and fresh:
+            published.append(_published_row(row, outcome, accepted))
             continue
-        if decision == "reject":
-            withheld.append({**key, "reason": f"rejected by {row['reviewer']}"})
-            continue
-        if decision == "edit":
-            verdicts_now = judge_variant(
-                row["edited_text"],
-                row["rationale"] or "",
-                originals.get(row["product_id"], ""),
-                segments[row["segment_id"]],
-                settings,
+        reason = outcome.reason or _why_not_current(row, wanted)
+        live = None
+        if continuity is not None and not (outcome.final and fresh):
+            live, why = _stand_in(
+                row, outcome, accepted, continuity, segments, originals, content_hashes, settings
             )
-            errors = [v for v in verdicts_now if not v.passed and v.severity == ERROR]
-            if errors:
-                withheld.append(
-                    {
-                        **key,
-                        "reason": "edited text fails "
-                        + "; ".join(f"{v.check}: {v.reason}" for v in errors),
-                    }
-                )
-                continue
-            text, approval = row["edited_text"], "edit"
-        elif row["failed_checks"]:
-            withheld.append({**key, "reason": f"fails {row['failed_checks']}"})
-            continue
-        elif decision == "approve":
-            text, approval = row["variant_text"], "approve"
-        elif row["input_hash"] in accepted:
-            text, approval = row["variant_text"], "sample"
-        elif auto_approve_passing_checks:
-            text, approval = row["variant_text"], "auto"
-        else:
-            withheld.append({**key, "reason": "not reviewed"})
-            continue
-        published.append(
+            if live is None and why:
+                reason += f"; older approved copy withdrawn: {why}"
+        if live is not None:
+            published.append(live)
+        withheld.append(
             {
-                **key,
-                "published_text": text,
+                "segment_id": pair[0],
+                "product_id": pair[1],
                 "input_hash": row["input_hash"],
-                "approval": approval,
-                "reviewer": row["reviewer"],
-                "decided_at": row["decided_at"],
-                "model": row["model"],
-                "prompt_hash": row["prompt_hash"],
-                **_batch_fields(accepted.get(row["input_hash"]) if approval == "sample" else None),
+                "reason": reason,
+                "superseded_live": live is not None,
             }
         )
-    withheld_frame = pl.DataFrame(
-        withheld, schema={"segment_id": pl.String, "product_id": pl.String, "reason": pl.String}
+    return (
+        pl.DataFrame(published, schema=PUBLISHED_SCHEMA),
+        pl.DataFrame(withheld, schema=WITHHELD_SCHEMA),
     )
-    return pl.DataFrame(published, schema=PUBLISHED_SCHEMA), withheld_frame
+
+
+def _why_not_current(row: dict, wanted: str | None) -> str:
+    """Why an approved variant of older inputs is not current copy."""
+    if wanted is not None and row.get("attempted_hash") == wanted:
+        return f"its new variant failed to generate: {row.get('last_error')}"
+    return "its inputs changed; its new variant is not generated yet"
+
+
+def _stand_in(
+    row: dict,
+    outcome: _Outcome,
+    accepted: dict,
+    continuity: Continuity,
+    segments: dict,
+    originals: dict,
+    content_hashes: dict,
+    settings: CheckSettings,
+) -> tuple[dict | None, str]:
+    """The older approved copy that stays live for a pair whose variant is not publishable as
+    current copy, or ``(None, why not)``: the row's own copy when it is approved but its inputs
+    moved since (its replacement failed or is not generated yet), else the pair's previous
+    published copy of another variant."""
+    previous = continuity.previous.get((row["segment_id"], row["product_id"]))
+    if outcome.text is not None:  # approved, but of older inputs
+        candidate = _published_row(row, outcome, accepted)
+    elif previous is not None and previous["input_hash"] != row["input_hash"]:
+        candidate = previous
+    else:
+        return None, ""
+    since = None
+    if (
+        previous is not None
+        and previous["input_hash"] == candidate["input_hash"]
+        and previous["state"] == "superseded"
+    ):
+        since = previous["superseded_at"]
+    return superseded(
+        candidate,
+        continuity,
+        segment=segments[row["segment_id"]],
+        content_hash=content_hashes.get(row["product_id"]),
+        original=originals.get(row["product_id"], ""),
+        settings=settings,
+        since=since,
+    )
 
 
 def _batch_fields(acceptance: Acceptance | None) -> dict:

@@ -90,17 +90,28 @@ def merge_blocks(ordered_keys: list[str], blocks: list[list[str]], at_most: int)
 
 
 def stale_segments(
-    expected: pl.DataFrame, stored: pl.DataFrame, verdicts: pl.DataFrame, rules_hash: str
+    expected: pl.DataFrame,
+    stored: pl.DataFrame,
+    verdicts: pl.DataFrame,
+    rules_hash: str,
+    parked: pl.DataFrame | None = None,
 ) -> list[str]:
     """Segments whose variants or verdicts are not what a run now would produce.
 
     ``expected``: (segment_id, product_id, input_hash) of every pair a run would generate;
     ``stored``: (segment_id, product_id, input_hash, status) of the variants table;
-    ``verdicts``: (segment_id, product_id, input_hash, check, rules_hash) of the verdicts table.
+    ``verdicts``: (segment_id, product_id, input_hash, check, rules_hash) of the verdicts table;
+    ``parked``: (segment_id, product_id) of the pairs parked after failing too often
+    (``generation.failures``): a run would not send them, so they make nothing stale.
     A segment is stale when its stored rows are not exactly its expected pairs generated ok
     (a moved summary, product or prompt changes the input hash; a failed call, a missing or an
     extra pair), or when a variant lacks verdicts under the current ``rules_hash``.
     """
+    if parked is not None and parked.height:
+        keys = parked.select("segment_id", "product_id")
+        expected = expected.join(keys, on=["segment_id", "product_id"], how="anti")
+        stored = stored.join(keys, on=["segment_id", "product_id"], how="anti")
+        verdicts = verdicts.join(keys, on=["segment_id", "product_id"], how="anti")
     pair = ["segment_id", "product_id", "input_hash"]
     wanted = expected.select(pair).unique()
     ok = stored.filter(pl.col("status") == "ok").select(pair)

@@ -6,18 +6,39 @@ The comparison is the one the sensors make: the input hash of every pair (prompt
 summary, product content) and the rules hash of the verdicts.
 """
 
+from typing import Any
+
 import polars as pl
 
 from segcopy_assets.core.refresh_planning import stale_segments
+from segcopy_assets.generation.failures import parked_pairs, pending_failure
 from segcopy_assets.generation.variants import input_hash, plan_pairs
 from segcopy_assets.quality.fingerprint import rules_hash
 from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse
-from segcopy_assets.storage import delta
+from segcopy_assets.storage import delta, retry_requests, variant_store
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
+    GENERATION_RETRIES,
     PRODUCTS,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
+    VARIANT_SCHEMA,
+)
+
+#: The variant columns staleness and parking are decided from.
+FRESHNESS_SCHEMA = pl.Schema(
+    {
+        c: VARIANT_SCHEMA[c]
+        for c in (
+            "segment_id",
+            "product_id",
+            "input_hash",
+            "status",
+            "attempts",
+            "attempted_hash",
+            "last_attempt_at",
+        )
+    }
 )
 
 
@@ -66,16 +87,21 @@ def stale_variant_segments(
     summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
     products = pl.read_delta(warehouse.table_path(PRODUCTS))
     expected = expected_pairs(summaries, products, copywriter.prompt_set().hash, pairing)
-    stored = _read(
-        warehouse.table_path(DESCRIPTION_VARIANTS),
-        ["segment_id", "product_id", "input_hash", "status"],
+    stored = variant_store.read_segments(
+        warehouse.table_path(DESCRIPTION_VARIANTS), schema=FRESHNESS_SCHEMA
     )
     verdicts = _read(
         warehouse.table_path(VARIANT_CHECKS),
         ["segment_id", "product_id", "input_hash", "check", "rules_hash"],
     )
+    parked = parked_pairs(
+        stored,
+        expected,
+        retry_requests.read_requests(warehouse.table_path(GENERATION_RETRIES)),
+        copywriter.max_attempts,
+    )
     return stale_segments(
-        expected, stored, verdicts, current_rules_hash(copywriter, quality_rules, judge)
+        expected, stored, verdicts, current_rules_hash(copywriter, quality_rules, judge), parked
     )
 
 
@@ -85,3 +111,53 @@ def expected_pair_count(resources: dict, pairing: str = "all") -> int:
     summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
     products = pl.read_delta(warehouse.table_path(PRODUCTS))
     return len(plan_pairs(summaries, products, pairing))
+
+
+#: ``pending_failures``: one row per pair whose latest generation failed.
+_FAILING: dict[str, Any] = {
+    "segment_id": pl.String,
+    "product_id": pl.String,
+    "state": pl.String,  # retrying (the next run sends it) | parked
+    "last_good_kept": pl.Boolean,  # an ok variant of older inputs stays current
+    "attempts": pl.Int64,
+    "last_error": pl.String,
+    "last_attempt_at": pl.Datetime("us", "UTC"),
+    "input_hash": pl.String,  # of the row in the table
+    "attempted_hash": pl.String,  # of the generation that fails
+}
+FAILING_SCHEMA = pl.Schema(_FAILING)
+
+
+def pending_failures(
+    warehouse: Warehouse, copywriter: Copywriter, pairing: str = "all"
+) -> pl.DataFrame:
+    """The current pairs whose latest generation failed (``FAILING_SCHEMA``), parked or not."""
+    stored = variant_store.read_segments(warehouse.table_path(DESCRIPTION_VARIANTS))
+    failing = stored.filter(pending_failure())
+    if failing.is_empty():
+        return FAILING_SCHEMA.to_frame()
+    summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
+    products = pl.read_delta(warehouse.table_path(PRODUCTS))
+    expected = expected_pairs(summaries, products, copywriter.prompt_set().hash, pairing)
+    parked = parked_pairs(
+        failing,
+        expected,
+        retry_requests.read_requests(warehouse.table_path(GENERATION_RETRIES)),
+        copywriter.max_attempts,
+    ).with_columns(pl.lit("parked").alias("state"))
+    return (
+        failing.join(expected.select("segment_id", "product_id"), on=["segment_id", "product_id"])
+        .join(parked, on=["segment_id", "product_id"], how="left")
+        .select(
+            "segment_id",
+            "product_id",
+            pl.col("state").fill_null("retrying"),
+            (pl.col("status") == "ok").alias("last_good_kept"),
+            pl.col("attempts").fill_null(0),
+            pl.coalesce("last_error", "error").alias("last_error"),
+            pl.coalesce("last_attempt_at", "generated_at").alias("last_attempt_at"),
+            "input_hash",
+            pl.coalesce("attempted_hash", "input_hash").alias("attempted_hash"),
+        )
+        .sort("segment_id", "product_id")
+    )

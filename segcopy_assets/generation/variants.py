@@ -18,6 +18,7 @@ import polars as pl
 
 from segcopy_assets.errors import GenerationError
 from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
+from segcopy_assets.generation.failures import counts_as_attempt
 from segcopy_assets.generation.openai_writer import Completion, describe_call_error
 from segcopy_assets.generation.prompts import PromptSet, cost_usd
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
@@ -92,7 +93,8 @@ def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ih
 
 def completion_row(row: dict, completion: Completion, batch_id: str | None = None) -> dict:
     """A variant row from a model's answer (online or from a batch): copy and Rationale split,
-    ``failed`` with the reason when the answer is unusable or was cut off."""
+    ``failed`` with the reason when the answer is unusable or was cut off (an attempt that
+    counts toward parking the pair: ``generation.failures``)."""
     parsed = split_copy_and_rationale(completion.text)
     problem = parsed.problem
     if completion.finish_reason == "length":
@@ -109,6 +111,7 @@ def completion_row(row: dict, completion: Completion, batch_id: str | None = Non
         "status": "failed" if problem else "ok",
         "error": problem,
         "batch_id": batch_id,
+        "attempts": 1 if problem else None,
     }
 
 
@@ -126,6 +129,8 @@ async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> d
             "status": "failed",
             "error": describe_call_error(exc),
             "generated_at": datetime.now(UTC),
+            # an unreachable or overloaded endpoint says nothing about the pair
+            "attempts": 1 if counts_as_attempt(exc) else 0,
         }
     stats.calls += 1
     stats.prompt_tokens += completion.prompt_tokens

@@ -58,6 +58,10 @@ NEEDED_COLUMNS = (
 )
 #: Columns that must not be null on an ``ok`` row.
 REQUIRED_ON_OK = ("segment_id", "product_id", "input_hash", "variant_text", "status")
+#: What a pair's row may say: a variant, or that its generation failed (generation.failures).
+STATUSES = ("ok", "failed")
+#: Read when present: a failed replacement recorded beside the last good row (coverage).
+FAILURE_COLUMNS = ("attempts", "attempted_hash", "last_error")
 
 #: The verdict table judge_partition returns is ``storage.tables.VERDICT_SCHEMA``.
 
@@ -196,9 +200,11 @@ def judge_partition(
 ) -> pl.DataFrame:
     """The verdict table for some segments' variants (rows of ``VARIANT_SCHEMA``).
 
-    * ``coverage``: one verdict per expected pair (no row, or no ``ok`` row, fails).
+    * ``coverage``: one verdict per expected pair (no row, no ``ok`` row, or an ``ok`` row kept
+      while its replacement fails to generate: ``generation.failures``).
     * ``well_formed``: one verdict per present row (duplicate pair, unexpected pair, a required
-      column null on an ok row, a null key or status on any row).
+      column null on an ok row, a null key or status on any row, a status neither ``ok`` nor
+      ``failed``): a bug, never an answer the model got wrong.
     * the content checks of :func:`judge_variant` for every row whose status is ``ok``.
 
     ``judged`` holds the (segment, product, input_hash, variant_hash) keys whose content verdicts
@@ -210,7 +216,8 @@ def judge_partition(
     absent = [c for c in NEEDED_COLUMNS if c not in variants.columns]
     if absent:
         raise ValueError(f"variants frame lacks required column(s): {', '.join(absent)}")
-    rows = variants.select(NEEDED_COLUMNS).to_dicts()
+    optional = [c for c in FAILURE_COLUMNS if c in variants.columns]
+    rows = variants.select(*NEEDED_COLUMNS, *optional).to_dicts()
     expected = list(dict.fromkeys((str(s), str(p)) for s, p in expected_pairs))
     expected_set = set(expected)
     by_pair: dict[tuple, list[dict]] = {}
@@ -243,13 +250,23 @@ def judge_partition(
         present = by_pair.get((seg, prod), [])
         ok = [r for r in present if r["status"] == "ok"]
         if ok:
+            r = ok[0]
+            attempted = r.get("attempted_hash")
+            replacement_failed = attempted is not None and attempted != r["input_hash"]
             add(
                 seg,
                 prod,
-                ok[0]["input_hash"],
-                _verdict("coverage", None),
+                r["input_hash"],
+                _verdict(
+                    "coverage",
+                    f"its new generation failed ({r.get('attempts') or 0} counted attempt(s)): "
+                    f"{r.get('last_error') or 'no error recorded'}; the last good variant "
+                    "stays current"
+                    if replacement_failed
+                    else None,
+                ),
                 -1,
-                ok[0]["variant_hash"],
+                r["variant_hash"],
             )
         elif not present:
             add(seg, prod, None, _verdict("coverage", "no variant for this pair"), -1, None)
@@ -281,6 +298,8 @@ def judge_partition(
         nulls = [c for c in required if row[c] is None]
         if nulls:
             problems.append(f"null {', '.join(nulls)}")
+        if row["status"] is not None and row["status"] not in STATUSES:
+            problems.append(f"status {row['status']!r} is neither 'ok' nor 'failed'")
         vhash = row["variant_hash"]
         add(seg, prod, ihash, _verdict("well_formed", problems), source, vhash)
 

@@ -9,13 +9,14 @@ from segcopy_assets.resources.env import (
     copywriter_from_env,
     judge_from_env,
     product_repository_from_env,
+    publication_from_env,
     quality_rules_from_env,
     resources_from_env,
     segmentation_from_env,
     warehouse_from_env,
 )
 from segcopy_assets.resources.models import Copywriter, Judge
-from segcopy_assets.resources.rules import QualityRules, Segmentation
+from segcopy_assets.resources.rules import Publication, QualityRules, Segmentation
 from segcopy_assets.resources.sources import CdpSource, ProductRepository
 from segcopy_assets.resources.warehouse import Warehouse
 
@@ -24,6 +25,7 @@ __all__ = [
     "Copywriter",
     "Judge",
     "ProductRepository",
+    "Publication",
     "QualityRules",
     "Segmentation",
     "Warehouse",
@@ -31,6 +33,7 @@ __all__ = [
     "copywriter_from_env",
     "judge_from_env",
     "product_repository_from_env",
+    "publication_from_env",
     "quality_rules_from_env",
     "resources_from_env",
     "segmentation_from_env",

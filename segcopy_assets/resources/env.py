@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from segcopy_assets import settings
 from segcopy_assets.errors import SettingsError
 from segcopy_assets.resources.models import Copywriter, Judge
-from segcopy_assets.resources.rules import QualityRules, Segmentation
+from segcopy_assets.resources.rules import Publication, QualityRules, Segmentation
 from segcopy_assets.resources.sources import CdpSource, ProductRepository
 from segcopy_assets.resources.warehouse import Warehouse
 from segcopy_assets.storage.io_manager import warehouse_io_manager
@@ -87,6 +87,14 @@ def quality_rules_from_env() -> QualityRules:
     )
 
 
+def publication_from_env() -> Publication:
+    """SEGCOPY_SUPERSEDED_GRACE_DAYS: how long replaced approved copy stays published."""
+    fields = {}
+    if os.environ.get("SEGCOPY_SUPERSEDED_GRACE_DAYS"):
+        fields["superseded_grace_days"] = _env_number("SEGCOPY_SUPERSEDED_GRACE_DAYS", float)
+    return _built(Publication, {"superseded_grace_days": "SEGCOPY_SUPERSEDED_GRACE_DAYS"}, **fields)
+
+
 def segmentation_from_env() -> Segmentation:
     """SEGCOPY_SEGMENT_KEYS, SEGCOPY_HIGH_VALUE_TIERS (comma lists), SEGCOPY_MIN_SEGMENT_SIZE."""
     names = {
@@ -116,17 +124,23 @@ COPYWRITER_ENV = {
     "batch_min_pairs": "SEGCOPY_BATCH_MIN_PAIRS",
     "batch_fallback": "SEGCOPY_BATCH_FALLBACK",
     "batch_poll_s": "SEGCOPY_BATCH_POLL_S",
+    "max_attempts": "SEGCOPY_MAX_ATTEMPTS",
 }
 
 
 def _batch_settings() -> dict[str, object]:
-    """SEGCOPY_LLM_MODE, SEGCOPY_BATCH_MIN_PAIRS, SEGCOPY_BATCH_FALLBACK, SEGCOPY_BATCH_POLL_S."""
+    """SEGCOPY_LLM_MODE, SEGCOPY_BATCH_MIN_PAIRS, SEGCOPY_BATCH_FALLBACK, SEGCOPY_BATCH_POLL_S,
+    SEGCOPY_MAX_ATTEMPTS."""
     extra: dict[str, object] = {}
     for field_name in ("mode", "batch_fallback"):
         value = os.environ.get(COPYWRITER_ENV[field_name], "").strip()
         if value:
             extra[field_name] = value.lower()
-    for field_name, kind in (("batch_min_pairs", int), ("batch_poll_s", float)):
+    for field_name, kind in (
+        ("batch_min_pairs", int),
+        ("batch_poll_s", float),
+        ("max_attempts", int),
+    ):
         if os.environ.get(COPYWRITER_ENV[field_name]):
             extra[field_name] = _env_number(COPYWRITER_ENV[field_name], kind)
     return extra
@@ -200,6 +214,7 @@ def resources_from_env() -> dict:
         "segmentation": segmentation_from_env(),
         "copywriter": copywriter_from_env(),
         "quality_rules": quality_rules_from_env(),
+        "publication": publication_from_env(),
         "judge": judge_from_env(),
         "warehouse": warehouse,
         "warehouse_io_manager": warehouse_io_manager(warehouse.root),

@@ -1,12 +1,13 @@
 """The language models segcopy calls: the copywriter and the optional LLM judge."""
 
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
 from segcopy_assets.errors import GenerationError
-from segcopy_assets.generation.prompts import PromptSet, load_prompt_set, price_per_1m
+from segcopy_assets.generation.prompts import CONFIG, PromptSet, load_prompt_set, price_per_1m
 from segcopy_assets.quality.llm_judge import JudgePrompt, load_judge_prompt
 
 
@@ -44,6 +45,12 @@ class Copywriter(dg.ConfigurableResource):
     )
     batch_poll_s: float = Field(
         default=30.0, ge=1, description="Seconds between polls of open batches (batch_sensor)."
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="A pair whose generation failed this many runs in a row with the same inputs "
+        "is parked: not sent again until its inputs change or a person asks (segcopy retry).",
     )
 
     def prompt_set(self) -> PromptSet:
@@ -105,6 +112,32 @@ class Copywriter(dg.ConfigurableResource):
             max_rps=self.max_rps,
         )
 
+    def preflight(self) -> None:
+        """One cheap request to the endpoint before any run (none for the offline backend):
+        GenerationError naming the variable to fix if it is unreachable, refuses the key or does
+        not serve the model."""
+        if self.backend != "openai":
+            return
+        from segcopy_assets.generation.openai_writer import EndpointSettings, env_source, preflight
+
+        model_var = "SEGCOPY_LLM_MODEL"
+        if not self.model:
+            model_var += (
+                f" (not set: the model is [model] name in {Path(self.prompts_dir, CONFIG)})"
+            )
+        names = EndpointSettings(
+            who="copywriter endpoint",
+            base_url_var=env_source(self.base_url, ("SEGCOPY_LLM_BASE_URL",)),
+            api_key_var=env_source(self.api_key, ("SEGCOPY_LLM_API_KEY", "OPENAI_API_KEY")),
+            model_var=model_var,
+        )
+        preflight(
+            base_url=self.base_url,
+            api_key=self._key(),
+            model=self.prompt_set().params.name,
+            names=names,
+        )
+
     def describe(self) -> str:
         if self.backend == "offline":
             return self.backend
@@ -140,6 +173,35 @@ class Judge(dg.ConfigurableResource):
     def price_per_1m(self) -> tuple[float, float] | None:
         pricing = load_prompt_set(self.prompts_dir, backend="offline").pricing
         return price_per_1m(pricing, str(self.model))
+
+    def preflight(self) -> None:
+        """One cheap request to the judge's endpoint before any run (none while it is off), as
+        ``Copywriter.preflight``; its endpoint and key may be the copywriter's variables."""
+        if not self.enabled:
+            return
+        from segcopy_assets.generation.openai_writer import EndpointSettings, env_source, preflight
+
+        key: object = self.api_key
+        if isinstance(key, dg.EnvVar):  # outside a run (segcopy run, preview)
+            key = key.get_value()
+        if not key and not self.base_url:
+            raise GenerationError(
+                "the LLM judge needs SEGCOPY_JUDGE_API_KEY (or the copywriter's key) or a "
+                "SEGCOPY_JUDGE_BASE_URL of a server that needs no key"
+            )
+        names = EndpointSettings(
+            who="LLM judge endpoint",
+            base_url_var=env_source(
+                self.base_url, ("SEGCOPY_JUDGE_BASE_URL", "SEGCOPY_LLM_BASE_URL")
+            ),
+            api_key_var=env_source(
+                self.api_key, ("SEGCOPY_JUDGE_API_KEY", "SEGCOPY_LLM_API_KEY", "OPENAI_API_KEY")
+            ),
+            model_var="SEGCOPY_JUDGE_MODEL",
+        )
+        preflight(
+            base_url=self.base_url, api_key=str(key or "no-key"), model=str(self.model), names=names
+        )
 
     def client(self):
         """A fresh chat-completions client for one run (use it with ``async with``)."""

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from segcopy_assets.core.continuity import DEFAULT_GRACE_DAYS
 from segcopy_assets.core.segments import SegmentationSpec
 from segcopy_assets.quality.brand_voice import avoid_words_from_brand_voice
 from segcopy_assets.quality.judge import CheckSettings
@@ -69,3 +70,14 @@ class QualityRules(dg.ConfigurableResource):
             max_length_ratio=self.max_length_ratio,
             avoid_words=tuple(avoid),
         )
+
+
+class Publication(dg.ConfigurableResource):
+    """How approved copy stays published while its variant is replaced (core.continuity)."""
+
+    superseded_grace_days: float = Field(
+        default=DEFAULT_GRACE_DAYS,
+        ge=0,
+        description="Days the approved copy of a replaced variant stays published (marked "
+        "superseded) while the new variant waits for review; 0 withdraws it at once.",
+    )

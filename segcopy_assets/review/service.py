@@ -7,23 +7,30 @@ append-only ``variant_reviews`` log; publishing reads them on its next materiali
 import csv
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from segcopy_assets import settings
 from segcopy_assets.core.publication import failing_errors
 from segcopy_assets.errors import InputValidationError, SegcopyError
+from segcopy_assets.review.edit_rules import EditRefused, check_settings, judge_edit
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
+    GENERATION_RETRIES,
     PRODUCTS,
+    PUBLISHED_VARIANTS,
     REVIEW_BATCHES,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
     VARIANT_REVIEWS,
     VERDICT_SCHEMA,
 )
+
+if TYPE_CHECKING:
+    from segcopy_assets.resources import Warehouse
 
 STATUSES = ("pending", "approved", "rejected", "failed")
 EXPORT_COLUMNS = [
@@ -51,6 +58,8 @@ class ReviewTables:
     products: str
     summaries: str
     batches: str
+    published: str
+    retries: str
 
     @classmethod
     def under(cls, warehouse_schema_dir: str) -> "ReviewTables":
@@ -64,7 +73,14 @@ class ReviewTables:
             products=join(PRODUCTS),
             summaries=join(SEGMENT_SUMMARIES),
             batches=join(REVIEW_BATCHES),
+            published=join(PUBLISHED_VARIANTS),
+            retries=join(GENERATION_RETRIES),
         )
+
+    @classmethod
+    def for_warehouse(cls, warehouse: "Warehouse") -> "ReviewTables":
+        """The tables of a ``Warehouse`` resource."""
+        return cls.under(os.path.dirname(warehouse.table_path(DESCRIPTION_VARIANTS)))
 
     @classmethod
     def from_env(cls) -> "ReviewTables":
@@ -98,16 +114,26 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
                 "reviewer",
                 "note",
                 "decided_at",
+                "carried_from",
+                "edit_failed_checks",
             ),
             on=["segment_id", "product_id", "input_hash"],
             how="left",
         )
         .join(originals, on="product_id", how="left")
+        .join(_superseded_pairs(tables), on=["segment_id", "product_id"], how="left")
+        .with_columns(pl.col("superseded").fill_null(False))
     )
+    edit = pl.col("decision") == "edit"
+    failed_edit = edit & pl.col("edit_failed_checks").is_not_null()
     status = (
-        pl.when((pl.col("status") != "ok") | pl.col("failed_checks").is_not_null())
+        pl.when((pl.col("status") != "ok") | failed_edit)
         .then(pl.lit("failed"))
-        .when(pl.col("decision").is_in(["approve", "edit"]))
+        .when(edit)  # an edit is judged when it is recorded: it fixes a failing variant
+        .then(pl.lit("approved"))
+        .when(pl.col("failed_checks").is_not_null())
+        .then(pl.lit("failed"))
+        .when(pl.col("decision") == "approve")
         .then(pl.lit("approved"))
         .when(pl.col("decision") == "reject")
         .then(pl.lit("rejected"))
@@ -116,10 +142,28 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
     failed = (
         pl.when(pl.col("status") != "ok")
         .then(pl.lit("generation"))
+        .when(failed_edit)
+        .then(pl.lit("edited text fails ") + pl.col("edit_failed_checks"))
+        .when(edit)
+        .then(pl.lit(None, pl.String))
         .otherwise(pl.col("failed_checks"))
     )
+    # superseded pairs first: their approved copy is live only until the grace period ends
     return queue.with_columns(status.alias("review_status"), failed.alias("failed_checks")).sort(
-        "segment_id", "product_id"
+        "superseded", "segment_id", "product_id", descending=[True, False, False]
+    )
+
+
+def _superseded_pairs(tables: ReviewTables) -> pl.DataFrame:
+    """(segment, product) whose published copy is superseded (the last publication's view)."""
+    schema = {"segment_id": pl.String, "product_id": pl.String, "superseded": pl.Boolean}
+    if not delta.table_exists(tables.published):
+        return pl.DataFrame(schema=schema)
+    published = pl.read_delta(tables.published)
+    if "state" not in published.columns:
+        return pl.DataFrame(schema=schema)
+    return published.filter(pl.col("state") == "superseded").select(
+        "segment_id", "product_id", pl.lit(True).alias("superseded")
     )
 
 
@@ -153,9 +197,19 @@ def decide(
     reviewer: str,
     note: str | None = None,
     edited_text: str | None = None,
+    force: bool = False,
 ) -> dict:
-    """Record one decision on the current variant of (segment, product); returns the variant."""
+    """Record one decision on the current variant of (segment, product); returns the variant
+    (with ``edit_failures``: the ERROR rules an edited text fails).
+
+    An edited text is judged first: one that fails an ERROR rule is refused (``EditRefused``,
+    nothing recorded) unless ``force``, which records it marked as failing (never published)."""
     variant = current_variant(tables, segment_id, product_id)
+    failures: list[str] = []
+    if decision == "edit" and (edited_text or "").strip():
+        failures = judge_edit(tables.summaries, tables.products, variant, edited_text or "")
+        if failures and not force:
+            raise EditRefused(segment_id, product_id, failures)
     row = reviews.make_decision(
         segment_id,
         product_id,
@@ -163,10 +217,16 @@ def decide(
         decision,
         reviewer=reviewer,
         note=note,
+        edit_failed_checks=_failed_rules(failures),
         edited_text=edited_text,
     )
     reviews.append_reviews(tables.reviews, [row])
-    return variant
+    return {**variant, "edit_failures": failures}
+
+
+def _failed_rules(failures: list[str]) -> str | None:
+    """``"a, b"``: the rules of ``"rule: reason"`` failures (None when it passes)."""
+    return ", ".join(sorted({f.split(":")[0] for f in failures})) or None
 
 
 def export_csv(tables: ReviewTables, path: str, status: str | None = None) -> int:
@@ -211,6 +271,7 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
     queue = review_queue(tables)
     current = {(r["segment_id"], r["product_id"]): r for r in queue.iter_rows(named=True)}
     decisions, problems = [], []
+    rules = check_settings()
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         decision = (row.get("decision") or "").strip().lower()
         if not decision:
@@ -225,6 +286,15 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
         elif variant["status"] != "ok":
             problems.append(f"{where}: the variant failed to generate")
         else:
+            edited = row.get("edited_text") or ""
+            failures = (
+                judge_edit(tables.summaries, tables.products, variant, edited, rules)
+                if decision == "edit" and edited.strip()
+                else []
+            )
+            if failures:
+                problems.append(f"{where}: the edited text fails " + "; ".join(failures))
+                continue
             try:
                 decisions.append(
                     reviews.make_decision(
@@ -234,7 +304,7 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
                         decision,
                         reviewer=reviewer,
                         note=(row.get("note") or "").strip() or None,
-                        edited_text=row.get("edited_text"),
+                        edited_text=edited,
                     )
                 )
             except InputValidationError as exc:

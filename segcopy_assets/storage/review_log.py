@@ -20,9 +20,14 @@ DECISIONS = ("approve", "reject", "edit")
 
 
 def read_reviews(path: str) -> pl.DataFrame:
+    """Every decision, oldest first (columns the log predates read null)."""
     if not table_exists(path):
         return REVIEW_SCHEMA.to_frame()
-    return pl.read_delta(path).select(list(REVIEW_SCHEMA))
+    frame = pl.read_delta(path)
+    return frame.select(
+        pl.col(c) if c in frame.columns else pl.lit(None, dtype).alias(c)
+        for c, dtype in REVIEW_SCHEMA.items()
+    )
 
 
 def make_decision(
@@ -34,7 +39,9 @@ def make_decision(
     reviewer: str,
     note: str | None = None,
     edited_text: str | None = None,
+    edit_failed_checks: str | None = None,
 ) -> dict:
+    """One decision row; ``edit_failed_checks``: the ERROR rules a forced edit fails."""
     if decision not in DECISIONS:
         raise InputValidationError(
             VARIANT_REVIEWS, "decision", f"{decision!r} is not one of {DECISIONS}"
@@ -52,6 +59,8 @@ def make_decision(
         "reviewer": reviewer.strip(),
         "note": note or None,
         "decided_at": datetime.now(UTC),
+        "carried_from": None,
+        "edit_failed_checks": edit_failed_checks or None,
     }
 
 
@@ -64,7 +73,8 @@ def append_reviews(path: str, decisions: list[dict]) -> int:
     if not decisions:
         raise ValueError("no decisions to append")
     frame = pl.DataFrame(decisions, schema=REVIEW_SCHEMA)
-    write_deltalake(path, frame.to_arrow(), mode="append")
+    # schema_mode merge: a log written before a column existed gets it (older rows read null)
+    write_deltalake(path, frame.to_arrow(), mode="append", schema_mode="merge")
     return DeltaTable(path).version()
 
 

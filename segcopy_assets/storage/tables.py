@@ -30,6 +30,7 @@ JUDGE_ANSWERS = "judge_answers"  # the LLM judge's answers, cached by what it ju
 REVIEW_BATCHES = "review_batches"  # acceptance-sampling batches: members and the drawn sample
 CUSTOMER_SEGMENTS = "customer_segments"  # the activation table: one row per customer -> segment
 GENERATION_BATCHES = "generation_batches"  # Batch API submissions: one row per state change
+GENERATION_RETRIES = "generation_retries"  # a person asked to send parked pairs again
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
@@ -63,6 +64,24 @@ VARIANT_SCHEMA = _schema(
         "error": pl.String,
         # the provider batch that wrote it (null for an online call)
         "batch_id": pl.String,
+        # Failed generations of ``attempted_hash`` in a row (null: none pending). On an ``ok``
+        # row with another input hash they are a replacement that failed: the row is the last
+        # good variant, kept current until an ``ok`` answer replaces it (generation.failures).
+        "attempts": pl.Int64,
+        "attempted_hash": pl.String,
+        "last_error": pl.String,
+        "last_attempt_at": pl.Datetime("us", "UTC"),
+    }
+)
+
+#: Append-only: a person asked for parked pairs to be sent again (``segcopy retry``, the page).
+RETRY_SCHEMA = _schema(
+    {
+        "segment_id": pl.String,
+        "product_id": pl.String,
+        "input_hash": pl.String,  # the inputs that were parked
+        "requested_by": pl.String,
+        "requested_at": pl.Datetime("us", "UTC"),
     }
 )
 
@@ -128,6 +147,10 @@ REVIEW_SCHEMA = _schema(
         "reviewer": pl.String,
         "note": pl.String,
         "decided_at": pl.Datetime("us", "UTC"),
+        # an approval carried over to a new variant with identical text: the variant approved
+        "carried_from": pl.String,
+        # an edit recorded with --force although its text fails ERROR rules: which (else null)
+        "edit_failed_checks": pl.String,
     }
 )
 
@@ -147,6 +170,14 @@ PUBLISHED_SCHEMA = _schema(
         "sample_size": pl.Int64,
         "sample_rejections": pl.Int64,
         "bound": pl.String,
+        # what the copy was written from: a changed product withdraws it at once
+        "summary_hash": pl.String,
+        "content_hash": pl.String,
+        # current | superseded: the pair's variant was replaced and the new one is not approved
+        # yet; superseded copy stays live for the grace period (core.continuity)
+        "state": pl.String,
+        "superseded_at": pl.Datetime("us", "UTC"),
+        "superseded_by": pl.String,  # the input hash of the variant that replaces it
     }
 )
 

@@ -55,8 +55,8 @@ def unchanged(
     path: str, rows: pl.DataFrame, segment_ids: list[str], key: list[str] | None = None
 ) -> bool:
     """True when the table already holds exactly these rows for the segments (compared on
-    ``key``; default: segment, product, input_hash, status)."""
-    key = key or ["segment_id", "product_id", "input_hash", "status"]
+    ``key``; default: segment, product, input_hash, status and the failure recorded beside it)."""
+    key = key or ["segment_id", "product_id", "input_hash", "status", "attempts", "attempted_hash"]
     schema = pl.Schema({k: rows.schema[k] for k in key})
     current = read_segments(path, segment_ids, schema)
     return current.height == rows.height and current.sort(key, nulls_last=True).equals(

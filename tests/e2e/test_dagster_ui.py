@@ -4,7 +4,7 @@ One ``segcopy dev`` server (webserver + daemon + code server) runs for the whole
 fresh SEGCOPY_HOME that ``segcopy run`` filled first. The tests talk to it the way the UI does,
 over ``POST /graphql``:
 
-1. the asset graph, the 2 checks on ``description_variants`` and the 6 sensors (RUNNING by
+1. the asset graph, the 2 checks on ``description_variants`` and the 8 sensors (RUNNING by
    default) are served; one segment partition is materialized through the mutation the UI's
    Materialize button sends, and its check results are recorded for that partition;
 2. a change to ONE segment in the sample CDP table flows through the real daemon:
@@ -47,6 +47,7 @@ SENSORS = {
     "product_variants_sensor",
     "publishing_sensor",
     "batch_sensor",
+    "retry_sensor",
 }
 UI_PARTITION = "tents--core"
 CHANGED_SEGMENT = "e-bikes--core"  # E-Bikes × (Low tier → "core" value group)

@@ -301,7 +301,8 @@ def test_a_range_run_records_every_partitions_check_results(
         assert record.run_id == range_run and record.partition == partition
         evaluation = record.event.dagster_event.asset_check_evaluation_data
         assert evaluation.metadata["segments"].value == partition
-        content_rules = 9  # copy_quality's rules but the LLM judge, which is off
+        # copy_quality's rules but the LLM judge, which is off: coverage and 9 content rules
+        content_rules = 10
         assert evaluation.metadata["evaluated"].value == 14 * content_rules
         offers = evaluation.metadata["failing_no_invented_offers"].value
         assert offers == (14 if partition.startswith("e-bikes--") else 0), partition

@@ -288,10 +288,10 @@ def test_a_crash_during_the_upload_uploads_once_more_at_most(build, fake, instan
 
 
 def test_a_batch_s_answers_are_judged_in_the_worker_pool(build, fake, instance, monkeypatch, capfd):
-    import segcopy_assets.defs.generation.assets as variant_assets
+    import segcopy_assets.defs.generation.run_support as run_support
     from segcopy_assets.storage.tables import VARIANT_CHECKS
 
-    monkeypatch.setattr(variant_assets, "JUDGE_POOL_MIN_CALLS", 1)  # 196 answers: use the pool
+    monkeypatch.setattr(run_support, "JUDGE_POOL_MIN_CALLS", 1)  # 196 answers: use the pool
     resources = build()
     report = run_pipeline(instance, resources, wait=True)
     assert report.variant_metadata["batch_generated"] == PAIRS

@@ -303,7 +303,11 @@ def test_approve_reject_and_edit_go_to_the_review_log(client, tables):
     assert edit_fields["decision"] == "edit"
     answer = client.post(
         "/variant/s2/P2/decide",
-        data={**edit_fields, "edited_text": "Sleep well. <i>Really</i>.", "note": "shorter"},
+        data={
+            **edit_fields,
+            "edited_text": "Sleep well, <i>really</i>. The Basecamp tent sleeps two. Its fly is 20D ripstop nylon.",
+            "note": "shorter",
+        },
     )
     assert answer.status_code == 303 and answer.headers["location"].startswith("/variant/s1/P1?")
     post(
@@ -321,7 +325,9 @@ def test_approve_reject_and_edit_go_to_the_review_log(client, tables):
         ("s1", "P2", "h-s1-P2", "reject", "ana"),
     ]
     assert log["note"].to_list() == ["nice <b>", "shorter", None]
-    assert log["edited_text"][1] == "Sleep well. <i>Really</i>."
+    assert log["edited_text"][1] == (
+        "Sleep well, <i>really</i>. The Basecamp tent sleeps two. Its fly is 20D ripstop nylon."
+    )
     statuses = {
         (r[0], r[1]): r[2]
         for r in review_queue(tables)
@@ -337,7 +343,7 @@ def test_approve_reject_and_edit_go_to_the_review_log(client, tables):
     }
     edited_page = client.get("/variant/s2/P2").text
     assert "Edited text, published instead of the variant" in edited_page
-    assert "Sleep well. &lt;i&gt;Really&lt;/i&gt;." in edited_page
+    assert "Sleep well, &lt;i&gt;really&lt;/i&gt;." in edited_page
     assert "Edited &amp; approved" in edited_page and "shorter" in edited_page
 
 

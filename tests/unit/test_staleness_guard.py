@@ -9,7 +9,7 @@ VARIANTS = dg.AssetKey("description_variants")
 
 
 def test_the_guard_waits_only_for_a_summaries_step_this_run_executes():
-    from segcopy_assets.defs.generation.assets import summaries_pending
+    from segcopy_assets.defs.generation.run_guards import summaries_pending
 
     key = dg.AssetKey("segment_summaries")
     variants_only = {VARIANTS}

@@ -1,9 +1,6 @@
 """``description_variants``: one tailored description per product for each segment partition."""
 
 import asyncio
-import os
-from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 
 import dagster as dg
 import polars as pl
@@ -18,19 +15,26 @@ from segcopy_assets.defs.generation.batching import (
     waiting_observation,
 )
 from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
+from segcopy_assets.defs.generation.run_guards import require_summaries_landed
+from segcopy_assets.defs.generation.run_support import (
+    carry_approvals,
+    failure_metadata,
+    failure_report,
+    judge_pool,
+)
 from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
+from segcopy_assets.generation import failures
 from segcopy_assets.generation import journal as generation_journal
-from segcopy_assets.generation.freshness import current_rules_hash
+from segcopy_assets.generation.failures import attempt_plan
 from segcopy_assets.generation.variants import PAIRINGS, generate_variants, input_hash, plan_pairs
 from segcopy_assets.quality.judge import CHECKS
-from segcopy_assets.quality.judge_pool import MIN_CALLS as JUDGE_POOL_MIN_CALLS
-from segcopy_assets.quality.judge_pool import JudgePool
 from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse, copywriter_from_env
-from segcopy_assets.storage import delta, variant_store
+from segcopy_assets.storage import delta, retry_requests, variant_store
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
     GENERATION_JOURNAL,
+    GENERATION_RETRIES,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
     VERDICT_SCHEMA,
@@ -85,72 +89,6 @@ def _warn_failing(context: dg.AssetExecutionContext, verdicts: pl.DataFrame) -> 
         )
 
 
-def summaries_pending(
-    selected: AbstractSet[dg.AssetKey], steps_to_execute: Sequence[str] | None, written: bool
-) -> bool:
-    """Whether this run executes the segment_summaries step and has not written the table yet.
-
-    A re-execution from failure keeps the parent run's selection but runs only some steps
-    (``steps_to_execute``); the table it reads was then written by the parent run.
-    """
-    if dg.AssetKey(SEGMENT_SUMMARIES) not in selected:
-        return False
-    if steps_to_execute is not None and SEGMENT_SUMMARIES not in steps_to_execute:
-        return False
-    return not written
-
-
-def _require_summaries_landed(context: dg.AssetExecutionContext) -> None:
-    """Refuse to read segment_summaries while this same run has yet to write it.
-
-    description_variants reaches segment_summaries through the observed segment_definitions
-    (for per-segment staleness), so Dagster does not order the two steps within one run.
-    """
-    selected = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
-    written = any(
-        entry.dagster_event.asset_key == dg.AssetKey(SEGMENT_SUMMARIES)
-        for entry in context.instance.all_logs(
-            context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        )
-    )
-    if summaries_pending(selected, context.run.step_keys_to_execute, written):
-        raise dg.Failure(
-            f"{SEGMENT_SUMMARIES} is part of this run but this run has not written it (its step failed "
-            "or was skipped): description_variants did not run, rather than read the old table. "
-            "Materialize description_variants in its own run; with sensors on, segment_sensor does "
-            "so for the segments that changed once segment_summaries lands."
-        )
-
-
-def _judge_pool(
-    context: dg.AssetExecutionContext,
-    pairs: list[tuple[dict, dict]],
-    hashes: list[str],
-    reusable: pl.DataFrame,
-    force_regenerate: bool,
-    products: pl.DataFrame,
-    segments: pl.DataFrame,
-    copywriter: Copywriter,
-    quality_rules: QualityRules,
-    judge: Judge,
-) -> JudgePool | None:
-    """A worker that judges variants while they are generated, for runs with many calls."""
-    calls = len(pairs) if force_regenerate else len(set(hashes) - set(reusable["input_hash"]))
-    if calls < JUDGE_POOL_MIN_CALLS:
-        return None
-    context.log.info(f"{calls} new variant(s): judged in worker processes as they arrive")
-    return JudgePool(
-        dict(zip(products["product_id"], products["description"])),
-        {s["segment_id"]: s for s in segments.to_dicts()},
-        quality_rules.settings(copywriter.prompts_dir),
-        current_rules_hash(copywriter, quality_rules, judge),
-        # one worker per core: judging (~5 ms of CPU per variant) must keep up with ~200
-        # answers/s, while this process mostly waits on the network (bench.scale, large config:
-        # one worker judged 105,200 variants in 10 min, twice the time of the calls it follows)
-        workers=os.cpu_count() or 1,
-    )
-
-
 @dg.asset(
     partitions_def=segments_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -158,7 +96,7 @@ def _judge_pool(
     kinds={"openai", "deltalake", "polars"},
     code_version=_prompt_code_version(),
     # Lowest priority: in a run that also writes segment_summaries, Dagster cannot see that this
-    # step reads it (see _require_summaries_landed); the priority makes it go after.
+    # step reads it (see run_guards.require_summaries_landed); the priority makes it go after.
     op_tags={"dagster/priority": "-1"},
     # the model-calling runs: deploy/dagster.yaml bounds how many run at once
     pool="llm",
@@ -169,9 +107,11 @@ def _judge_pool(
     output_required=False,
     description="A tailored variant of every product description for each segment, with a "
     "Rationale for the reviewer. Written straight to Delta, one commit per run, replacing "
-    "exactly the segments of the run; each variant's check verdicts go to variant_checks. "
-    "In batch mode (SEGCOPY_LLM_MODE) a run submits to the provider's Batch API and the run "
-    "batch_sensor requests when the batch ends collects.",
+    "exactly the segments of the run; each variant's check verdicts go to variant_checks. A "
+    "pair whose generation fails keeps its last good variant, with the failure recorded beside "
+    "it; it is retried by the next run and parked after SEGCOPY_MAX_ATTEMPTS failures with the "
+    "same inputs. In batch mode (SEGCOPY_LLM_MODE) a run submits to the provider's Batch API; "
+    "when the batch ends, batch_sensor requests the run that collects it.",
 )
 def description_variants(
     context: dg.AssetExecutionContext,
@@ -184,7 +124,7 @@ def description_variants(
 ):
     segment_ids = list(context.partition_keys)
     path = warehouse.table_path(DESCRIPTION_VARIANTS)
-    _require_summaries_landed(context)
+    require_summaries_landed(context)
     if config.pairing not in PAIRINGS:
         raise dg.Failure(f"pairing must be one of {PAIRINGS}, not {config.pairing!r}")
     summaries_path = warehouse.table_path(SEGMENT_SUMMARIES)
@@ -211,18 +151,32 @@ def description_variants(
         hashes = [
             input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs
         ]
+        # the table's rows of these segments: the last good variants, and the failures so far
+        previous = variant_store.read_segments(path, segment_ids)
+        plan = attempt_plan(
+            pairs,
+            hashes,
+            previous,
+            retry_requests.read_requests(warehouse.table_path(GENERATION_RETRIES), segment_ids),
+            copywriter.max_attempts,
+        )
+        if plan.parked:
+            context.log.warning(
+                f"{len(plan.parked)} parked pair(s) not sent (failed {copywriter.max_attempts} "
+                "runs in a row with these inputs; `segcopy retry` sends them again)"
+            )
         journal_path = warehouse.table_path(GENERATION_JOURNAL)
-        journaled = generation_journal.read_journal(journal_path, hashes)
+        journaled = generation_journal.read_journal(journal_path, plan.hashes)
         if journaled.height:
             context.log.info(f"{journaled.height} generation(s) recovered from an interrupted run")
-        written = variant_store.read_reusable(path, hashes)
+        written = variant_store.read_reusable(path, plan.hashes)
         harvested = journaled.clear()  # answers a batch returned to this run
         policy = copywriter.batch_policy()
         force = config.force_regenerate
         if policy.mode != "online":  # forcing in batch mode: this refresh's answers only
             base = journaled if force else pl.concat([written, journaled])
             round_ = batch_round(
-                context, copywriter, policy, warehouse, prompt_set, pairs, hashes, base
+                context, copywriter, policy, warehouse, prompt_set, plan.pairs, plan.hashes, base
             )
             if round_ is not None and round_.must_wait:
                 context.log_event(waiting_observation(context, round_, warehouse, len(pairs)))
@@ -232,6 +186,9 @@ def description_variants(
             reusable, force = pl.concat([base, harvested]), False
         else:
             reusable = pl.concat([written, journaled])
+        calls = len(plan.pairs) if force else len(set(plan.hashes) - set(reusable["input_hash"]))
+        if calls:  # an unreachable endpoint, a bad key or model: stop before anything is written
+            copywriter.preflight()
         writer = copywriter.writer(prompt_set)
         context.log.info(
             f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
@@ -239,13 +196,10 @@ def description_variants(
         )
 
         # a batch's answers are new variants too: judged by the pool with the online ones
-        harvested = harvested.filter(pl.col("input_hash").is_in(hashes))
-        pool = _judge_pool(
+        harvested = harvested.filter(pl.col("input_hash").is_in(plan.hashes))
+        pool = judge_pool(
             context,
-            pairs,
-            hashes,
-            reusable.filter(~pl.col("input_hash").is_in(harvested["input_hash"].to_list())),
-            force,
+            calls + harvested.height,
             products,
             segments,
             copywriter,
@@ -264,7 +218,7 @@ def description_variants(
 
             async with writer:
                 return await generate_variants(
-                    pairs,
+                    plan.pairs,
                     prompt_set,
                     writer,
                     reusable=reusable,
@@ -275,7 +229,7 @@ def description_variants(
 
         try:
             with generation_journal.GenerationJournal(journal_path) as journal:
-                rows, stats = asyncio.run(run(journal))
+                generated, stats = asyncio.run(run(journal))
             precomputed = pool.verdicts() if pool is not None else None
         finally:
             if pool is not None:
@@ -285,6 +239,10 @@ def description_variants(
                 f"generation journal could not be written ({journal.errors[0]}); "
                 "a crash now would lose this run's calls"
             )
+        # a failed pair keeps its last good row; parked pairs keep theirs as they are
+        rows = pl.concat([failures.settle(generated, previous), plan.held(previous)]).sort(
+            "segment_id", "product_id"
+        )
 
     with reported_as_failure():
         verdicts, judge_stats, judged_anew = judge_run(
@@ -308,6 +266,7 @@ def description_variants(
         context.log.info(
             f"replaced {len(segment_ids)} segment(s) in {path} (version {table_version})"
         )
+    carried = carry_approvals(context, warehouse, previous, rows)
     if stats.calls or journaled.height or harvested.height:
         try:
             generation_journal.forget_segments(journal_path, segment_ids)
@@ -316,11 +275,12 @@ def description_variants(
                 f"could not trim the generation journal ({type(exc).__name__}); "
                 "its rows stay valid as cache and are trimmed by a later run"
             )
-    if stats.failed:
-        failed = rows.filter(pl.col("status") == "failed").select(
-            "segment_id", "product_id", "error"
+    failing = failure_report(rows, plan, copywriter.max_attempts)
+    if failing.height:
+        context.log.warning(
+            f"{failing.height} pair(s) without a current variant:\n"
+            + markdown_table(failing, max_rows=50, max_chars=300)
         )
-        context.log.warning(f"{stats.failed} variant(s) failed:\n{markdown_table(failed)}")
 
     checks_path = warehouse.table_path(VARIANT_CHECKS)
     if not variant_store.unchanged(checks_path, verdicts, segment_ids, key=list(VERDICT_SCHEMA)):
@@ -330,7 +290,7 @@ def description_variants(
     cost = stats.cost_usd(prompt_set.price_per_1m())
     batch_meta = (
         batch_metadata(
-            rows,
+            generated,
             set(written["input_hash"]),
             prompt_set,
             (stats.prompt_tokens, stats.completion_tokens),
@@ -344,10 +304,12 @@ def description_variants(
     p50, p95 = stats.latency_percentile(50), stats.latency_percentile(95)
     metadata = {
         "segments": dg.MetadataValue.int(len(segment_ids)),
-        "pairs": dg.MetadataValue.int(stats.pairs),
+        "pairs": dg.MetadataValue.int(len(pairs)),
         "calls_made": dg.MetadataValue.int(stats.calls),
         "reused": dg.MetadataValue.int(stats.reused - batch_generated),
         "failed": dg.MetadataValue.int(stats.failed),
+        **failure_metadata(failing),
+        "approvals_carried": dg.MetadataValue.int(carried),
         "dagster/row_count": dg.MetadataValue.int(rows.height),
         "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
         "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),

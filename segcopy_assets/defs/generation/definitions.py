@@ -3,6 +3,7 @@ import dagster as dg
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.generation.batch_sensor import batch_sensor
 from segcopy_assets.defs.generation.checks import description_variants_checks
+from segcopy_assets.defs.generation.retry_sensor import retry_sensor
 from segcopy_assets.defs.generation.sensors import (
     product_variants_sensor,
     prompt_sensor,
@@ -12,5 +13,11 @@ from segcopy_assets.defs.generation.sensors import (
 defs = dg.Definitions(
     assets=[description_variants],
     asset_checks=description_variants_checks,
-    sensors=[segment_sensor, prompt_sensor, product_variants_sensor, batch_sensor],
+    sensors=[
+        segment_sensor,
+        prompt_sensor,
+        product_variants_sensor,
+        batch_sensor,
+        retry_sensor,
+    ],
 )

@@ -1,32 +1,36 @@
 """Publishing: approved copy per (segment, product), and the activation table (customer →
 segment) a reader joins it to."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from segcopy_assets.core import activation
-from segcopy_assets.core.publication import select_published
-from segcopy_assets.core.sampling import accepted_members
 from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.metadata import markdown_table
 from segcopy_assets.errors import InputValidationError
 from segcopy_assets.quality.fingerprint import rules_hash
-from segcopy_assets.resources import Copywriter, QualityRules, Segmentation, Warehouse
-from segcopy_assets.storage import review_log, variant_store
-from segcopy_assets.storage.review_batches import read_batches
+from segcopy_assets.resources import (
+    Copywriter,
+    Publication,
+    QualityRules,
+    Segmentation,
+    Warehouse,
+)
+from segcopy_assets.review.publication_state import compute_publication, superseded_due
+from segcopy_assets.review.service import ReviewTables
 from segcopy_assets.storage.tables import (
     CDP_CUSTOMERS,
     DESCRIPTION_VARIANTS,
     PRODUCTS,
+    PUBLISHED_VARIANTS,
     REVIEW_BATCHES,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
     VARIANT_REVIEWS,
-    VERDICT_SCHEMA,
 )
 from segcopy_assets.storage.versions import tables_fingerprint
 
@@ -49,19 +53,54 @@ PUBLISHING_INPUTS = (
 )
 
 
+def _grace(publication: Publication) -> timedelta:
+    return timedelta(days=publication.superseded_grace_days)
+
+
 def publishing_inputs(
     warehouse: Warehouse,
     config: PublishingConfig,
     quality_rules: QualityRules,
     copywriter: Copywriter,
+    publication: Publication,
 ) -> str:
-    """The versions of every table published_variants reads, its config and the rules: equal
-    fingerprints mean a new run would publish the same rows (``segcopy run`` then skips it)."""
+    """The versions of every table published_variants reads, its config, the rules, the prompt
+    hash (which variants are current) and how much superseded copy is past its grace period:
+    equal fingerprints mean a new run would publish the same rows (``segcopy run`` then skips
+    it)."""
     settings = {
         "auto_approve_passing_checks": config.auto_approve_passing_checks,
         "rules": rules_hash(quality_rules.settings(copywriter.prompts_dir)),
+        "prompt_hash": copywriter.prompt_set().hash,
+        "grace_days": publication.superseded_grace_days,
+        "superseded_due": superseded_due(
+            warehouse.table_path(PUBLISHED_VARIANTS), _grace(publication)
+        ),
     }
     return tables_fingerprint(warehouse, PUBLISHING_INPUTS, settings)
+
+
+def _withheld_metadata(withheld: pl.DataFrame) -> dict:
+    """Counts per reason and the pairs withheld (all of them when few, else a pointer)."""
+    reasons = (
+        withheld.group_by(
+            pl.col("reason").str.split(":").list.first().str.slice(0, 60).alias("why"),
+            "superseded_live",
+        )
+        .len()
+        .sort("len", descending=True)
+    )
+    shown = withheld.select("segment_id", "product_id", "superseded_live", "reason")
+    listing = markdown_table(shown, max_rows=200, max_chars=300) if withheld.height else "none"
+    if withheld.height > 200:
+        listing += (
+            f"\n\n{withheld.height} in all: `segcopy review list --withheld` lists every one "
+            "with its reason"
+        )
+    return {
+        "withheld_by_reason": dg.MetadataValue.md(markdown_table(reasons, max_rows=50)),
+        "withheld_pairs": dg.MetadataValue.md(listing),
+    }
 
 
 @dg.asset(
@@ -71,8 +110,11 @@ def publishing_inputs(
     # the table's columns grow with the platform (acceptance sampling added four)
     metadata={"overwrite_schema": True},
     deps=[description_variants],
-    description="For each current segment × product: the approved (or edited) text of the current "
-    "variant, never one that fails an ERROR check, was rejected or is unreviewed.",
+    description="For each current segment × product: the approved (or edited) text of the "
+    "current variant, never one that fails an ERROR check, was rejected or is unreviewed. When "
+    "a pair's variant was replaced and the new one is not approved yet, the approved copy of the "
+    "old one stays (state superseded) for SEGCOPY_SUPERSEDED_GRACE_DAYS, unless its product "
+    "changed.",
 )
 def published_variants(
     context: dg.AssetExecutionContext,
@@ -80,52 +122,51 @@ def published_variants(
     warehouse: Warehouse,
     quality_rules: QualityRules,
     copywriter: Copywriter,
+    publication: Publication,
     segment_summaries: pl.DataFrame,
     products: pl.DataFrame,
 ) -> dg.Output[pl.DataFrame]:
-    inputs = publishing_inputs(warehouse, config, quality_rules, copywriter)
-    variants = variant_store.read_segments(warehouse.table_path(DESCRIPTION_VARIANTS))
-    verdicts = variant_store.read_segments(
-        warehouse.table_path(VARIANT_CHECKS), schema=VERDICT_SCHEMA
+    inputs = publishing_inputs(warehouse, config, quality_rules, copywriter, publication)
+    with reported_as_failure():
+        state = compute_publication(
+            ReviewTables.for_warehouse(warehouse),
+            prompt_hash=copywriter.prompt_set().hash,
+            settings=quality_rules.settings(copywriter.prompts_dir),
+            grace=_grace(publication),
+            auto_approve_passing_checks=config.auto_approve_passing_checks,
+            summaries=segment_summaries,
+            products=products,
+        )
+    published, withheld = state.published, state.withheld
+    superseded = int((published["state"] == "superseded").sum())
+    context.log.info(
+        f"{published.height} variant(s) published ({superseded} superseded, waiting for their "
+        f"new variant's review), {withheld.height} variant(s) withheld"
     )
-    decisions = review_log.read_reviews(warehouse.table_path(VARIANT_REVIEWS))
-    batches = read_batches(warehouse.table_path(REVIEW_BATCHES))
-    latest = review_log.latest_decisions(decisions)
-    accepted = accepted_members(
-        batches.to_dicts(), dict(zip(latest["input_hash"], latest["decision"]))
-    )
-    published, withheld = select_published(
-        variants,
-        verdicts,
-        decisions,
-        segments={s["segment_id"]: s for s in segment_summaries.to_dicts()},
-        originals=dict(zip(products["product_id"], products["description"])),
-        settings=quality_rules.settings(copywriter.prompts_dir),
-        auto_approve_passing_checks=config.auto_approve_passing_checks,
-        accepted=accepted,
-    )
-    context.log.info(f"{published.height} variant(s) published, {withheld.height} withheld")
-    reasons = withheld.group_by(pl.col("reason").str.split(" ").list.first().alias("why")).len()
     return dg.Output(
         published,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(published.height),
             "inputs_fingerprint": inputs,
             "published": dg.MetadataValue.int(published.height),
+            "superseded": dg.MetadataValue.int(superseded),
             "withheld": dg.MetadataValue.int(withheld.height),
-            "withheld_by_reason": dg.MetadataValue.md(markdown_table(reasons)),
-            "withheld_pairs": dg.MetadataValue.md(
-                markdown_table(withheld, max_rows=50, max_chars=300)
+            "withheld_without_copy": dg.MetadataValue.int(
+                int((~withheld["superseded_live"]).sum())
             ),
-            "reviews_in_log": dg.MetadataValue.int(decisions.height),
+            **_withheld_metadata(withheld),
+            "reviews_in_log": dg.MetadataValue.int(state.reviews_in_log),
             "published_by_sample": dg.MetadataValue.int(
                 int((published["approval"] == "sample").sum())
             ),
-            "accepted_batches": dg.MetadataValue.int(len({a.batch_id for a in accepted.values()})),
+            "accepted_batches": dg.MetadataValue.int(state.accepted_batches),
             "auto_approve_passing_checks": config.auto_approve_passing_checks,
+            "superseded_grace_days": dg.MetadataValue.float(publication.superseded_grace_days),
             "preview": dg.MetadataValue.md(
                 markdown_table(
-                    published.select("segment_id", "product_id", "approval", "published_text"),
+                    published.select(
+                        "segment_id", "product_id", "approval", "state", "published_text"
+                    ),
                     max_rows=10,
                 )
             ),

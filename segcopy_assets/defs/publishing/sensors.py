@@ -1,14 +1,19 @@
-"""``publishing_sensor``: variants, their verdicts or review decisions changed → publish again."""
+"""``publishing_sensor``: variants, their verdicts or review decisions changed, or superseded
+copy passed its grace period → publish again."""
+
+from datetime import timedelta
 
 import dagster as dg
 
 from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.publishing.assets import published_variants
 from segcopy_assets.defs.sensor_support import RUNNING, interval
-from segcopy_assets.resources import Warehouse
+from segcopy_assets.resources import Publication, Warehouse
+from segcopy_assets.review.publication_state import superseded_due
 from segcopy_assets.storage import delta
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
+    PUBLISHED_VARIANTS,
     REVIEW_BATCHES,
     VARIANT_CHECKS,
     VARIANT_REVIEWS,
@@ -21,13 +26,19 @@ from segcopy_assets.storage.tables import (
     default_status=RUNNING,
     asset_selection=[published_variants],
     description="Publishes again when variants, their verdicts, review decisions or sampling "
-    "batches change.",
+    "batches change, or when superseded copy passed its grace period.",
 )
-def publishing_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
-    versions = {
+def publishing_sensor(
+    context: dg.SensorEvaluationContext, warehouse: Warehouse, publication: Publication
+):
+    versions: dict[str, int | None] = {
         t: delta.table_version(warehouse.table_path(t))
         for t in (DESCRIPTION_VARIANTS, VARIANT_CHECKS, VARIANT_REVIEWS, REVIEW_BATCHES)
     }
+    grace = timedelta(days=publication.superseded_grace_days)
+    due = superseded_due(warehouse.table_path(PUBLISHED_VARIANTS), grace)
+    if due:  # withdraw them; the state stays the same until the next change
+        versions["superseded_due"] = delta.table_version(warehouse.table_path(PUBLISHED_VARIANTS))
     if versions[DESCRIPTION_VARIANTS] is None:
         return dg.SkipReason("no variants yet")
     state = digest(versions)
