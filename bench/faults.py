@@ -29,7 +29,10 @@ server's app, so ``segcopy_assets/devtools/fake_openai`` stays as it is. With ``
 is ``{"expected","ok","failed","missing","duplicates","calls","wall_s","second_pass_calls",...}``
 where ``calls`` counts HTTP requests (every attempt, retries included).
 
-``--scenario {online,batch}`` (default ``online``: everything above). ``--scenario batch`` hands
+``--scenario {online,batch,sloppy}`` (default ``online``: everything above). ``--scenario sloppy``
+runs ``bench.faults_sloppy``: a model that answers a share of pairs without a Rationale, with a
+refusal or cut off, through ``segcopy run`` end to end (failures kept as state, parking,
+publication of everything else). ``--scenario batch`` hands
 the other arguments to ``bench.faults_batch``: the same pairs-end-exactly-once soak for batch
 generation (``generation.batch_flow``) against the fake's Files and Batch APIs, with error lines,
 an expired batch and both fallbacks (``online``, ``next_batch``); see that module's docstring
@@ -432,15 +435,20 @@ def main(argv: list[str] | None = None) -> int:
     scenario = argparse.ArgumentParser(add_help=False)
     scenario.add_argument(
         "--scenario",
-        choices=("online", "batch"),
+        choices=("online", "batch", "sloppy"),
         default="online",
-        help="online: this soak (default); batch: bench.faults_batch (--scenario batch --help)",
+        help="online: this soak (default); batch: bench.faults_batch (--scenario batch --help); "
+        "sloppy: bench.faults_sloppy, a sloppy model through `segcopy run` end to end",
     )
     chosen, rest = scenario.parse_known_args(argv)
     if chosen.scenario == "batch":
         from bench import faults_batch
 
         return faults_batch.main(rest)
+    if chosen.scenario == "sloppy":
+        from bench import faults_sloppy
+
+        return faults_sloppy.main(rest)
     parser = argparse.ArgumentParser(
         prog="python -m bench.faults", description=__doc__.split("\n\n")[0], parents=[scenario]
     )
