@@ -12,9 +12,12 @@ build step):
   ``a``, ``r``, ``n`` for next, ``e`` to edit);
 - ``GET /batches``, ``POST /batches/draw``, ``GET /bulk``, ``POST /bulk/apply``,
   ``GET /dashboard``: reviewing at scale (:mod:`segcopy_assets.review.web.scale_routes`);
+  ``POST /retry``: send parked pairs again (:mod:`segcopy_assets.review.web.failure_routes`);
 - ``POST /variant/{segment_id}/{product_id}/decide``: records one decision through
   :func:`segcopy_assets.review.service.decide`, i.e. the same append-only ``variant_reviews``
-  log as the CLI, bound to the variant's ``input_hash``. The next materialization of
+  log as the CLI, bound to the variant's ``input_hash``. An edited text failing an ERROR rule
+  is refused (400: the variant page again, with the reasons) unless the form says ``force``
+  (recorded, marked failing, never published). The next materialization of
   ``published_variants`` (``segcopy run``, or the publishing sensor under ``segcopy dev``) picks
   it up. Nothing in this package talks to Dagster.
 
@@ -60,6 +63,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from segcopy_assets.errors import InputValidationError, SegcopyError
+from segcopy_assets.review.edit_rules import EditRefused
 from segcopy_assets.review.service import ReviewTables, decide, review_queue
 from segcopy_assets.review.web import auth as signin
 from segcopy_assets.review.web.pages import (
@@ -93,7 +97,12 @@ STATUS_LABELS = {
     "rejected": "Rejected",
     "failed": "Failed checks",
 }
-DECISION_LABELS = {"approve": "Approved", "reject": "Rejected", "edit": "Edited & approved"}
+DECISION_LABELS = {
+    "approve": "Approved",
+    "reject": "Rejected",
+    "edit": "Edited & approved",
+    "edit_failing": "Edited, failing: not published",  # recorded with force: never published
+}
 
 # autoescaped: every value from the tables is text, never markup
 _env = jinja2.Environment(
@@ -202,21 +211,25 @@ def _stats_page(state: State) -> Response:
 
 
 def _variant_page(
-    state: State, segment_id: str, product_id: str, query: Mapping[str, str]
+    state: State,
+    segment_id: str,
+    product_id: str,
+    query: Mapping[str, str],
+    status_code: int = 200,
+    **overrides: Any,
 ) -> Response:
     filters = Filters.from_mapping(query).resolved(state.tables)
     context = variant_context(state.tables, segment_id, product_id, filters, query)
     if context is None:
         return _not_found(state, segment_id, product_id, filters)
-    return _render(
-        state, "variant.html", hidden=_hidden_fields(state.csrf_token, filters), **context
-    )
+    hidden = _hidden_fields(state.csrf_token, filters)
+    return _render(state, "variant.html", status_code, hidden=hidden, **(context | overrides))
 
 
 def _record(state: State, segment_id: str, product_id: str, form: dict[str, str]) -> Response:
     tables: ReviewTables = state.tables
     filters = Filters.from_mapping(form, prefix="q_").resolved(tables)
-    decision = form.get("decision", "")
+    decision, note = form.get("decision", ""), form.get("note") or ""
     # one writer at a time: concurrent first commits to the log would conflict
     with state.write_lock:
         found = find_variant(review_queue(tables), segment_id, product_id)
@@ -241,10 +254,16 @@ def _record(state: State, segment_id: str, product_id: str, form: dict[str, str]
                     product_id,
                     decision,
                     reviewer=state.reviewer,
-                    note=(form.get("note") or "").strip() or None,
+                    note=note.strip() or None,
                     edited_text=form.get("edited_text") if decision == "edit" else None,
+                    force=form.get("force") == "1",
                 )
                 break
+            except EditRefused as refused:  # nothing recorded: the page again, the text kept
+                query = {k[2:]: v for k, v in form.items() if k.startswith("q_")}
+                kept = {"edit_text": form.get("edited_text") or "", "edit_note": note}
+                return _variant_page(state, segment_id, product_id, query, 400,
+                                     refused=refused.failures, edit_open=True, **kept)  # fmt: skip
             except CommitFailedError:
                 # another process committed to the log at the same moment (e.g. both created
                 # it); a failed commit wrote nothing, so trying again cannot duplicate
@@ -346,7 +365,7 @@ def create_app(
     or, with ``auth``, as the signed-in user (``reviewer`` is then ignored)."""
     if auth is None and (not reviewer or not reviewer.strip()):
         raise ValueError("the review app needs a reviewer name")
-    from segcopy_assets.review.web import scale_routes
+    from segcopy_assets.review.web import failure_routes, scale_routes
 
     auth = auth.with_secret() if auth is not None else None
     routes = [
@@ -356,6 +375,7 @@ def create_app(
         Route("/variant/{segment_id}/{product_id}", variant_endpoint, methods=["GET"]),
         Route("/variant/{segment_id}/{product_id}/decide", decide_endpoint, methods=["POST"]),
         *scale_routes.routes(),
+        *failure_routes.routes(),
         Mount("/static", _StaticFiles(packages=[("segcopy_assets.review.web", "static")])),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         *(signin.auth_routes() if auth is not None else []),

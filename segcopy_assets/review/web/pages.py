@@ -7,15 +7,17 @@ helpers) and never writes them; the HTTP side (rendering, CSRF, decisions) is in
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import polars as pl
 
-from segcopy_assets.errors import InputValidationError
+from segcopy_assets.errors import InputValidationError, SegcopyError
+from segcopy_assets.review.edit_rules import judge_edit
 from segcopy_assets.review.service import STATUSES, ReviewTables, review_queue
 from segcopy_assets.review.web.diff import inline_diff, word_diff
+from segcopy_assets.review.web.failure_pages import pair_failure, retry_notice
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage.tables import VERDICT_SCHEMA
@@ -95,13 +97,15 @@ def find_variant(queue: pl.DataFrame, segment_id: str, product_id: str) -> pl.Da
 def next_variant_url(
     queue: pl.DataFrame, segment_id: str, product_id: str, filters: Filters, **extra: str
 ) -> str | None:
-    """The URL of the variant after this one in the filtered queue, ``None`` at the end."""
+    """The URL of the variant after this one in the filtered queue (in the queue's order,
+    wrapping around), ``None`` when no other variant is left in it."""
     keys = _queue_keys(queue, filters)
-    nxt = _next_key(keys, (segment_id, product_id))
+    nxt = _next_key(keys, (segment_id, product_id), _queue_keys(queue, Filters()))
     return variant_url(*nxt, filters, **extra) if nxt else None
 
 
 def _queue_keys(queue: pl.DataFrame, filters: Filters) -> list[tuple[str, str]]:
+    """(segment, product) of the filtered queue, in the queue's own order (superseded first)."""
     return list(filters.apply(queue).select("segment_id", "product_id").iter_rows())
 
 
@@ -117,13 +121,30 @@ def _read_optional(path: str, columns: list[str]) -> pl.DataFrame:
     return pl.read_delta(path, columns=columns)
 
 
-def _next_key(keys: list[tuple[str, str]], current: tuple[str, str]) -> tuple[str, str] | None:
-    """The first key after ``current`` in queue order (wrapping around), never ``current``."""
-    after = [k for k in keys if k > current]
-    before = [k for k in keys if k < current]
-    if after:
-        return after[0]
-    return before[0] if before else None
+def _next_key(
+    keys: list[tuple[str, str]],
+    current: tuple[str, str],
+    order: list[tuple[str, str]] | None = None,
+) -> tuple[str, str] | None:
+    """The first of ``keys`` (the filtered queue) after ``current`` in queue order, wrapping
+    around; never ``current``. ``order``: the whole queue's keys in its order (``keys`` by
+    default), to place a ``current`` that is not in ``keys`` (e.g. it left the filtered queue
+    with the decision just recorded)."""
+    rank = {k: i for i, k in enumerate(order if order is not None else keys)}
+    others = [k for k in keys if k != current]
+    here = rank.get(current)
+    if here is None:
+        return others[0] if others else None
+    after = [k for k in others if rank.get(k, -1) > here]
+    return after[0] if after else (others[0] if others else None)
+
+
+def _decision_key(row: Mapping[str, Any]) -> str | None:
+    """The label key of a decision: ``edit_failing`` for an edit recorded although its text
+    fails ERROR rules (never published), else the decision."""
+    if row.get("decision") == "edit" and row.get("edit_failed_checks"):
+        return "edit_failing"
+    return row.get("decision")
 
 
 def _product_names(tables: ReviewTables) -> dict[str, str]:
@@ -145,6 +166,7 @@ def queue_context(tables: ReviewTables, query: Mapping[str, str]) -> dict[str, A
             "product_name": names.get(r["product_id"], ""),
             "decided_at": _when(r["decided_at"]),
             "url": variant_url(r["segment_id"], r["product_id"], filters),
+            "decision_key": _decision_key(r),
         }
         for r in shown.select(
             "segment_id",
@@ -154,6 +176,9 @@ def queue_context(tables: ReviewTables, query: Mapping[str, str]) -> dict[str, A
             "decision",
             "reviewer",
             "decided_at",
+            "superseded",
+            "carried_from",
+            "edit_failed_checks",
         )
         .rename({"review_status": "status"})
         .iter_rows(named=True)
@@ -219,6 +244,7 @@ def variant_context(
     )
     for h in history:
         h["decided_at"] = _when(h["decided_at"])
+        h["decision_key"] = _decision_key(h)
 
     generation_failed = v["status"] != "ok"
     left, right, stats = word_diff(
@@ -234,10 +260,11 @@ def variant_context(
         mine = log.filter((pl.col("segment_id") == last_seg) & (pl.col("product_id") == last_prod))
         if not mine.is_empty():
             just_decided = mine.sort("decided_at", "_order").row(-1, named=True)
+            just_decided["decision_key"] = _decision_key(just_decided)
 
-    nxt = _next_key(keys, current)
+    nxt = _next_key(keys, current, _queue_keys(queue, Filters()))
     return {
-        "v": {**v, "decided_at": _when(v["decided_at"])},
+        "v": {**v, "decided_at": _when(v["decided_at"]), "decision_key": _decision_key(v)},
         "product_name": _product_names(tables).get(product_id, product_id),
         "left": left,
         "right": right,
@@ -261,4 +288,60 @@ def variant_context(
         "queue_url": "/queue" + filters.query(),
         "decide_url": decide_url(segment_id, product_id),
         "just_decided": just_decided,
+        "edit_reasons": _edit_reasons(tables, v),
+        "superseded": _superseded(tables, v),
+        "failure": pair_failure(tables, v),
+        "retried": retry_notice(query),
+        # a refused edit (app._record) shows its reasons, the text and the note typed
+        "refused": [],
+        "edit_open": v["decision"] == "edit",
+        "edit_note": "",
+    }
+
+
+def _edit_reasons(tables: ReviewTables, v: dict) -> list[str]:
+    """``"rule: reason"`` of every ERROR rule the edit in force fails, when it was recorded
+    although it fails them (judged again now, as publication does; else the rules recorded)."""
+    if _decision_key(v) != "edit_failing":
+        return []
+    try:
+        found = judge_edit(tables.summaries, tables.products, v, v["edited_text"] or "")
+    except SegcopyError:
+        found = []
+    return found or [r.strip() for r in str(v["edit_failed_checks"]).split(",")]
+
+
+def _grace_days() -> float | None:
+    """SEGCOPY_SUPERSEDED_GRACE_DAYS (default 7), ``None`` when it is not a valid setting."""
+    from segcopy_assets.resources import publication_from_env
+
+    try:
+        return float(publication_from_env().superseded_grace_days)
+    except SegcopyError:
+        return None
+
+
+def _superseded(tables: ReviewTables, v: dict) -> dict[str, Any] | None:
+    """The superseded copy live for this variant's pair (what the banner says), or ``None``."""
+    if not v.get("superseded"):
+        return None
+    live: dict[str, Any] = {}
+    if delta.table_exists(tables.published):
+        published = pl.read_delta(tables.published)
+        if "state" in published.columns:
+            rows = published.filter(
+                (pl.col("segment_id") == v["segment_id"])
+                & (pl.col("product_id") == v["product_id"])
+                & (pl.col("state") == "superseded")
+            )
+            live = rows.row(0, named=True) if rows.height else {}
+    grace = _grace_days()
+    since = live.get("superseded_at")
+    ends = since + timedelta(days=grace) if isinstance(since, datetime) and grace else None
+    return {
+        "grace_days": None if grace is None else f"{grace:g}",
+        "since": _when(since),
+        "ends": _when(ends),
+        "text": live.get("published_text") or "",
+        "input_hash": (live.get("input_hash") or "")[:12],
     }

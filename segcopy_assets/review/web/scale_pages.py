@@ -1,7 +1,7 @@
 """Template context of the pages for reviewing at scale: batches, bulk decisions, dashboard.
 
 Read-only, like :mod:`pages`; the endpoints that draw batches and record bulk decisions are in
-:mod:`app`.
+:mod:`scale_routes` (sending parked pairs again: :mod:`failure_routes`).
 """
 
 from collections.abc import Mapping
@@ -14,6 +14,7 @@ from segcopy_assets.review import batches as batch_service
 from segcopy_assets.review import bulk
 from segcopy_assets.review.dashboard import bar_chart, dashboard
 from segcopy_assets.review.service import ReviewTables
+from segcopy_assets.review.web.failure_pages import failures_context, retry_notice
 
 BADGES = {"accepted": "accepted", "rejected": "rejected", "pending": "pending"}
 
@@ -76,9 +77,13 @@ def bulk_context(tables: ReviewTables, data: Mapping[str, str]) -> dict[str, Any
     }
 
 
-def dashboard_context(tables: ReviewTables) -> dict[str, Any]:
+def dashboard_context(tables: ReviewTables, query: Mapping[str, str]) -> dict[str, Any]:
+    """``dashboard.html``: quality, batches, checks vs reviewers, and the generation failures
+    (``query`` may carry ``retried``, the count of a retry request just made)."""
     d = dashboard(tables)
     return {
+        **failures_context(tables),
+        "retried": retry_notice(query),
         "rows": d.rows,
         "checks": d.checks,
         "chart": bar_chart(d.check_rates),

@@ -1,5 +1,6 @@
 """The review page's endpoints for reviewing at scale: acceptance-sampling batches, bulk
-decisions behind a confirmation, the quality dashboard.
+decisions behind a confirmation, the quality dashboard (with the generation failures; its Retry
+buttons post to :mod:`failure_routes`).
 
 Same rules as :mod:`app`: pages are GET, state changes are POST with the user's CSRF token and
 ``@signin.reviewer_only``; what each page shows is computed in :mod:`scale_pages`.
@@ -72,8 +73,8 @@ def _bulk_apply(state: State, form: dict[str, str]) -> Response:
     return RedirectResponse("/queue" + (f"?{query}&" if query else "?") + "done=1", status_code=303)
 
 
-def _dashboard_page(state: State) -> Response:
-    return state.render(state, "dashboard.html", **dashboard_context(state.tables))
+def _dashboard_page(state: State, query: Mapping[str, str]) -> Response:
+    return state.render(state, "dashboard.html", **dashboard_context(state.tables, query))
 
 
 async def batches_endpoint(request: Request) -> Response:
@@ -111,7 +112,7 @@ async def bulk_apply_endpoint(request: Request) -> Response:
 async def dashboard_endpoint(request: Request) -> Response:
     from segcopy_assets.review.web.app import _guarded
 
-    return await _guarded(request, _dashboard_page)
+    return await _guarded(request, _dashboard_page, request.query_params)
 
 
 def routes() -> list[Route]:
