@@ -2,7 +2,8 @@
 [--seed 7] [--runs 6] [--latency-ms 20] [--json]``.
 
 Driven as a user does, each step a ``segcopy`` subprocess on a scratch ``SEGCOPY_HOME``: the
-sample CDP (14 segments) and ``ceil(pairs / 14)`` synthetic products, the openai backend on the
+sample CDP (14 segments) and ``ceil(pairs / 14)`` products (the sample's, then copies named with
+words, not numbers), the openai backend on the
 fake endpoint in its own process, answering through ``fake_openai.sloppy.SloppyResponder``: 5 %
 of pairs without a Rationale, 2 % refusals (half with a Rationale: ``ok`` rows the checks must
 hold back), 1 % cut off at ``max_tokens``; half of those faulty pairs answer the same way every
@@ -18,11 +19,14 @@ no fewer and no other (``published_matches``); no published copy is a refusal
 (``defects_published`` = 0); no pair was sent more than ceiling + 1 times; the pairs still
 failing are parked; the runs after settling make 0 calls. With ``--json`` the last stdout line
 has ``pairs, ok, failed, parked, published, calls, defects_published`` and the rest.
+
+``--before [COMMIT]`` runs the same steps on the code of COMMIT (default 8d3e639, main before
+issue 21) from a git worktree put first on the subprocesses' PYTHONPATH (as ``bench.scale
+--before``); a run that fails there is recorded, not an error.
 """
 
 import argparse
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -34,6 +38,8 @@ from pathlib import Path
 from bench import REPO, FakeServerProcess, emit, log, machine, synthetic_products, table
 
 API_KEY = "sk-sloppy-bench"
+BEFORE_COMMIT = "8d3e639"  # main before issue 21
+BEFORE_DIR = Path("/tmp/segcopy_before_21")
 CEILING = 3  # SEGCOPY_MAX_ATTEMPTS's default
 
 
@@ -55,6 +61,39 @@ def _generated(stdout: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+#: Names of the catalogue's copies: a number in a name ("Tempo Endurance Road Bike 2") would be
+#: a number the copy adds to the original's facts, failing good copy for a reason of the bench's.
+COPY_NAMES = ("Alpine", "Ridge", "Summit", "Canyon", "Harbor", "Meadow", "Forest", "Prairie")
+
+
+def catalogue(n: int):
+    """``n`` products: the 14 sample products, then copies with distinct ids and word-named
+    models ("Tempo Endurance Road Bike Ridge"), the same descriptions."""
+    import polars as pl
+
+    products = synthetic_products(n)
+    copy = pl.col("product_id").str.extract(r"^[^-]+-[^-]+-(\d+)$").cast(pl.Int64).fill_null(0)
+    suffix = copy.map_elements(
+        lambda k: " ".join(COPY_NAMES[d] for d in _digits(k, len(COPY_NAMES))),
+        return_dtype=pl.String,
+    )
+    return products.with_columns(
+        pl.when(copy > 0)
+        .then(pl.col("name").str.replace(r" \d+$", "") + " " + suffix)
+        .otherwise(pl.col("name"))
+        .alias("name")
+    )
+
+
+def _digits(k: int, base: int) -> list[int]:
+    out = []
+    while True:
+        k, d = divmod(k, base)
+        out.append(d)
+        if k == 0:
+            return out[::-1]
+
+
 def run_sloppy(
     pairs: int = 2000,
     *,
@@ -63,24 +102,30 @@ def run_sloppy(
     latency_ms: float = 20.0,
     work_dir: Path | None = None,
     keep: bool = False,
+    before: str | None = None,
+    before_dir: Path = BEFORE_DIR,
 ) -> dict:
+    from bench.scale import child_env, code_under_test
     from segcopy_assets.devtools.fake_openai.sloppy import REFUSAL, SloppyResponder
 
     root = Path(tempfile.mkdtemp(prefix="bench-sloppy-", dir=work_dir))
+    code = code_under_test(before, before_dir, root)
     products_path = root / "products"
     n_products = max(1, math.ceil(pairs / 14))
-    synthetic_products(n_products).write_delta(str(products_path))
-    env = {
-        **os.environ,
-        "SEGCOPY_HOME": str(root / "home"),
-        "SEGCOPY_PRODUCTS_PATH": str(products_path),
-        "SEGCOPY_LLM_BACKEND": "openai",
-        "SEGCOPY_LLM_API_KEY": API_KEY,
-        "SEGCOPY_LLM_TIMEOUT_S": "30",
-        "SEGCOPY_REVIEWER": "bench",
-        "DAGSTER_HOME": "",
-    }
-    env.pop("DAGSTER_HOME")
+    catalogue(n_products).write_delta(str(products_path))
+    env = child_env(
+        code.pythonpath,
+        {
+            "SEGCOPY_HOME": str(root / "home"),
+            "SEGCOPY_PRODUCTS_PATH": str(products_path),
+            "SEGCOPY_LLM_BACKEND": "openai",
+            "SEGCOPY_LLM_API_KEY": API_KEY,
+            "SEGCOPY_LLM_TIMEOUT_S": "30",
+            "SEGCOPY_REVIEWER": "bench",
+        },
+    )
+    # the code before issue 21 fails a run with a failed pair (its blocking check): go on
+    allowed = (0, 1, 3) if before else (0, 3)
     steps: list[dict] = []
     started = time.perf_counter()
     try:
@@ -103,7 +148,7 @@ def run_sloppy(
                 log(
                     f"{name}: exit {done.returncode}, {record['calls']} call(s), {record['wall_s']} s"
                 )
-                if done.returncode not in (0, 3):
+                if done.returncode not in allowed:
                     tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
                     raise RuntimeError(
                         f"{name} failed (exit {done.returncode}): " + " | ".join(tail)
@@ -142,6 +187,7 @@ def run_sloppy(
             "steps": steps,
             "wall_s": round(time.perf_counter() - started, 1),
             "settings": {"pairs": pairs, "seed": seed, "latency_ms": latency_ms, "runs": max_runs},
+            "code": {"commit": code.commit, "module": code.module_file},
             "machine": machine(),
         }
     )
@@ -161,22 +207,34 @@ def _tables(home: Path, refusal: str) -> dict:
     """What the warehouse holds after the runs (read once every subprocess is done)."""
     import polars as pl
 
+    from segcopy_assets.storage.delta import table_exists
+
     schema_dir = home / "warehouse" / "segcopy"
     variants = pl.read_delta(str(schema_dir / "description_variants"))
     verdicts = pl.read_delta(str(schema_dir / "variant_checks"))
-    published = pl.read_delta(str(schema_dir / "published_variants"))
+    published_path = str(schema_dir / "published_variants")
+    published = (  # the code before issue 21 may never have published
+        pl.read_delta(published_path)
+        if table_exists(published_path)
+        else pl.DataFrame(
+            schema={
+                c: pl.String for c in ("segment_id", "product_id", "input_hash", "published_text")
+            }
+        )
+    )
     failing_errors = verdicts.filter(~pl.col("passed") & (pl.col("severity") == "ERROR"))
     ok = variants.filter(pl.col("status") == "ok")
     publishable = ok.join(failing_errors.select("input_hash").unique(), on="input_hash", how="anti")
     key = ["segment_id", "product_id", "input_hash"]
     expected = set(publishable.select(key).iter_rows())
     got = set(published.select(key).iter_rows())
-    parked = variants.filter(pl.col("attempts").fill_null(0) >= CEILING)
+    attempts = variants["attempts"] if "attempts" in variants.columns else None
+    parked = variants.filter(attempts.fill_null(0) >= CEILING) if attempts is not None else []
     return {
         "pairs": variants.height,
         "ok": ok.height,
         "failed": variants.filter(pl.col("status") != "ok").height,
-        "parked": parked.height,
+        "parked": len(parked),
         "ok_failing_checks": ok.height - publishable.height,
         "publishable": len(expected),
         "published": published.height,
@@ -225,6 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch home")
     parser.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    parser.add_argument(
+        "--before",
+        nargs="?",
+        const=BEFORE_COMMIT,
+        default=None,
+        metavar="COMMIT",
+        help=f"measure the code of COMMIT (default {BEFORE_COMMIT}, before issue 21) from a git "
+        "worktree on the subprocesses' PYTHONPATH",
+    )
+    parser.add_argument("--before-dir", type=Path, default=BEFORE_DIR)
     args = parser.parse_args(argv)
     result = run_sloppy(
         args.pairs,
@@ -233,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         work_dir=args.work_dir,
         keep=args.keep,
+        before=args.before,
+        before_dir=args.before_dir,
     )
     emit(report(result), result, args.json)
     return 0 if result["invariants_hold"] else 1
