@@ -28,18 +28,41 @@ ACCEPTED, REJECTED, PENDING = "accepted", "rejected", "pending"
 ALL_SEGMENTS = "*"
 
 
+# The plans segcopy accepts. p below 0.0001 asks for samples of tens of thousands (and, near
+# 1e-16, 1 - p rounds to 1: no sample size at all); p above 0.5 bounds nothing useful. c below
+# 0.5 is a coin toss; above 0.9999 the sample grows without the bound meaning more.
+P_MIN, P_MAX = 0.0001, 0.5
+C_MIN, C_MAX = 0.5, 0.9999
+
+
 @dataclass(frozen=True)
 class SamplingPlan:
-    """Zero-acceptance single sampling: bound the defect rate at ``p`` with confidence ``c``."""
+    """Zero-acceptance single sampling: bound the defect rate at ``p`` with confidence ``c``.
+
+    Every plan made here (the web form, ``segcopy review sample --p/--c``,
+    ``SEGCOPY_SAMPLE_P/C``) is within ``P_MIN <= p <= P_MAX`` and ``C_MIN <= c <= C_MAX``
+    (NaN and infinities are not); the largest sample is then 92,099 (p = 0.0001, c = 0.9999).
+    A plan stored with a batch drawn before these bounds is read with :meth:`recorded`.
+    """
 
     p: float = 0.05
     c: float = 0.95
 
     def __post_init__(self) -> None:
-        if not 0 < self.p < 1 or not 0 < self.c < 1:
+        if not (P_MIN <= self.p <= P_MAX and C_MIN <= self.c <= C_MAX):  # False for NaN too
             raise ValueError(
-                f"a sampling plan needs 0 < p < 1 and 0 < c < 1, not p={self.p}, c={self.c}"
+                f"a sampling plan needs {P_MIN} <= p <= {P_MAX} (the defect rate to bound) and "
+                f"{C_MIN} <= c <= {C_MAX} (the confidence), not p={self.p}, c={self.c}"
             )
+
+    @classmethod
+    def recorded(cls, p: float, c: float) -> "SamplingPlan":
+        """The plan stored with a batch, as it was drawn: not checked against today's bounds
+        (earlier versions took any 0 < p, c < 1), so old batches still read."""
+        plan = object.__new__(cls)
+        object.__setattr__(plan, "p", float(p))
+        object.__setattr__(plan, "c", float(c))
+        return plan
 
     @property
     def n(self) -> int:
@@ -108,7 +131,7 @@ def accepted_members(batches: list[dict], decisions: dict[str, str]) -> dict[str
         result = outcome(list(batch["sample"]), decisions)
         if result.state != ACCEPTED:
             continue
-        plan = SamplingPlan(batch["plan_p"], batch["plan_c"])
+        plan = SamplingPlan.recorded(batch["plan_p"], batch["plan_c"])
         members = list(batch["members"])
         acceptance = Acceptance(
             batch["batch_id"], len(batch["sample"]), result.rejections,

@@ -106,7 +106,7 @@ def batches(tables: ReviewTables) -> list[Batch]:
                 prompt_hash=row["prompt_hash"],
                 members=members,
                 sample=sample,
-                plan=SamplingPlan(row["plan_p"], row["plan_c"]),
+                plan=SamplingPlan.recorded(row["plan_p"], row["plan_c"]),
                 outcome=outcome(sample, decisions),
                 current=set(members) <= current,
             )  # fmt: skip

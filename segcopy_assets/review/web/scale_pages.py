@@ -20,12 +20,16 @@ BADGES = {"accepted": "accepted", "rejected": "rejected", "pending": "pending"}
 
 
 def plan_from(data: Mapping[str, str], default: SamplingPlan) -> SamplingPlan:
+    """The plan a form asks for (``p``, ``c``; either left out: the default's), refused with a
+    400 when it is not a number or outside :class:`SamplingPlan`'s bounds."""
     try:
         p = float(data.get("p") or default.p)
         c = float(data.get("c") or default.c)
         return SamplingPlan(p, c)
-    except ValueError as exc:
-        raise InputValidationError("review page", "p", f"not a sampling plan: {exc}") from None
+    except ValueError as exc:  # not a number, or out of bounds (NaN, inf, 1e-300, c = 1, ...)
+        raise InputValidationError(
+            "review page", "p", f"not a usable sampling plan: {exc}"
+        ) from None
 
 
 def batches_context(tables: ReviewTables, plan: SamplingPlan) -> dict[str, Any]:
