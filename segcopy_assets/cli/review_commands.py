@@ -5,13 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from segcopy_assets.cli import user_commands
-
-
-def _review_tables():
-    from segcopy_assets.review.service import ReviewTables
-
-    return ReviewTables.from_env()
+from segcopy_assets.cli import review_reports, user_commands
 
 
 def _reviewer(args) -> str:
@@ -20,19 +14,9 @@ def _reviewer(args) -> str:
     return args.reviewer or os.environ.get("SEGCOPY_REVIEWER") or getpass.getuser()
 
 
-def _review_errors(fn):
-    """Review commands print a segcopy error as one message and exit 1."""
-
-    def wrapped(args) -> int:
-        from segcopy_assets.errors import SegcopyError
-
-        try:
-            return fn(args)
-        except SegcopyError as exc:
-            print(f"segcopy review: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapped
+# one message and exit 1 for a segcopy error; the tables under $SEGCOPY_HOME
+_review_errors = review_reports.review_errors
+_review_tables = review_reports.review_tables
 
 
 @_review_errors
@@ -42,7 +26,9 @@ def cmd_review_list(args) -> int:
     from segcopy_assets.review.service import review_queue
 
     if args.withheld:
-        return _list_withheld(args)
+        from segcopy_assets.cli.review_reports import list_withheld
+
+        return list_withheld(args)
     queue = review_queue(_review_tables())
     if args.segment:
         queue = queue.filter(pl.col("segment_id") == args.segment)
@@ -68,48 +54,6 @@ def cmd_review_list(args) -> int:
         + ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True))
     )
     return 0
-
-
-def _list_withheld(args) -> int:
-    """Every current variant not published as current copy, with why (what the next
-    publication would do, from the tables as they are now)."""
-    import polars as pl
-
-    from segcopy_assets.review.publication_state import compute_publication
-
-    state = compute_publication(
-        _review_tables(), **_publication_settings(args.auto_approve_passing_checks)
-    )
-    withheld = state.withheld
-    if args.segment:
-        withheld = withheld.filter(pl.col("segment_id") == args.segment)
-    if args.product:
-        withheld = withheld.filter(pl.col("product_id") == args.product)
-    for row in withheld.iter_rows(named=True):
-        note = (
-            "  (older approved copy stays published: superseded)" if row["superseded_live"] else ""
-        )
-        print(f"{row['segment_id']:<30} {row['product_id']:<8} {row['reason']}{note}")
-    live = int(withheld["superseded_live"].sum())
-    print(
-        f"total: {withheld.height} withheld ({live} with superseded copy live), "
-        f"{state.published.height} published"
-    )
-    return 0
-
-
-def _publication_settings(auto_approve: bool) -> dict:
-    from datetime import timedelta
-
-    from segcopy_assets.resources import copywriter_from_env, publication_from_env
-    from segcopy_assets.review.edit_rules import check_settings
-
-    return {
-        "prompt_hash": copywriter_from_env().prompt_set().hash,
-        "settings": check_settings(),
-        "grace": timedelta(days=publication_from_env().superseded_grace_days),
-        "auto_approve_passing_checks": auto_approve,
-    }
 
 
 @_review_errors
@@ -182,32 +126,6 @@ def cmd_review_export(args) -> int:
 
 
 @_review_errors
-def cmd_review_stats(args) -> int:
-    import polars as pl
-
-    from segcopy_assets.review.calibration import ALL_CHECKS, calibration_stats
-
-    stats = calibration_stats(_review_tables())
-    if stats.is_empty():
-        print("no review decisions on current variants yet")
-        return 0
-    for (prompt_hash,), group in stats.group_by("prompt_hash", maintain_order=True):
-        total = group.filter(pl.col("check") == ALL_CHECKS).row(0, named=True)
-        print(
-            f"prompt {prompt_hash}: {total['reviewed']} reviewed, {total['rejected_or_edited']} "
-            f"rejected or edited; missed by every check: {total['missed']}; approved although a "
-            f"check failed: {total['false_alarms']}"
-        )
-        print(f"  {'check':<22} {'failed':>7} {'false alarms':>13} {'agreed':>7}")
-        for row in group.filter(pl.col("check") != ALL_CHECKS).iter_rows(named=True):
-            print(
-                f"  {row['check']:<22} {row['failed']:>7} {row['false_alarms']:>13} "
-                f"{row['rejected_or_edited']:>7}"
-            )
-    return 0
-
-
-@_review_errors
 def cmd_review_import(args) -> int:
     from segcopy_assets.review.service import import_csv
 
@@ -224,14 +142,22 @@ def cmd_review_serve(args) -> int:
 
 def _plan(args):
     from segcopy_assets.core.sampling import SamplingPlan
+    from segcopy_assets.errors import SettingsError
 
-    p = args.p if args.p is not None else float(os.environ.get("SEGCOPY_SAMPLE_P") or 0.05)
-    c = args.c if args.c is not None else float(os.environ.get("SEGCOPY_SAMPLE_C") or 0.95)
+    def value(flag: float | None, name: str, default: float) -> float:
+        if flag is not None:
+            return flag
+        text = os.environ.get(name) or ""
+        try:
+            return float(text) if text.strip() else default
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {text!r}") from None
+
+    p = value(args.p, "SEGCOPY_SAMPLE_P", 0.05)
+    c = value(args.c, "SEGCOPY_SAMPLE_C", 0.95)
     try:
         return SamplingPlan(p, c)
     except ValueError as exc:
-        from segcopy_assets.errors import SettingsError
-
         raise SettingsError(str(exc)) from None
 
 
@@ -377,10 +303,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bulk.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
     bulk.add_argument("--yes", action="store_true", help="no confirmation prompt")
     bulk.set_defaults(func=cmd_review_bulk)
-    stats = review_sub.add_parser(
-        "stats", help="how often reviewers disagreed with each check, per prompt hash"
-    )
-    stats.set_defaults(func=cmd_review_stats)
     imp = review_sub.add_parser("import", help="read decisions back from a CSV (all rows or none)")
     imp.add_argument("--csv", required=True)
     imp.add_argument("--reviewer")
@@ -396,4 +318,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     page.add_argument("--behind-tls", action="store_true", help="HTTPS in front: Secure cookie")
     page.add_argument("--allowed-host", action="append", help="a Host name users reach it by")
     page.set_defaults(func=cmd_review_serve)
+    review_reports.add_commands(review_sub)
     user_commands.add_commands(review_sub)

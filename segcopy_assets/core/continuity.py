@@ -105,6 +105,9 @@ def carried_approvals(
                 "decided_at": now,
                 "carried_from": m["input_hash_prev"],
                 "edit_failed_checks": old.get("edit_failed_checks"),
+                "signed_in_via": "carried",
+                "client_address": None,
+                "session_hash": None,
             }
         )
     return rows

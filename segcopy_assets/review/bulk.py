@@ -64,8 +64,11 @@ def decide_all(
     *,
     reviewer: str,
     note: str | None = None,
+    audit: dict | None = None,
 ) -> int:
-    """One decision per selected variant, appended in one commit; returns how many."""
+    """One decision per selected variant, appended in one commit; returns how many.
+    ``audit``: how and from where (``review_log.make_decision``'s via, client_address,
+    session_hash; default: the command line)."""
     if decision not in BULK_DECISIONS:
         raise InputValidationError(
             "variant_reviews", "decision", f"bulk decisions are {BULK_DECISIONS}"
@@ -74,7 +77,7 @@ def decide_all(
         return 0
     decisions = [
         review_log.make_decision(r["segment_id"], r["product_id"], r["input_hash"], decision,
-                                 reviewer=reviewer, note=note)
+                                 reviewer=reviewer, note=note, **(audit or {}))
         for r in rows.iter_rows(named=True)
     ]  # fmt: skip
     review_log.append_reviews(tables.reviews, decisions)

@@ -22,6 +22,7 @@ from segcopy_assets.storage.tables import (
     GENERATION_RETRIES,
     PRODUCTS,
     PUBLISHED_VARIANTS,
+    REVIEW_AUTH_EVENTS,
     REVIEW_BATCHES,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
@@ -60,6 +61,7 @@ class ReviewTables:
     batches: str
     published: str
     retries: str
+    auth_events: str  # the review page's shared session state
 
     @classmethod
     def under(cls, warehouse_schema_dir: str) -> "ReviewTables":
@@ -75,6 +77,7 @@ class ReviewTables:
             batches=join(REVIEW_BATCHES),
             published=join(PUBLISHED_VARIANTS),
             retries=join(GENERATION_RETRIES),
+            auth_events=join(REVIEW_AUTH_EVENTS),
         )
 
     @classmethod
@@ -198,12 +201,14 @@ def decide(
     note: str | None = None,
     edited_text: str | None = None,
     force: bool = False,
+    audit: dict | None = None,
 ) -> dict:
     """Record one decision on the current variant of (segment, product); returns the variant
     (with ``edit_failures``: the ERROR rules an edited text fails).
 
     An edited text is judged first: one that fails an ERROR rule is refused (``EditRefused``,
-    nothing recorded) unless ``force``, which records it marked as failing (never published)."""
+    nothing recorded) unless ``force``, which records it marked as failing (never published).
+    ``audit``: how the reviewer signed in, from where, the session (default: the command line)."""
     variant = current_variant(tables, segment_id, product_id)
     failures: list[str] = []
     if decision == "edit" and (edited_text or "").strip():
@@ -218,6 +223,7 @@ def decide(
         reviewer=reviewer,
         note=note,
         edit_failed_checks=_failed_rules(failures),
+        **(audit or {}),
         edited_text=edited_text,
     )
     reviews.append_reviews(tables.reviews, [row])

@@ -29,17 +29,26 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from segcopy_assets.core.user_names import normalise_name
 from segcopy_assets.errors import SettingsError
 from segcopy_assets.settings import segcopy_home
 
 ROLES = ("reviewer", "viewer")
 USERS_FILE_ENV = "SEGCOPY_REVIEW_USERS_FILE"
 MIN_PASSWORD_LENGTH = 8
+#: The longest password, for `user add` and sign-in alike (argon2 hashes any length; a limit
+#: keeps a sign-in request from costing more than it should).
+MAX_PASSWORD_LENGTH = 1024
 # letters, digits and . _ @ + - (so e-mail addresses from a single sign-on proxy fit too)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 HEADER = "# segcopy review users: written by `segcopy review user add`; argon2id hashes, never passwords\n"
 
 _hasher = PasswordHasher()
+
+
+class UsersFileInvalid(SettingsError):
+    """The users file cannot be used as it is: the review page fails closed (it refuses to
+    start, and a running server answers 503 until the file is valid again)."""
 
 
 def default_users_path() -> Path:
@@ -60,12 +69,13 @@ class User:
 
 
 def check_name(name: str) -> str:
-    if not NAME_PATTERN.fullmatch(name or ""):
+    """The normalised name (``normalise_name``), if it is a valid one."""
+    if not NAME_PATTERN.fullmatch((name or "").strip()):
         raise SettingsError(
             f"user name {name!r}: use 1-128 letters, digits and . _ @ + - (starting with a "
             "letter or digit)"
         )
-    return name
+    return normalise_name(name)
 
 
 def check_role(role: str) -> str:
@@ -74,38 +84,75 @@ def check_role(role: str) -> str:
     return role
 
 
-def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise SettingsError(
             f"the password is too short (at least {MIN_PASSWORD_LENGTH} characters)"
         )
-    return (hasher or _hasher).hash(password)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise SettingsError(
+            f"the password is too long (at most {MAX_PASSWORD_LENGTH} characters: sign-in "
+            "refuses longer ones)"
+        )
+    return password
+
+
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    return (hasher or _hasher).hash(check_password(password))
+
+
+def _line_of(text: str, name: str) -> int | None:
+    """The line of ``[users."name"]`` (or ``[users.name]``) in the file's text."""
+    pattern = re.compile(
+        r"^\s*\[\s*users\s*\.\s*(?:\""
+        + re.escape(name)
+        + r"\"|'"
+        + re.escape(name)
+        + r"'|"
+        + re.escape(name)
+        + r")\s*\]"
+    )
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
 
 
 def read_users(path: Path) -> dict[str, User]:
-    """Every user of the file (an empty mapping if there is no file)."""
+    """Every user of the file, by normalised name (an empty mapping if there is no file).
+
+    Anything that makes the file unusable raises ``UsersFileInvalid`` naming the file and the
+    line: invalid TOML, a bad name or role, two entries for one (normalised) name."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except OSError as exc:
-        raise SettingsError(f"cannot read the users file {path}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsersFileInvalid(f"cannot read the users file {path}: {reason}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"the users file {path} is not valid TOML: {exc}") from None
+        raise UsersFileInvalid(f"the users file {path} is not valid TOML: {exc}") from None
     table = data.get("users", {})
     if not isinstance(table, dict):
-        raise SettingsError(f"the users file {path}: [users] must be a table")
-    users = {}
+        raise UsersFileInvalid(f"the users file {path}: [users] must be a table")
+    users: dict[str, User] = {}
     for name, entry in table.items():
+        line = _line_of(text, name)
+        where = f"the users file {path}" + (f", line {line}" if line else "")
         if not isinstance(entry, dict) or not NAME_PATTERN.fullmatch(name):
-            raise SettingsError(f"the users file {path}: bad entry for user {name!r}")
+            raise UsersFileInvalid(f"{where}: bad entry for user {name!r}")
         role = entry.get("role", "reviewer")
         if role not in ROLES:
-            raise SettingsError(f"the users file {path}: user {name!r} has unknown role {role!r}")
+            raise UsersFileInvalid(
+                f"{where}: user {name!r} has unknown role {role!r} (one of {', '.join(ROLES)})"
+            )
+        key = normalise_name(name)
+        if key in users:
+            raise UsersFileInvalid(f"{where}: user {name!r} is listed twice (names ignore case)")
         digest = entry.get("password_hash")
-        users[name] = User(name, role, digest if isinstance(digest, str) and digest else None)
+        users[key] = User(key, role, digest if isinstance(digest, str) and digest else None)
     return users
 
 
@@ -160,7 +207,7 @@ def add_user(
     hasher: PasswordHasher | None = None,
 ) -> bool:
     """Add ``name`` (or set their password and role); True if the user is new."""
-    check_name(name)
+    name = check_name(name)
     check_role(role)
     digest = hash_password(password, hasher)
     with _locked(path):
@@ -173,6 +220,7 @@ def add_user(
 
 def remove_user(path: Path, name: str) -> bool:
     """Remove ``name``; False if there was no such user."""
+    name = normalise_name(name)
     with _locked(path):
         users = read_users(path)
         if users.pop(name, None) is None:
@@ -190,13 +238,19 @@ def loose_permissions(path: Path) -> bool:
 
 
 class UsersFile:
-    """The users file as a running server sees it: re-read when it changes on disk."""
+    """The users file as a running server sees it: re-read when it changes on disk.
+
+    Fails closed: while the file is invalid (or unreadable), ``users()`` raises
+    ``UsersFileInvalid`` (the server answers 503), never an empty or partial set of users: an
+    empty set would turn sign-in off, and a missing entry would give a proxy's user the default
+    role instead of theirs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._seen: tuple[int, int, int] | None = None
         self._users: dict[str, User] = {}
+        self._error: UsersFileInvalid | None = None
         self._dummy: str | None = None
 
     def users(self) -> dict[str, User]:
@@ -205,18 +259,21 @@ class UsersFile:
             key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             key = None
+        except OSError as exc:
+            raise UsersFileInvalid(f"cannot read the users file {self.path}: {exc}") from None
         with self._lock:
             if key != self._seen:
-                # a file that became unreadable or invalid locks everybody out, not in
                 try:
-                    self._users = read_users(self.path) if key else {}
-                except SettingsError:
-                    self._users = {}
+                    self._users, self._error = (read_users(self.path) if key else {}), None
+                except UsersFileInvalid as exc:
+                    self._users, self._error = {}, exc
                 self._seen = key
+            if self._error is not None:
+                raise self._error
             return self._users
 
     def get(self, name: str) -> User | None:
-        return self.users().get(name)
+        return self.users().get(normalise_name(name))
 
     def _dummy_hash(self) -> str:
         if self._dummy is None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import polars as pl
 from deltalake import write_deltalake
 
+from segcopy_assets.core.user_names import normalise_name
 from segcopy_assets.errors import InputValidationError
 from segcopy_assets.storage.delta import table_exists
 from segcopy_assets.storage.delta_commits import retry_refused_commits
@@ -33,7 +34,7 @@ def request_retries(path: str, pairs: pl.DataFrame, requested_by: str) -> int:
     if pairs.is_empty():
         return 0
     frame = pairs.select("segment_id", "product_id", "input_hash").with_columns(
-        pl.lit(requested_by.strip()).alias("requested_by"),
+        pl.lit(normalise_name(requested_by)).alias("requested_by"),
         pl.lit(datetime.now(UTC)).cast(RETRY_SCHEMA["requested_at"]).alias("requested_at"),
     )
     write_deltalake(path, frame.select(list(RETRY_SCHEMA)).to_arrow(), mode="append")

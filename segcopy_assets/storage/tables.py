@@ -31,6 +31,7 @@ REVIEW_BATCHES = "review_batches"  # acceptance-sampling batches: members and th
 CUSTOMER_SEGMENTS = "customer_segments"  # the activation table: one row per customer -> segment
 GENERATION_BATCHES = "generation_batches"  # Batch API submissions: one row per state change
 GENERATION_RETRIES = "generation_retries"  # a person asked to send parked pairs again
+REVIEW_AUTH_EVENTS = "review_auth_events"  # the review page's sign-in attempts and sign-outs
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
@@ -151,6 +152,25 @@ REVIEW_SCHEMA = _schema(
         "carried_from": pl.String,
         # an edit recorded with --force although its text fails ERROR rules: which (else null)
         "edit_failed_checks": pl.String,
+        # the audit trail: how the reviewer (normalised name) signed in (password | header |
+        # local: the single-user page | cli | carried: an approval carried over), from where
+        # (the client address as the trusted proxy reports it) and the session id's hash
+        "signed_in_via": pl.String,
+        "client_address": pl.String,
+        "session_hash": pl.String,
+    }
+)
+
+#: Append-only: the review page's session state shared by every review process.
+AUTH_EVENT_SCHEMA = _schema(
+    {
+        "kind": pl.String,  # attempt | success | signout
+        "event_id": pl.String,
+        "user_name": pl.String,  # normalised
+        "address": pl.String,
+        "ref": pl.String,  # success: the attempt's id; signout: the session id's hash
+        "at": pl.Datetime("us", "UTC"),
+        "until": pl.Datetime("us", "UTC"),  # signout: when the session would have ended
     }
 )
 

@@ -1,10 +1,13 @@
 """Fixtures of the end-to-end tests: the ``segcopy`` command as a user runs it."""
 
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,48 @@ def segcopy_env():
         return env
 
     return build
+
+
+@pytest.fixture
+def segcopy(segcopy_exe, segcopy_env, repo_root):
+    """``segcopy(*args, home=..., env_extra=None)`` → the finished ``segcopy`` process."""
+
+    def run(*args, home, timeout=300, env_extra=None):
+        return subprocess.run(
+            [segcopy_exe, *args],
+            cwd=repo_root,
+            env=segcopy_env(home, **(env_extra or {})),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+
+    return run
+
+
+@pytest.fixture
+def start_review_server(segcopy_exe):
+    """``start_review_server(env, port, *args)`` → a running ``segcopy review serve --port PORT
+    ARGS`` process (its /login answers 200); the test stops it."""
+
+    def start(env: dict, port: int, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [segcopy_exe, "review", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "segcopy review serve did not start"
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                    return proc
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+
+    return start

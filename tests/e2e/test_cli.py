@@ -10,23 +10,6 @@ import pytest
 TABLES = ["cdp_customers", "segment_summaries", "products", "description_variants"]
 
 
-@pytest.fixture
-def segcopy(segcopy_exe, segcopy_env, repo_root):
-    """``segcopy(*args, home=..., env_extra=None)`` → the finished ``segcopy`` process."""
-
-    def run(*args, home, timeout=300, env_extra=None):
-        return subprocess.run(
-            [segcopy_exe, *args],
-            cwd=repo_root,
-            env=segcopy_env(home, **(env_extra or {})),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    return run
-
-
 @pytest.mark.slow
 def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path, segcopy):
     home = tmp_path / "home"

@@ -7,7 +7,6 @@ breaks a rule is refused with its reason. (Malformed answers at scale: test_benc
 import re
 import shutil
 import socket
-import subprocess
 
 import polars as pl
 import pytest
@@ -18,22 +17,6 @@ from segcopy_assets.storage.delta import table_version
 KEY = "sk-continuity-e2e"
 TWEAK = "- Prefer short words."  # the line added to brand_voice.md
 CHANGED = ("Basecamp 2 Backpacking Tent", "Homestead 4 Family Tent")  # written anew after it
-
-
-@pytest.fixture
-def segcopy(segcopy_exe, segcopy_env, repo_root):
-    def run(*args: str, home, env_extra=None, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [segcopy_exe, *args],
-            cwd=repo_root,
-            env=segcopy_env(home, **(env_extra or {})),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-
-    return run
 
 
 def versions(warehouse) -> dict[str, int | None]:

@@ -11,7 +11,6 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 
 import polars as pl
 import pytest
@@ -97,27 +96,6 @@ def test_serve_on_all_interfaces_without_sign_in_refuses_to_start(
     assert "refusing to serve on 0.0.0.0 without sign-in" in done.stderr
 
 
-def _start(segcopy_exe, env, port, users):
-    args = ["review", "serve", "--port", str(port), "--users-file", str(users)]
-    proc = subprocess.Popen(
-        [segcopy_exe, *args, "--reviewer", "flag-name"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "segcopy review serve did not start"
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
-                return proc
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-
-
 def _sign_in(page, base, name, password):
     page.goto(f"{base}/queue")
     page.wait_for_url("**/login?next=%2Fqueue")
@@ -127,7 +105,9 @@ def _sign_in(page, base, name, password):
 
 
 @pytest.mark.slow
-def test_a_team_signs_in_decides_and_viewers_cannot(team_home, segcopy_exe, segcopy_env, free_port):
+def test_a_team_signs_in_decides_and_viewers_cannot(
+    team_home, segcopy_env, free_port, start_review_server
+):
     sync_playwright, chromium = _browser_or_skip()
     home, users = team_home
     tables = ReviewTables.under(str(home / "warehouse" / "segcopy"))
@@ -138,7 +118,8 @@ def test_a_team_signs_in_decides_and_viewers_cannot(team_home, segcopy_exe, segc
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(segcopy_exe, segcopy_env(home, SEGCOPY_REVIEW_SECRET=SECRET), port, users)
+    env = segcopy_env(home, SEGCOPY_REVIEW_SECRET=SECRET)
+    proc = start_review_server(env, port, "--users-file", str(users), "--reviewer", "flag-name")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
@@ -223,7 +204,13 @@ def test_a_team_signs_in_decides_and_viewers_cannot(team_home, segcopy_exe, segc
 
 @pytest.mark.slow
 def test_a_reviewer_reviews_a_sample_to_acceptance_and_the_batch_is_published(
-    team_home, sample_tables, make_resources, memory_instance, segcopy_exe, segcopy_env, free_port
+    team_home,
+    sample_tables,
+    make_resources,
+    memory_instance,
+    segcopy_env,
+    free_port,
+    start_review_server,
 ):
     """Signed in, the reviewer draws batches on the page (p = 20 %, c = 90 %: a sample of 11 of
     a segment's 14), walks one sample approving each variant, sees the batch accepted; the
@@ -234,7 +221,8 @@ def test_a_reviewer_reviews_a_sample_to_acceptance_and_the_batch_is_published(
     home, users = team_home
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(segcopy_exe, segcopy_env(home, SEGCOPY_REVIEW_SECRET=SECRET), port, users)
+    env = segcopy_env(home, SEGCOPY_REVIEW_SECRET=SECRET)
+    proc = start_review_server(env, port, "--users-file", str(users), "--reviewer", "flag-name")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)

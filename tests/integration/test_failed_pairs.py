@@ -192,4 +192,5 @@ def test_the_review_log_keeps_working_for_a_log_written_before_its_new_columns(t
         path, [review_log.make_decision("s", "p", "h2", "reject", reviewer="bo")]
     )
     log = review_log.read_reviews(path)
-    assert log.height == 2 and table_version(path) == 1
+    assert log.height == 2 and table_version(path) == 2  # the append-only property, the row
+    assert deltalake.DeltaTable(path).metadata().configuration["delta.appendOnly"] == "true"

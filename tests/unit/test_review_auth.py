@@ -22,6 +22,7 @@ from segcopy_assets.review import users as review_users
 from segcopy_assets.review.web import server as review_server
 from segcopy_assets.review.web.proxy import client_address, is_https, is_trusted, parse_proxies
 from segcopy_assets.review.web.throttle import LoginThrottle
+from segcopy_assets.storage.auth_events import MemoryEventLog
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -90,12 +91,38 @@ def test_bad_names_roles_passwords_and_files_are_refused(tmp_path):
     path.write_text("[users.ana\nrole=")
     with pytest.raises(SettingsError, match="not valid TOML"):
         review_users.read_users(path)
-    # a server whose file turns bad lets nobody in (it does not keep the old users)
-    path.write_text('[users.ana]\nrole = "root"\n')
-    with pytest.raises(SettingsError, match="unknown role"):
+    # a server whose file turns bad fails closed: neither the old users nor none (which would
+    # turn sign-in off): an error naming the file and the line, answered 503 by the page
+    path.write_text('# users\n[users.ana]\nrole = "Viewer"\n')
+    with pytest.raises(SettingsError, match=r"line 2: user 'ana' has unknown role 'Viewer'"):
         review_users.read_users(path)
-    assert review_users.UsersFile(path).users() == {}
+    with pytest.raises(review_users.UsersFileInvalid, match="line 2"):
+        review_users.UsersFile(path).users()
+    path.write_text('[users.ana]\nrole = "viewer"\nstray line\n')
+    with pytest.raises(review_users.UsersFileInvalid, match="line 3"):
+        review_users.UsersFile(path).verify("ana", "x")
     assert review_users.UsersFile(tmp_path / "missing.toml").verify("ana", "x") is None
+
+
+def test_a_password_longer_than_sign_in_accepts_is_refused_by_user_add(tmp_path):
+    path = tmp_path / "users.toml"
+    limit = review_users.MAX_PASSWORD_LENGTH
+    with pytest.raises(SettingsError, match="too long"):
+        review_users.add_user(path, "ana", "x" * (limit + 1), hasher=CHEAP)
+    review_users.add_user(path, "ana", "x" * limit, hasher=CHEAP)
+    assert review_users.UsersFile(path).verify("ana", "x" * limit).name == "ana"
+
+
+def test_one_normalisation_of_names_in_the_file_and_on_lookup(tmp_path):
+    path = tmp_path / "users.toml"
+    review_users.add_user(path, "Vic.Viewer", "viewer pass", "viewer", hasher=CHEAP)
+    users = review_users.UsersFile(path)
+    assert set(users.users()) == {"vic.viewer"}
+    assert users.get("VIC.VIEWER").role == users.get(" vic.viewer").role == "viewer"
+    assert users.verify("Vic.Viewer", "viewer pass").name == "vic.viewer"
+    path.write_text('[users.ana]\nrole = "viewer"\n\n[users.ANA]\nrole = "reviewer"\n')
+    with pytest.raises(SettingsError, match=r"line 4: user 'ANA' is listed twice"):
+        review_users.read_users(path)
 
 
 def test_concurrent_adds_keep_every_user(tmp_path):
@@ -218,11 +245,22 @@ def test_parallel_attempts_cannot_pass_the_limit():
     assert allowed.count(True) == 5
 
 
-def test_the_throttle_remembers_a_bounded_number_of_keys():
-    t = LoginThrottle(clock=Clock(), max_keys=100)
+def test_the_in_memory_log_is_bounded():
+    log = MemoryEventLog(max_events=100)
+    t = LoginThrottle(clock=Clock(), store=log)
     for i in range(1000):
         t.begin(f"user{i}", f"10.{i // 256}.{i % 256}.1")
-    assert len(t._failures) <= 100
+    assert len(log) == 100
+
+
+def test_two_throttles_on_one_log_count_together_like_two_review_processes():
+    clock, log = Clock(), MemoryEventLog()
+    first, second = LoginThrottle(clock=clock, store=log), LoginThrottle(clock=clock, store=log)
+    for i in range(5):
+        assert (first if i % 2 else second).begin("Ana", f"10.0.0.{i}") == 0.0
+        clock.now += 1
+    assert first.begin("ana", "10.9.9.9") > 0 and second.begin("ANA", "10.9.9.8") > 0
+    assert first.begin("bo", "10.9.9.9") == 0.0
 
 
 # ---------------------------------------------------------------------------------------------

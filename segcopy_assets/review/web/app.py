@@ -40,11 +40,11 @@ is tried again, so two reviewers clicking at once are both recorded; the later d
 in the log.
 """
 
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -59,13 +59,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 from segcopy_assets.errors import InputValidationError, SegcopyError
 from segcopy_assets.review.edit_rules import EditRefused
 from segcopy_assets.review.service import ReviewTables, decide, review_queue
 from segcopy_assets.review.web import auth as signin
+from segcopy_assets.review.web.guards import BodyLimits, GuardedStarlette
 from segcopy_assets.review.web.pages import (
     Filters,
     find_variant,
@@ -74,8 +73,12 @@ from segcopy_assets.review.web.pages import (
     variant_context,
     variant_url,
 )
+from segcopy_assets.review.web.static_files import StaticAssets
+from segcopy_assets.review.web.throttle import LoginThrottle
+from segcopy_assets.storage.auth_events import DeltaEventLog
 
-MAX_FORM_BYTES = 256 * 1024
+MAX_FORM_BYTES = 256 * 1024  # the largest request body (a bulk or decision form)
+SIGN_IN_PATHS = ("/login", "/logout")  # anonymous forms: auth.MAX_FORM_BYTES
 COMMIT_ATTEMPTS = 5
 LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 SECURITY_HEADERS = {
@@ -85,12 +88,11 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" with our own
+    # forms, and the cross-site check (guards.py) could not tell them from another site's
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-# the CSS and JS may be cached, but are checked with the server before every use
-STATIC_HEADERS = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
-STATIC_MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 STATUS_LABELS = {
     "pending": "Pending",
     "approved": "Approved",
@@ -110,25 +112,6 @@ _env = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-
-
-class _StaticFiles(StaticFiles):
-    """``static/``, with the security headers of every page and a fixed type per extension
-    (not the host's mime.types)."""
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(STATIC_HEADERS)
-        media_type = STATIC_MEDIA_TYPES.get(os.path.splitext(full_path)[1])
-        if media_type and response.status_code != 304:
-            response.headers["content-type"] = media_type
-        return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,6 +240,7 @@ def _record(state: State, segment_id: str, product_id: str, form: dict[str, str]
                     note=note.strip() or None,
                     edited_text=form.get("edited_text") if decision == "edit" else None,
                     force=form.get("force") == "1",
+                    audit=state.audit,
                 )
                 break
             except EditRefused as refused:  # nothing recorded: the page again, the text kept
@@ -367,7 +351,10 @@ def create_app(
         raise ValueError("the review app needs a reviewer name")
     from segcopy_assets.review.web import failure_routes, scale_routes
 
-    auth = auth.with_secret() if auth is not None else None
+    if auth is not None:
+        auth = auth.with_secret()
+        if not auth.shared:  # sign-outs and the throttle in the warehouse: every process's
+            auth = replace(auth, events=DeltaEventLog(tables.auth_events), shared=True)
     routes = [
         Route("/", home, methods=["GET"]),
         Route("/queue", queue_endpoint, methods=["GET"]),
@@ -376,7 +363,7 @@ def create_app(
         Route("/variant/{segment_id}/{product_id}/decide", decide_endpoint, methods=["POST"]),
         *scale_routes.routes(),
         *failure_routes.routes(),
-        Mount("/static", _StaticFiles(packages=[("segcopy_assets.review.web", "static")])),
+        Mount("/static", StaticAssets(packages=[("segcopy_assets.review.web", "static")])),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         *(signin.auth_routes() if auth is not None else []),
     ]
@@ -385,12 +372,16 @@ def create_app(
         Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
         *signin.auth_middleware(auth),
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    # outside the whole stack: headers, one Host, body limits, no cross-site writes (guards.py)
+    limits = BodyLimits(MAX_FORM_BYTES, {path: signin.MAX_FORM_BYTES for path in SIGN_IN_PATHS})
+    app = GuardedStarlette(
+        routes=routes, middleware=middleware, security_headers=SECURITY_HEADERS, limits=limits
+    )
     app.state.tables = tables
     # with sign-in there is no server-wide reviewer: decisions carry the signed-in user
     app.state.reviewer = reviewer.strip() if auth is None and reviewer else None
     app.state.auth = auth
-    app.state.login_throttle = signin.LoginThrottle()
+    app.state.login_throttle = LoginThrottle(store=auth.events if auth is not None else None)
     app.state.render = _render
     app.state.message_page = _message
     app.state.csrf_token = secrets.token_urlsafe(32)

@@ -27,14 +27,13 @@ import functools
 import hashlib
 import hmac
 import secrets
-import threading
+import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -43,19 +42,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from segcopy_assets.review.users import NAME_PATTERN, User, UsersFile
+from segcopy_assets.core.user_names import normalise_name
+from segcopy_assets.review.users import (
+    NAME_PATTERN,
+    UsersFile,
+    UsersFileInvalid,
+)
 from segcopy_assets.review.web.proxy import IPNetwork, client_address, is_https, is_trusted, peer
-from segcopy_assets.review.web.throttle import LoginThrottle
+from segcopy_assets.storage.auth_events import EventLog, MemoryEventLog
 
 SESSION_COOKIE = "segcopy_review"
 SESSION_SECONDS = 12 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/favicon.ico"})
 MAX_FORM_BYTES = 64 * 1024
-MAX_PASSWORD_CHARS = 1024
 NO_STORE = {"Cache-Control": "no-store"}
-# argon2 takes 64 MiB per verification: a burst of sign-ins waits instead of taking the memory
-_verifications = threading.BoundedSemaphore(4)
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ class AuthConfig:
     behind_tls: bool = False
     secret: str = field(default="", repr=False)
     session_seconds: int = SESSION_SECONDS
-    # sessions signed out of (id → sign-in time): their cookie is refused until it expires
-    ended: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # sign-outs (and the login throttle's events), shared by every review process: the
+    # warehouse's review_auth_events table (create_app sets it), or this process's memory
+    events: EventLog = field(default_factory=MemoryEventLog, repr=False, compare=False)
+    shared: bool = False  # events is the warehouse's table (else create_app makes it so)
 
     def __post_init__(self) -> None:
         if self.users is None and not self.header:
@@ -90,6 +93,25 @@ class Identity:
     via: str  # "password", "header" or "local" (no sign-in: 127.0.0.1, single user)
     sid: str = field(default="", repr=False)
 
+    @property
+    def session_hash(self) -> str | None:
+        """What the audit trail records of the session (never the id itself)."""
+        return session_hash(self.sid) if self.sid else None
+
+
+def session_hash(sid: str) -> str:
+    return hashlib.sha256(f"segcopy-session\0{sid}".encode()).hexdigest()[:32]
+
+
+def signed_out(config: AuthConfig, sid: str, now: float | None = None) -> bool:
+    """Whether the session was signed out of, in this or any other review process."""
+    now = time.time() if now is None else now
+    digest = session_hash(sid)
+    return any(
+        e.kind == "signout" and e.ref == digest and e.until >= now
+        for e in config.events.recent(now - config.session_seconds)
+    )
+
 
 def _tag(config: AuthConfig, password_hash: str) -> str:
     return hmac.new(config.secret.encode(), password_hash.encode(), hashlib.sha256).hexdigest()[:32]
@@ -99,10 +121,12 @@ def authenticate(request: Request, config: AuthConfig) -> Identity | None:
     """The signed-in user of this request, or ``None``."""
     if config.header and is_trusted(peer(request.scope), config.trusted_proxies):
         values = request.headers.getlist(config.header)
-        name = values[0].strip() if len(values) == 1 else ""
-        if name:
-            if not NAME_PATTERN.fullmatch(name):
+        raw = values[0].strip() if len(values) == 1 else ""
+        if raw:
+            if not NAME_PATTERN.fullmatch(raw):
                 return None
+            name = normalise_name(raw)
+            # an invalid users file raises (503), never gives the header's default role
             known = config.users.get(name) if config.users else None
             return Identity(name, known.role if known else config.header_role, "header")
     if config.users is None or "session" not in request.scope:
@@ -111,7 +135,7 @@ def authenticate(request: Request, config: AuthConfig) -> Identity | None:
     signed_in, at, sid = session.get("user"), session.get("at"), session.get("sid")
     if not (isinstance(signed_in, str) and isinstance(at, int) and isinstance(sid, str)):
         return None
-    if not 0 <= time.time() - at <= config.session_seconds or sid in config.ended:
+    if not 0 <= time.time() - at <= config.session_seconds or signed_out(config, sid):
         return None
     user = config.users.get(signed_in)
     if user is None or not user.password_hash:
@@ -138,8 +162,8 @@ def user_csrf_token(config: AuthConfig, who: Identity) -> str:
 
 def request_state(request: Request) -> State:
     """``app.state`` for this request: ``user`` (an :class:`Identity` or ``None``), ``reviewer``
-    (the signed-in user's name: what decisions are recorded under) and ``csrf_token`` (theirs;
-    the server's before sign-in, for the login form)."""
+    (the signed-in user's name: what decisions are recorded under), ``csrf_token`` (theirs; the
+    server's before sign-in) and ``audit`` (how and from where: what a decision row records)."""
     app_state = request.app.state
     state = State(dict(app_state._state))
     who = identity(request)
@@ -148,6 +172,12 @@ def request_state(request: Request) -> State:
     state.reviewer = who.name if who else None
     if config is not None and who is not None:
         state.csrf_token = user_csrf_token(config, who)
+    proxies = config.trusted_proxies if config is not None else ()
+    state.audit = {
+        "via": who.via if who else "local",
+        "client_address": client_address(request, proxies) or None,
+        "session_hash": who.session_hash if who else None,
+    }
     return state
 
 
@@ -209,8 +239,17 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        request.state.identity = authenticate(request, self.config)
         path: str = scope["path"]
+        try:
+            if self.config.users is not None:
+                self.config.users.users()  # fails closed on an invalid file, for everyone
+            request.state.identity = authenticate(request, self.config)
+        except UsersFileInvalid as exc:
+            if path.startswith("/static/"):
+                await self.app(scope, receive, send)
+            else:
+                await _unavailable(request, exc)(scope, receive, send)
+            return
         response: Response | None = None
         if path in PUBLIC_PATHS or path.startswith("/static/"):
             pass
@@ -225,6 +264,30 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
         else:
             await response(scope, receive, send)
+
+
+_reported: set[str] = set()
+
+
+def _unavailable(request: Request, exc: UsersFileInvalid) -> Response:
+    """503 while the users file is invalid: nobody is signed in or out, nothing is decided.
+    The reason (file and line) goes to the server's log, not to the visitor."""
+    reason = str(exc)
+    if reason not in _reported:
+        _reported.add(reason)
+        print(f"segcopy review: {reason}; answering 503 until it is fixed", file=sys.stderr)
+    state = State(dict(request.app.state._state))
+    state.user = state.reviewer = None
+    state.audit = {}
+    return state.message_page(
+        state,
+        "Sign-in unavailable",
+        "The review page's users file is not valid, so nobody can be signed in. Whoever runs "
+        "this server must fix it (its log names the line); the page comes back on its own.",
+        503,
+        "/queue",
+        "Try again",
+    )
 
 
 class SessionCookies:
@@ -255,130 +318,8 @@ def auth_middleware(config: AuthConfig | None) -> list[Middleware]:
     return [Middleware(SessionCookies, config=config), Middleware(AuthMiddleware, config=config)]
 
 
-# ---------------------------------------------------------------------------------------------
-# /login and /logout
-
-
-async def _read_form(request: Request) -> dict[str, str] | None:
-    """The urlencoded form of a POST (empty if it is not one), ``None`` if it is too large."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return None
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        return {}
-    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in parsed.items()}
-
-
-def _safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path of this site, never another origin."""
-    value = value or ""
-    if not value.startswith("/") or value.startswith(("//", "/\\")) or "\\" in value:
-        return "/queue"
-    if any(ord(c) < 0x20 for c in value) or value.startswith("/login"):
-        return "/queue"
-    return value
-
-
-def _login_page(
-    request: Request,
-    status: int = 200,
-    error: str = "",
-    name: str = "",
-    next_url: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    state = request_state(request)
-    config: AuthConfig = state.auth
-    response = state.render(
-        state,
-        "login.html",
-        status,
-        error=error,
-        username=name,
-        next_url=_safe_next(request.query_params.get("next") if next_url is None else next_url),
-        password_login=config.users is not None,
-    )
-    response.headers.update(headers or {})
-    return response
-
-
-def _verify(users: UsersFile, name: str, password: str) -> User | None:
-    with _verifications:
-        return users.verify(name, password[:MAX_PASSWORD_CHARS])
-
-
-async def login_page(request: Request) -> Response:
-    if identity(request) is not None:
-        return RedirectResponse(_safe_next(request.query_params.get("next")), 303, NO_STORE)
-    return _login_page(request)
-
-
-async def login_endpoint(request: Request) -> Response:
-    app_state = request.app.state
-    config: AuthConfig = app_state.auth
-    form = await _read_form(request)
-    if form is None:
-        return _login_page(request, 413, "The form is too large.")
-    next_url = form.get("next", "")
-    if not secrets.compare_digest(form.get("csrf_token", ""), app_state.csrf_token):
-        return _login_page(
-            request, 403, "This sign-in form is stale or did not come from this page. Try again."
-        )
-    if config.users is None:
-        return _login_page(request, 404, "Sign-in goes through the single sign-on of this site.")
-    name, password = form.get("username", "").strip(), form.get("password", "")
-    address = client_address(request, config.trusted_proxies)
-    throttle: LoginThrottle = app_state.login_throttle
-    wait = throttle.begin(name, address)
-    if wait > 0:
-        minutes = max(1, round(wait / 60))
-        text = (
-            "Too many failed sign-ins for this user or from this address. "
-            f"Try again in about {minutes} minute{'s' if minutes != 1 else ''}."
-        )
-        return _login_page(request, 429, text, name, next_url, {"Retry-After": str(int(wait) + 1)})
-    user = await run_in_threadpool(_verify, config.users, name, password)
-    if user is None or user.password_hash is None:
-        return _login_page(request, 401, "Wrong user name or password.", name, next_url)
-    throttle.succeeded(name, address)
-    session = request.session
-    session.clear()
-    session.update(
-        user=user.name,
-        sid=secrets.token_urlsafe(16),
-        at=int(time.time()),
-        tag=_tag(config, user.password_hash),
-    )
-    return RedirectResponse(_safe_next(form.get("next")), 303, NO_STORE)
-
-
-async def logout_endpoint(request: Request) -> Response:
-    state = request_state(request)
-    form = await _read_form(request) or {}
-    if state.user is not None and not secrets.compare_digest(
-        form.get("csrf_token", ""), state.csrf_token
-    ):
-        return state.message_page(
-            state, "Forbidden", "This sign-out form did not come from this page.", 403
-        )
-    who = state.user
-    if who is not None and who.via == "password":
-        config: AuthConfig = state.auth
-        now = int(time.time())
-        for sid, at in list(config.ended.items()):
-            if now - at > config.session_seconds:
-                del config.ended[sid]
-        config.ended[who.sid] = int(request.session.get("at", now))
-    if "session" in request.scope:
-        request.session.clear()
-    return RedirectResponse("/login", 303, NO_STORE)
-
-
 def auth_routes() -> list[Route]:
-    return [
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login_endpoint, methods=["POST"]),
-        Route("/logout", logout_endpoint, methods=["POST"]),
-    ]
+    """``GET``/``POST /login`` and ``POST /logout`` (:mod:`segcopy_assets.review.web.login`)."""
+    from segcopy_assets.review.web.login import routes
+
+    return routes()

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from segcopy_assets.core.sampling import SamplingPlan
+from segcopy_assets.errors import SettingsError
 from segcopy_assets.review import bulk
 from segcopy_assets.review.batches import draw_batches
 from segcopy_assets.review.web import auth as signin
@@ -28,22 +29,38 @@ from segcopy_assets.review.web.scale_pages import (
 
 
 def default_plan() -> SamplingPlan:
-    """``SEGCOPY_SAMPLE_P`` / ``SEGCOPY_SAMPLE_C``, else 5 % at 95 %."""
-    return SamplingPlan(
-        float(os.environ.get("SEGCOPY_SAMPLE_P") or 0.05),
-        float(os.environ.get("SEGCOPY_SAMPLE_C") or 0.95),
-    )
+    """``SEGCOPY_SAMPLE_P`` / ``SEGCOPY_SAMPLE_C``, else 5 % at 95 % (:class:`SettingsError`
+    when they are not numbers or outside the plan's bounds)."""
+    p_text = os.environ.get("SEGCOPY_SAMPLE_P") or "0.05"
+    c_text = os.environ.get("SEGCOPY_SAMPLE_C") or "0.95"
+    try:
+        return SamplingPlan(float(p_text), float(c_text))
+    except ValueError as exc:
+        raise SettingsError(
+            f"SEGCOPY_SAMPLE_P={p_text!r} / SEGCOPY_SAMPLE_C={c_text!r} is no usable sampling "
+            f"plan: {exc}"
+        ) from None
+
+
+def _unusable_settings(state: State, exc: SettingsError) -> Response:
+    return state.message_page(state, "Unusable sampling settings", str(exc), 503)
 
 
 def _batches_page(state: State, query: Mapping[str, str]) -> Response:
     notice = "Batches drawn." if query.get("drawn") else ""
-    return state.render(
-        state, "batches.html", notice=notice, **batches_context(state.tables, default_plan())
-    )
+    try:
+        plan = default_plan()
+    except SettingsError as exc:
+        return _unusable_settings(state, exc)
+    return state.render(state, "batches.html", notice=notice, **batches_context(state.tables, plan))
 
 
 def _draw(state: State, form: dict[str, str]) -> Response:
-    plan = plan_from(form, default_plan())
+    try:
+        default = default_plan()
+    except SettingsError as exc:
+        return _unusable_settings(state, exc)
+    plan = plan_from(form, default)
     with state.write_lock:
         draw_batches(state.tables, plan, reviewer=state.reviewer,
                      all_segments=form.get("all_segments") == "1")  # fmt: skip
@@ -67,7 +84,8 @@ def _bulk_apply(state: State, form: dict[str, str]) -> Response:
                 409,
             )  # fmt: skip
         bulk.decide_all(state.tables, rows, decision, reviewer=state.reviewer,
-                        note=(form.get("note") or "").strip() or None)  # fmt: skip
+                        note=(form.get("note") or "").strip() or None,
+                        audit=state.audit)  # fmt: skip
     back = {k: v for k, v in vars(f).items() if v and k != "checks"}
     query = "&".join(f"{k}={v}" for k, v in back.items())
     return RedirectResponse("/queue" + (f"?{query}&" if query else "?") + "done=1", status_code=303)

@@ -1,21 +1,66 @@
-"""Login throttling for the review page, in memory (one server process).
+"""Login throttling for the review page, over an event log every review process shares.
 
-Every sign-in attempt counts as a failure for its user name and for its client address the
-moment it starts (so attempts sent in parallel cannot slip past the limit); a successful one
-takes its mark back and resets the user's counter. Once a name or an address has ``limit``
-failures within ``window`` seconds, further attempts are refused until the oldest of them is
-older than the window. Refused attempts are not counted, so a locked-out user gets back in at
-most ``window`` seconds after the attack stops.
+Every sign-in attempt is recorded (an ``attempt`` event) before the password is checked, so
+attempts sent in parallel cannot slip past the limit; a successful one is followed by a
+``success`` event that takes its mark back and resets the user's counter. Whether an attempt
+was let through is decided by replaying the log in order (:func:`replay`): once a name or an
+address has ``limit`` counted failures within ``window`` seconds, further attempts are refused,
+and refused attempts are not counted, so a locked-out user gets back in at most ``window``
+seconds after the attack stops. Names are matched in their normalised form
+(``users.normalise_name``).
+
+The log (``storage.auth_events``) is the warehouse's ``review_auth_events`` table, shared by every
+review process and kept across restarts (or ``MemoryEventLog``, one process: tests); sign-outs
+live in the same log (``auth.py``).
 """
 
+import secrets
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from segcopy_assets.core.user_names import normalise_name
+from segcopy_assets.storage.auth_events import AuthEvent, EventLog, MemoryEventLog
 
 LIMIT = 5
 WINDOW_S = 15 * 60.0
-MAX_KEYS = 10_000
+
+
+def _ordered(events: Iterable[AuthEvent]) -> list[AuthEvent]:
+    return sorted(events, key=lambda e: (e.at, e.event_id))
+
+
+def replay(
+    events: Iterable[AuthEvent], limit: int, window: float
+) -> tuple[set[str], dict[str, deque[float]]]:
+    """(ids of the attempts let through, counted failure times per ``user:``/``addr:`` key)."""
+    counted: dict[str, deque[float]] = {}
+    owner: dict[str, tuple[str, str, float]] = {}  # attempt id -> its keys and time
+    accepted: set[str] = set()
+
+    def recent(key: str, now: float) -> deque[float]:
+        marks = counted.setdefault(key, deque())
+        while marks and marks[0] <= now - window:
+            marks.popleft()
+        return marks
+
+    for event in _ordered(events):
+        user_key, addr_key = "user:" + event.user, "addr:" + event.address
+        if event.kind == "attempt":
+            both = [recent(user_key, event.at), recent(addr_key, event.at)]
+            if all(len(m) < limit for m in both):
+                accepted.add(event.event_id)
+                owner[event.event_id] = (user_key, addr_key, event.at)
+                for m in both:
+                    m.append(event.at)
+        elif event.kind == "success" and event.ref in owner:
+            user_key, addr_key, at = owner.pop(event.ref)
+            counted[user_key] = deque()  # the user's counter starts again
+            marks = counted.get(addr_key)
+            if marks and at in marks:
+                marks.remove(at)  # the address keeps earlier failures, not this attempt
+    return accepted, counted
 
 
 class LoginThrottle:
@@ -23,67 +68,57 @@ class LoginThrottle:
         self,
         limit: int = LIMIT,
         window: float = WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = MAX_KEYS,
+        clock: Callable[[], float] = time.time,
+        store: EventLog | None = None,
     ) -> None:
         self.limit = limit
         self.window = window
         self.clock = clock
-        self.max_keys = max_keys
+        self.store: EventLog = store if store is not None else MemoryEventLog()
         self._lock = threading.Lock()
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._last_at = 0.0
+        self._pending: dict[tuple[str, str], list[str]] = {}
 
-    @staticmethod
-    def _keys(name: str, address: str) -> tuple[str, str]:
-        return "user:" + name.strip().casefold(), "addr:" + address
+    def _now(self) -> float:
+        """Strictly increasing in this process: attempts are ordered as they were made."""
+        self._last_at = max(self.clock(), self._last_at + 1e-6)
+        return self._last_at
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        marks = self._failures.get(key)
-        if marks is None:
-            return deque()
-        while marks and marks[0] <= now - self.window:
-            marks.popleft()
-        if not marks:
-            del self._failures[key]
-        return marks
-
-    def _wait(self, key: str, now: float) -> float:
-        marks = self._recent(key, now)
-        if len(marks) < self.limit:
-            return 0.0
-        return marks[-self.limit] + self.window - now
+    def _wait(self, counted: dict[str, deque[float]], keys: tuple[str, str], now: float) -> float:
+        waits = [0.0]
+        for key in keys:
+            marks = [t for t in counted.get(key, ()) if t > now - self.window]
+            if len(marks) >= self.limit:
+                waits.append(marks[-self.limit] + self.window - now)
+        return max(waits)
 
     def begin(self, name: str, address: str) -> float:
         """Seconds to wait if this attempt is refused (0.0: go ahead, counted as a failure
         until :meth:`succeeded` says otherwise)."""
-        now = self.clock()
+        user = normalise_name(name)
         with self._lock:
-            wait = max(self._wait(key, now) for key in self._keys(name, address))
-            if wait > 0:
-                return wait
-            for key in self._keys(name, address):
-                self._failures.setdefault(key, deque()).append(now)
-                self._failures.move_to_end(key)
-            self._bound(now)
+            now = self._now()
+            attempt = AuthEvent("attempt", secrets.token_hex(8), user, address, at=now)
+            self.store.append(attempt)
+            events = self.store.recent(now - 2 * self.window)
+        accepted, counted = replay(events, self.limit, self.window)
+        if attempt.event_id in accepted:
+            with self._lock:
+                self._pending.setdefault((user, address), []).append(attempt.event_id)
             return 0.0
+        return max(self._wait(counted, ("user:" + user, "addr:" + address), now), 0.001)
 
     def succeeded(self, name: str, address: str) -> None:
         """The attempt was right: the user's counter starts again; the address keeps its
         earlier failures but not this attempt."""
-        user_key, addr_key = self._keys(name, address)
+        user = normalise_name(name)
         with self._lock:
-            self._failures.pop(user_key, None)
-            marks = self._failures.get(addr_key)
-            if marks:
-                marks.pop()
-                if not marks:
-                    del self._failures[addr_key]
-
-    def _bound(self, now: float) -> None:
-        """At most ``max_keys`` names and addresses are remembered (the least recent go)."""
-        if len(self._failures) <= self.max_keys:
-            return
-        for key in list(self._failures):
-            self._recent(key, now)
-        while len(self._failures) > self.max_keys:
-            self._failures.popitem(last=False)
+            pending = self._pending.get((user, address))
+            if not pending:
+                return
+            ref = pending.pop()
+            if not pending:
+                del self._pending[(user, address)]
+            self.store.append(
+                AuthEvent("success", secrets.token_hex(8), user, address, ref, self._now())
+            )
