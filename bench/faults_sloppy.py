@@ -9,10 +9,10 @@ of pairs without a Rationale, 2 % refusals (half with a Rationale: ``ok`` rows t
 hold back), 1 % cut off at ``max_tokens``; half of those faulty pairs answer the same way every
 time, the others well from their second request on.
 
-Steps: ``segcopy run`` until a run makes no call (at most ``--runs``; with the default ceiling of
-3 a pair that keeps failing is parked after its third run), ``segcopy review bulk approve
---yes`` (every variant), ``segcopy run`` (publishes; must make 0 calls), ``segcopy run`` again
-(nothing changed: 0 calls).
+Steps: ``segcopy run`` until a run leaves no failed pair to retry (at most ``--runs``; with the
+default ceiling of 3 a pair that keeps failing is parked by its third run), ``segcopy review
+bulk approve --yes`` (every variant), ``segcopy run`` (publishes; must make 0 calls), ``segcopy
+run`` again (nothing changed: 0 calls).
 
 Checked (exit 1 when one breaks): every pair ``ok`` and passing its ERROR rules is published,
 no fewer and no other (``published_matches``); no published copy is a refusal
@@ -54,6 +54,12 @@ def _segcopy(env: dict, *args: str, timeout: float = 1800) -> subprocess.Complet
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def _retried_next(stdout: str) -> int | None:
+    """How many failed pairs the run says the next run sends again (0: none failed)."""
+    found = re.search(r"Failed: \d+ pair\(s\).*?: (\d+) retried by the next run", stdout)
+    return int(found.group(1)) if found else (0 if "Variants:" in stdout else None)
 
 
 def _generated(stdout: str) -> int | None:
@@ -143,6 +149,7 @@ def run_sloppy(
                     "exit": done.returncode,
                     "calls": fake.stats()["ok"] - before,
                     "generated": _generated(done.stdout),
+                    "retried_next": _retried_next(done.stdout),
                     "wall_s": round(time.perf_counter() - t0, 1),
                 }
                 log(
@@ -156,8 +163,9 @@ def run_sloppy(
                 steps.append(record)
                 return record
 
-            for k in range(1, max_runs + 1):
-                if step(f"run {k}", "run")["calls"] == 0:
+            for k in range(1, max_runs + 1):  # until no pair is left to retry (all parked)
+                ran = step(f"run {k}", "run")
+                if ran["calls"] == 0 or ran["retried_next"] == 0:
                     break
             step("bulk approve", "review", "bulk", "approve", "--yes")
             step("run (publish)", "run")
@@ -198,7 +206,7 @@ def run_sloppy(
         and result["failed"] == result["parked"]
         and result["calls_after_settling"] == 0
         and settled
-        and settled[-1]["calls"] == 0
+        and settled[-1]["retried_next"] == 0  # every failing pair parked: nothing left to send
     )
     return result
 

@@ -7,6 +7,7 @@ breaks a rule is refused with its reason. (Malformed answers at scale: test_benc
 import re
 import shutil
 import socket
+import subprocess
 
 import polars as pl
 import pytest
@@ -39,10 +40,22 @@ def tweak_aware(body):
     return reply
 
 
+@pytest.fixture(scope="module")
+def offline_home(tmp_path_factory, segcopy_exe, segcopy_env, repo_root):
+    """A SEGCOPY_HOME after `segcopy run` with the offline writer (196 ok variants), shared by
+    the tests below: each checks only what its own commands change."""
+    home = tmp_path_factory.mktemp("continuity") / "home"
+    done = subprocess.run(
+        [segcopy_exe, "run"], cwd=repo_root, env=segcopy_env(home), capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return home
+
+
 @pytest.mark.slow
-def test_an_unreachable_endpoint_writes_nothing_and_names_the_variable(tmp_path, segcopy):
-    home = tmp_path / "home"
-    assert segcopy("run", home=home).returncode == 0  # the offline writer: 196 ok variants
+def test_an_unreachable_endpoint_writes_nothing_and_names_the_variable(offline_home, segcopy):
+    home = offline_home
     warehouse = home / "warehouse" / "segcopy"
     before = versions(warehouse)
     down = {
@@ -116,9 +129,8 @@ def test_a_prompt_tweak_keeps_every_approved_copy_published(tmp_path, segcopy, r
 
 
 @pytest.mark.slow
-def test_an_edit_that_breaks_a_rule_is_refused_with_its_reason(tmp_path, segcopy):
-    home = tmp_path / "home"
-    assert segcopy("run", home=home).returncode == 0
+def test_an_edit_that_breaks_a_rule_is_refused_with_its_reason(offline_home, tmp_path, segcopy):
+    home = offline_home
     warehouse = home / "warehouse" / "segcopy"
     variants = pl.read_delta(str(warehouse / "description_variants"))
     text = variants.filter(
