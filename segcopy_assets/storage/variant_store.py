@@ -31,6 +31,11 @@ def read_reusable(path: str, input_hashes: list[str]) -> pl.DataFrame:
     return _select_schema(lf, VARIANT_SCHEMA).collect()
 
 
+def select_columns(lf: pl.LazyFrame, schema: pl.Schema, columns: list[str]) -> pl.LazyFrame:
+    """``columns`` of ``schema`` from a scan (one the table predates reads as null)."""
+    return _select_schema(lf, pl.Schema({c: schema[c] for c in columns}))
+
+
 def _select_schema(lf: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
     """``schema``'s columns; one the table predates reads as null (the next write merges it in)."""
     present = set(lf.collect_schema().names())
