@@ -56,6 +56,20 @@ def read_segments(
     return _select_schema(lf, schema).collect()
 
 
+def read_pairs(path: str, segment_ids: list[str], pairs: pl.DataFrame) -> pl.DataFrame:
+    """Whole rows (``VARIANT_SCHEMA``) of the ``pairs`` (``segment_id, product_id``) among the
+    segments (an empty frame when there are none)."""
+    if pairs.is_empty() or not table_exists(path):
+        return VARIANT_SCHEMA.to_frame()
+    lf = pl.scan_delta(path).filter(pl.col("segment_id").is_in(segment_ids))
+    keys = pairs.select("segment_id", "product_id").unique().lazy()
+    return (
+        _select_schema(lf, VARIANT_SCHEMA)
+        .join(keys, on=["segment_id", "product_id"], how="semi")
+        .collect()
+    )
+
+
 def unchanged(
     path: str, rows: pl.DataFrame, segment_ids: list[str], key: list[str] | None = None
 ) -> bool:

@@ -37,7 +37,25 @@ from segcopy_assets.storage.tables import (
     GENERATION_RETRIES,
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
+    VARIANT_SCHEMA,
     VERDICT_SCHEMA,
+)
+
+#: What a run needs of the table's earlier rows of its segments: parking and carried approvals.
+PREVIOUS_SCHEMA = pl.Schema(
+    {
+        c: VARIANT_SCHEMA[c]
+        for c in (
+            "segment_id",
+            "product_id",
+            "input_hash",
+            "status",
+            "variant_text",
+            "attempts",
+            "attempted_hash",
+            "last_attempt_at",
+        )
+    }
 )
 
 
@@ -152,7 +170,9 @@ def description_variants(
             input_hash(prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs
         ]
         # the table's rows of these segments: the last good variants, and the failures so far
-        previous = variant_store.read_segments(path, segment_ids)
+        # the table's rows of these segments, slim: keys, text, the failures so far (the full
+        # rows are read only for the pairs that keep theirs: failed or parked)
+        previous = variant_store.read_segments(path, segment_ids, schema=PREVIOUS_SCHEMA)
         plan = attempt_plan(
             pairs,
             hashes,
@@ -240,7 +260,18 @@ def description_variants(
                 "a crash now would lose this run's calls"
             )
         # a failed pair keeps its last good row; parked pairs keep theirs as they are
-        rows = pl.concat([failures.settle(generated, previous), plan.held(previous)]).sort(
+        kept = pl.concat(
+            [
+                generated.filter(pl.col("status") != "ok").select("segment_id", "product_id"),
+                pl.DataFrame(
+                    list(plan.parked),
+                    schema=dict.fromkeys(["segment_id", "product_id"], pl.String),
+                    orient="row",
+                ),
+            ]
+        )
+        full = variant_store.read_pairs(path, segment_ids, kept)
+        rows = pl.concat([failures.settle(generated, full), plan.held(full)]).sort(
             "segment_id", "product_id"
         )
 
