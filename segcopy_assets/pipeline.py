@@ -102,21 +102,41 @@ def _materialize(
     return result
 
 
-def preflight(resources: dict) -> None:
-    """Check the cheap inputs (products, prompts, copywriter settings) and reach the model
-    endpoints (one cheap request each: unreachable, bad key, unknown model) before any table is
-    written, so bad input there fails the run with every table as it was."""
+def preflight(resources: dict, reach_endpoints: bool = True) -> None:
+    """Check the cheap inputs (products, prompts, copywriter settings) and, when the run may call
+    a model, reach its endpoints (one cheap request each: unreachable, bad key, unknown model)
+    before any table is written, so bad input there fails the run with every table as it was."""
     try:
         resources["product_repository"].load()
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())
         copywriter.batch_policy()  # batch mode without an endpoint that has a Batch API
+        if not reach_endpoints:
+            return
         copywriter.preflight()
         judge = resources.get("judge")
         if judge is not None and judge.enabled:
             judge.preflight()
     except SegcopyError as exc:
         raise PipelineFailed(str(exc)) from None
+
+
+def _may_call_a_model(instance: dg.DagsterInstance, resources: dict, force: bool) -> bool:
+    """Whether this run may call a model: not when the CDP and the products are as the last run
+    left them and no segment is stale (then an endpoint outage does not stop publishing the
+    decisions made meanwhile, nor withdrawing copy whose grace period ended)."""
+    if force:
+        return True
+    try:
+        if not (
+            run_plan.cdp_unchanged(instance, resources)
+            and run_plan.products_unchanged(instance, resources)
+        ):
+            return True
+        keys = list(instance.get_dynamic_partitions(SEGMENTS))
+        return not keys or bool(run_plan.stale_partitions(instance, resources, keys))
+    except SegcopyError:
+        return True  # the run itself says what is wrong
 
 
 #: A change that leaves stale segments scattered over the partition order runs at most this many
@@ -229,7 +249,7 @@ def run_pipeline(
     wait: bool = False,
     log: Callable[[str], None] = print,
 ) -> PipelineReport:
-    preflight(resources)
+    preflight(resources, reach_endpoints=_may_call_a_model(instance, resources, force_regenerate))
     # The CDP first and products after, in separate runs: Dagster runs independent steps of a
     # run even when one fails, which would rewrite products after a bad CDP table. An unchanged
     # CDP table (same version, same segmentation) is not read again.

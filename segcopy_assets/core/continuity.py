@@ -125,9 +125,12 @@ def superseded(
 ) -> tuple[dict | None, str]:
     """``candidate`` (a published row of an older variant of the pair) kept live as superseded,
     or ``(None, why it is withdrawn)``. ``since``: when it was first superseded (None: now)."""
-    if candidate.get("content_hash") is None or candidate["content_hash"] != content_hash:
+    recorded = candidate.get("content_hash")
+    if recorded is not None and recorded != content_hash:
         return None, "its product changed since the copy was approved: withdrawn at once"
-    if candidate.get("summary_hash") != segment.get("summary_hash"):
+    # a changed segment, or copy published before its hashes were recorded (an older table):
+    # judged again against the product and the segment as they are now
+    if recorded is None or candidate.get("summary_hash") != segment.get("summary_hash"):
         verdicts = judge_variant(candidate["published_text"], "-", original, segment, settings)
         failing = [
             v.check
@@ -135,9 +138,8 @@ def superseded(
             if not v.passed and v.severity == ERROR and v.check != "rationale_present"
         ]
         if failing:
-            return None, (
-                "its segment changed and the approved copy now fails " + ", ".join(failing)
-            )
+            what = "its segment changed" if recorded is not None else "judged again"
+            return None, f"{what}: the approved copy now fails " + ", ".join(failing)
     started = since or continuity.now
     if continuity.now - started >= continuity.grace:  # a grace of 0: withdrawn at once
         days = continuity.grace.total_seconds() / 86400

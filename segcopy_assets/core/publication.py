@@ -208,13 +208,19 @@ def _stand_in(
         candidate = previous
     else:
         return None, ""
-    since = None
+    # when the copy was first superseded: kept across publications (and withdrawals, so a
+    # withdrawn copy never comes back with a new grace period)
+    known = []
     if (
         previous is not None
         and previous["input_hash"] == candidate["input_hash"]
         and previous["state"] == "superseded"
     ):
-        since = previous["superseded_at"]
+        known.append(previous["superseded_at"])
+    wanted = continuity.wanted.get((row["segment_id"], row["product_id"]))
+    if outcome.text is not None and row.get("attempted_hash") == wanted:
+        known.append(row.get("failing_since"))  # its replacement has failed since then
+    since = min((t for t in known if t is not None), default=None)
     return superseded(
         candidate,
         continuity,

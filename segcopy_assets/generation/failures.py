@@ -3,7 +3,8 @@
 * **The last good row stays current.** When a pair's new generation fails and the pair has an
   ``ok`` row (of older inputs), that row stays in the table, still reusable by its input hash, and
   the failure is recorded beside it: ``attempts`` (failed generations of ``attempted_hash`` in a
-  row), ``last_error``, ``last_attempt_at``. A pair that never had an ``ok`` row keeps a
+  row), ``last_error``, ``last_attempt_at``, ``failing_since`` (the first of them: when the
+  pair's copy became superseded, for publication's grace period). A pair that never had an ``ok`` row keeps a
   ``failed`` row with the same columns. An ``ok`` answer clears them.
 * **What counts as an attempt.** A call that got no answer because the endpoint was unreachable,
   timed out, overloaded or rate limited after the client's retries says nothing about the pair:
@@ -24,7 +25,7 @@ import polars as pl
 
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
 
-FAILURE_COLUMNS = ("attempts", "attempted_hash", "last_error", "last_attempt_at")
+FAILURE_COLUMNS = ("attempts", "attempted_hash", "last_error", "last_attempt_at", "failing_since")
 PAIR = ["segment_id", "product_id"]
 
 #: Call errors that say nothing about the pair (after the client's own retries).
@@ -68,14 +69,16 @@ def settle(new: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     out = []
     for row in failed.to_dicts():
         prev = before.get((row["segment_id"], row["product_id"]))
-        carried = 0
+        carried, since = 0, row["generated_at"]
         if prev is not None and prev.get("attempted_hash") == row["input_hash"]:
             carried = int(prev.get("attempts") or 0)
+            since = prev.get("failing_since") or since
         failure = {
             "attempts": carried + int(row.get("attempts") or 0),
             "attempted_hash": row["input_hash"],
             "last_error": row["error"],
             "last_attempt_at": row["generated_at"],
+            "failing_since": since,
         }
         if prev is not None and prev["status"] == "ok":
             out.append(prev if prev["input_hash"] == row["input_hash"] else {**prev, **failure})

@@ -1,6 +1,9 @@
 """An edited text is judged when it is recorded: every deterministic ERROR rule, against the
 product's original and the segment as they are now, with the rules publication applies."""
 
+import functools
+import json
+
 import polars as pl
 
 from segcopy_assets import settings as paths
@@ -60,3 +63,40 @@ def judge_edit(
         segment.row(0, named=True) if segment.height else {},
         rules or check_settings(),
     )
+
+
+def failing_edits(tables_summaries: str, edits: pl.DataFrame) -> dict[tuple, str]:
+    """``(segment, product, input_hash)`` → the ERROR rules its edited text fails under the
+    rules, original and segment of today (what publication applies), for the queue rows in
+    ``edits`` (``segment_id, product_id, input_hash, edited_text, rationale, original``). An edit
+    recorded as passing can fail later (new rules, a changed segment): the queue says so, as
+    publication does. Judged once per (text, original, segment, rules) in a process."""
+    if edits.is_empty():
+        return {}
+    rules = check_settings()
+    segments = {
+        r["segment_id"]: r
+        for r in pl.scan_delta(tables_summaries)
+        .filter(pl.col("segment_id").is_in(edits["segment_id"].unique().to_list()))
+        .collect()
+        .iter_rows(named=True)
+    }
+    out = {}
+    for r in edits.iter_rows(named=True):
+        segment = segments.get(r["segment_id"], {})
+        failing = _judged(
+            r["edited_text"] or "",
+            r["rationale"] or "",
+            r["original"] or "",
+            json.dumps(segment, sort_keys=True, default=str),
+            rules,
+        )
+        if failing:
+            out[(r["segment_id"], r["product_id"], r["input_hash"])] = failing
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _judged(text: str, rationale: str, original: str, segment: str, rules: CheckSettings) -> str:
+    failures = edit_failures(text, rationale, original, json.loads(segment), rules)
+    return ", ".join(sorted({f.split(":")[0] for f in failures}))

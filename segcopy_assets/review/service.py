@@ -14,7 +14,12 @@ import polars as pl
 from segcopy_assets import settings
 from segcopy_assets.core.publication import failing_errors
 from segcopy_assets.errors import InputValidationError, SegcopyError
-from segcopy_assets.review.edit_rules import EditRefused, check_settings, judge_edit
+from segcopy_assets.review.edit_rules import (
+    EditRefused,
+    check_settings,
+    failing_edits,
+    judge_edit,
+)
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage.tables import (
@@ -127,6 +132,21 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
         .join(_superseded_pairs(tables), on=["segment_id", "product_id"], how="left")
         .with_columns(pl.col("superseded").fill_null(False))
     )
+    # an edit is judged when recorded, and again here: rules, original or segment may have
+    # changed since (publication judges it anew too)
+    edits = queue.filter(pl.col("decision") == "edit")
+    if edits.height:
+        now = failing_edits(tables.summaries, edits)
+        queue = queue.with_columns(
+            pl.when(pl.col("decision") == "edit")
+            .then(
+                pl.struct("segment_id", "product_id", "input_hash").map_elements(
+                    lambda r: now.get((r["segment_id"], r["product_id"], r["input_hash"])),
+                    return_dtype=pl.String,
+                )
+            )
+            .alias("edit_failed_checks")
+        )
     edit = pl.col("decision") == "edit"
     failed_edit = edit & pl.col("edit_failed_checks").is_not_null()
     status = (

@@ -240,10 +240,10 @@ def loose_permissions(path: Path) -> bool:
 class UsersFile:
     """The users file as a running server sees it: re-read when it changes on disk.
 
-    Fails closed: while the file is invalid (or unreadable), ``users()`` raises
-    ``UsersFileInvalid`` (the server answers 503), never an empty or partial set of users: an
-    empty set would turn sign-in off, and a missing entry would give a proxy's user the default
-    role instead of theirs."""
+    Fails closed: while the file is invalid, unreadable or gone (after it was seen), ``users()``
+    raises ``UsersFileInvalid`` (the server answers 503), never an empty or partial set of
+    users: an empty set would turn sign-in off, and a missing entry would give a proxy's user the
+    default role instead of theirs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -251,6 +251,7 @@ class UsersFile:
         self._seen: tuple[int, int, int] | None = None
         self._users: dict[str, User] = {}
         self._error: UsersFileInvalid | None = None
+        self._existed = False  # once seen, a file that disappears fails closed, not open
         self._dummy: str | None = None
 
     def users(self) -> dict[str, User]:
@@ -264,10 +265,13 @@ class UsersFile:
         with self._lock:
             if key != self._seen:
                 try:
+                    if key is None and self._existed:  # deleted (or being replaced by hand)
+                        raise UsersFileInvalid(f"the users file {self.path} disappeared")
                     self._users, self._error = (read_users(self.path) if key else {}), None
                 except UsersFileInvalid as exc:
                     self._users, self._error = {}, exc
                 self._seen = key
+                self._existed = self._existed or key is not None
             if self._error is not None:
                 raise self._error
             return self._users

@@ -10,6 +10,7 @@ every review process already shares); a process reads the table again only when 
 moved (``DeltaTable.update_incremental``: well under a millisecond when nothing changed).
 """
 
+import sys
 import threading
 import time
 from collections import deque
@@ -26,6 +27,8 @@ from segcopy_assets.storage.tables import AUTH_EVENT_SCHEMA
 
 #: Events older than this are never read (the longest session; a throttle window is shorter).
 HORIZON_S = 24 * 3600.0
+#: Every this many commits, the appending process compacts the table (``DeltaEventLog``).
+COMPACT_EVERY = 100
 MAX_EVENTS = 100_000
 
 
@@ -110,9 +113,28 @@ class DeltaEventLog:
         self._version: int | None = None
         self._events: list[AuthEvent] = []
 
-    @retry_refused_commits(attempts=8, max_wait_s=2)
     def append(self, event: AuthEvent) -> None:
+        self._write(event)
+        try:
+            version = DeltaTable(self.path).version()
+            if version and version % COMPACT_EVERY == 0:
+                self._compact()
+        except Exception as exc:  # housekeeping: another process may be doing the same
+            print(f"segcopy review: compacting {self.path} failed ({exc}); later", file=sys.stderr)
+
+    @retry_refused_commits(attempts=8, max_wait_s=2)
+    def _write(self, event: AuthEvent) -> None:
         write_deltalake(self.path, _rows([event]).to_arrow(), mode="append")
+
+    def _compact(self) -> None:
+        """Events no reader looks at any more deleted, the rest in few files, a checkpoint: the
+        table stays small and quick to read however many sign-ins it has seen."""
+        table = DeltaTable(self.path)
+        cutoff = datetime.fromtimestamp(self.clock() - HORIZON_S, UTC)
+        table.delete(f"at < '{cutoff.isoformat()}'")
+        table.optimize.compact()
+        table.create_checkpoint()
+        table.vacuum(retention_hours=1, enforce_retention_duration=False, dry_run=False)
 
     def _refresh(self) -> None:
         if self._table is None:

@@ -72,6 +72,7 @@ VARIANT_SCHEMA = _schema(
         "attempted_hash": pl.String,
         "last_error": pl.String,
         "last_attempt_at": pl.Datetime("us", "UTC"),
+        "failing_since": pl.Datetime("us", "UTC"),  # the first failed attempt of attempted_hash
     }
 )
 

@@ -194,3 +194,27 @@ def test_the_review_log_keeps_working_for_a_log_written_before_its_new_columns(t
     log = review_log.read_reviews(path)
     assert log.height == 2 and table_version(path) == 2  # the append-only property, the row
     assert deltalake.DeltaTable(path).metadata().configuration["delta.appendOnly"] == "true"
+
+
+def test_an_outage_stops_only_runs_that_would_call_the_model(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance
+):
+    from segcopy_assets.pipeline import PipelineFailed
+
+    def copywriter(base_url, **fields):
+        return Copywriter(backend="openai", base_url=base_url, api_key=KEY,
+                          prompts_dir=str(prompts_dir), max_retries=0, **fields)  # fmt: skip
+
+    with FakeOpenAIServer(api_key=KEY) as fake:
+        resources = make_resources(tmp_path, sample_tables, copywriter=copywriter(fake.base_url))
+        run_pipeline(instance, resources)
+        down = fake.base_url
+    approve_everything(resources)  # decided while the endpoint is down
+    offline = {**resources, "copywriter": copywriter(down)}
+    assert run_pipeline(instance, offline).published == 196  # nothing to generate: published
+    versions = {t: table_version(resources["warehouse"].table_path(t)) for t in
+                (DESCRIPTION_VARIANTS, PUBLISHED_VARIANTS, VARIANT_REVIEWS)}  # fmt: skip
+    with pytest.raises(PipelineFailed, match="SEGCOPY_LLM_BASE_URL"):
+        run_pipeline(instance, {**offline, "copywriter": copywriter(down, model="gpt-4o")})
+    after = {t: table_version(resources["warehouse"].table_path(t)) for t in versions}
+    assert after == versions  # a run that would generate stops before writing anything

@@ -217,6 +217,23 @@ def test_an_edit_that_passes_needs_no_force_and_is_approved(client, tables):
     page = client.get("/variant/s1/P1").text
     assert "Edited &amp; approved" in page and 'id="edit-failing"' not in page
     assert reviews.read_reviews(tables.reviews)["edit_failed_checks"].to_list() == [None]
+    # the product's description changes: the edit that passed now drops a fact, and the queue
+    # says what publication will do (it judges the edit anew), not what was true when recorded
+    products = pl.read_delta(tables.products).with_columns(
+        pl.when(pl.col("product_id") == "P1")
+        .then(pl.col("description") + " It has hydraulic disc brakes.")
+        .otherwise(pl.col("description"))
+        .alias("description")
+    )
+    write_deltalake(tables.products, products.to_arrow(), mode="overwrite")
+    row = (
+        review_queue(tables)
+        .filter(pl.col("product_id") == "P1")
+        .filter(pl.col("segment_id") == "s1")
+        .row(0, named=True)
+    )
+    assert row["review_status"] == "failed"
+    assert row["failed_checks"].startswith("edited text fails facts_preserved")
 
 
 # ---------------------------------------------------------------------------------------------

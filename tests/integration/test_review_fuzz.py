@@ -146,7 +146,8 @@ def body(draw) -> tuple[bytes, str | None]:
     if csrf == "right":  # RIGHT: replaced by the role's token when sent
         fields["csrf_token"] = "RIGHT"
     elif csrf == "wrong":
-        fields["csrf_token"] = draw(st.sampled_from(["forged", ""]) | printable)
+        # any text: a non-ASCII token once made compare_digest raise (a 500)
+        fields["csrf_token"] = draw(st.sampled_from(["forged", "", "é", "☃" * 3]) | anything)
     if draw(st.booleans()):  # a valid-looking decision
         fields.update(decision=draw(st.sampled_from(["approve", "reject", "edit"])),
                       input_hash=draw(st.sampled_from(["MATCH", "MATCH", "h-s1-P1", "h-s2-P1"])))  # fmt: skip

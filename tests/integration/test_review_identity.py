@@ -216,3 +216,40 @@ def test_the_review_log_is_append_only_whoever_writes_it(tables):
     history = deltalake.DeltaTable(tables.reviews).history()
     writes = [h for h in history if h["operation"] == "WRITE"]
     assert writes and all(h["operationParameters"]["mode"] == "Append" for h in writes)
+
+
+def test_refused_attempts_are_not_written_and_the_shared_log_stays_small(tmp_path, monkeypatch):
+    from segcopy_assets.review.web.throttle import LoginThrottle
+    from segcopy_assets.storage import auth_events
+
+    clock = [1_000_000.0]
+    log = auth_events.DeltaEventLog(str(tmp_path / "events"), clock=lambda: clock[0])
+    throttle = LoginThrottle(clock=lambda: clock[0], store=log)
+    for _ in range(5):
+        assert throttle.begin("ana", "192.0.2.1") == 0.0
+    written = table_version(log.path)
+    for _ in range(50):  # an attacker hammering a locked name: nothing more is written
+        assert throttle.begin("ana", "192.0.2.1") > 0
+    assert table_version(log.path) == written
+    # compaction every COMPACT_EVERY commits: old events deleted, the rest in few files
+    monkeypatch.setattr(auth_events, "COMPACT_EVERY", 20)
+    clock[0] += auth_events.HORIZON_S + 1
+    for k in range(40):
+        throttle.begin(f"user{k}", f"198.51.100.{k}")
+        throttle.succeeded(f"user{k}", f"198.51.100.{k}")
+    table = deltalake.DeltaTable(log.path)
+    assert len(table.file_uris()) < 20
+    assert min(pl.read_delta(log.path)["at"]).timestamp() > clock[0] - auth_events.HORIZON_S
+    assert log.recent(0)  # still readable after compaction
+
+
+def test_a_non_ascii_token_is_a_mismatch_not_a_server_error(tables, users_path):
+    with client(tables, users_path) as c:
+        c.get("/login")
+        form = {"csrf_token": "é☃", "username": "ana", "password": PASSWORDS["ana"]}
+        assert c.post("/login", data=form).status_code == 403
+        assert sign_in(c, "ana").status_code == 303
+        bad = {"csrf_token": "é", "decision": "approve", "input_hash": "h-s1-P1"}
+        assert c.post("/variant/s1/P1/decide", data=bad).status_code == 403
+        assert c.post("/logout", data={"csrf_token": "ü"}).status_code == 403
+    assert log(tables) is None

@@ -208,3 +208,34 @@ def test_identical_text_carries_the_approval_and_edit_over():
         r["product_id"]
         for r in carried_approvals(previous, current, reviews.latest_decisions(own), NOW)
     } == {"B"}
+
+
+def test_a_withdrawn_copy_never_comes_back_with_a_new_grace_period():
+    """The replacement keeps failing: the kept row's copy is superseded from its first failed
+    attempt, withdrawn when the grace period is over, and stays withdrawn."""
+    since = NOW - timedelta(days=8)
+    kept = variant(
+        "A", "old", OLD, attempted_hash="new", last_error="no Rationale", wanted="new",
+        failing_since=since,
+    )  # fmt: skip
+    out, withheld = publish([kept], [published("A", "old", state="superseded", at=since)],
+                            [decision("A", "old")])  # fmt: skip
+    assert out.is_empty() and "grace period is over" in rows(withheld)["A"]["reason"]
+    # the next publication finds no published row for the pair: still withdrawn
+    again, _ = publish([kept], [], [decision("A", "old")], now=NOW + timedelta(minutes=1))
+    assert again.is_empty()
+    young = {**kept, "failing_since": NOW - timedelta(days=1)}
+    live, _ = publish([young], [], [decision("A", "old")])
+    assert rows(live)["A"]["superseded_at"] == NOW - timedelta(days=1)
+
+
+def test_copy_published_before_its_hashes_were_recorded_is_judged_not_withdrawn():
+    """A published_variants table from before this version has no content_hash: the first
+    prompt change after an upgrade keeps the approved copy (it still passes), or withdraws it
+    if it no longer does."""
+    legacy = {**published("A", "old"), "content_hash": None, "summary_hash": None}
+    out, _ = publish([variant("A", "new")], [legacy])
+    assert rows(out)["A"]["state"] == "superseded"
+    wrong = {**legacy, "published_text": OLD.replace("8.1 kg", "9.1 kg")}
+    gone, withheld = publish([variant("A", "new")], [wrong])
+    assert gone.is_empty() and "facts_preserved" in rows(withheld)["A"]["reason"]

@@ -382,3 +382,16 @@ def test_loopback_without_sign_in_is_as_before():
         assert review_server.is_loopback(host)
     for host in ["0.0.0.0", "::", "10.0.0.1", "example.com"]:
         assert not review_server.is_loopback(host)
+
+
+def test_a_users_file_that_disappears_fails_closed(tmp_path):
+    path = tmp_path / "users.toml"
+    review_users.add_user(path, "vic", "viewer pass", "viewer", hasher=CHEAP)
+    users = review_users.UsersFile(path)
+    assert users.get("vic").role == "viewer"
+    path.unlink()  # a proxy's viewer must not become --header-role's reviewer
+    with pytest.raises(review_users.UsersFileInvalid, match="disappeared"):
+        users.users()
+    review_users.add_user(path, "vic", "viewer pass", "viewer", hasher=CHEAP)
+    assert users.get("vic").role == "viewer"
+    assert review_users.UsersFile(tmp_path / "never.toml").users() == {}  # never there: no users

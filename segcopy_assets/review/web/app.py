@@ -314,7 +314,7 @@ async def read_form(request: Request) -> dict[str, str] | Response:
             k: v[0]
             for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
         }
-    if not secrets.compare_digest(form.get("csrf_token", ""), state.csrf_token):
+    if not signin.same_token(form.get("csrf_token", ""), state.csrf_token):
         return _message(
             state,
             "Forbidden",

@@ -99,6 +99,14 @@ class Identity:
         return session_hash(self.sid) if self.sid else None
 
 
+def same_token(given: object, expected: str) -> bool:
+    """Constant-time comparison of a token from a request (any text, or not text at all) with
+    ours: compared as bytes, so a non-ASCII value is a mismatch, never an error (a 500)."""
+    if not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
 def session_hash(sid: str) -> str:
     return hashlib.sha256(f"segcopy-session\0{sid}".encode()).hexdigest()[:32]
 
@@ -140,7 +148,7 @@ def authenticate(request: Request, config: AuthConfig) -> Identity | None:
     user = config.users.get(signed_in)
     if user is None or not user.password_hash:
         return None
-    if not hmac.compare_digest(str(session.get("tag", "")), _tag(config, user.password_hash)):
+    if not same_token(session.get("tag", ""), _tag(config, user.password_hash)):
         return None  # the password changed since this sign-in
     return Identity(user.name, user.role, "password", sid)
 

@@ -30,6 +30,7 @@ from segcopy_assets.review.web.auth import (
     _tag,
     identity,
     request_state,
+    same_token,
     session_hash,
 )
 from segcopy_assets.review.web.proxy import client_address
@@ -82,7 +83,7 @@ def _login_token_ok(config: AuthConfig, request: Request, token: str) -> bool:
         return False
     msg = f"login\0{nonce}".encode()
     expected = hmac.new(config.secret.encode(), msg, hashlib.sha256).hexdigest()
-    return secrets.compare_digest(token, expected)
+    return same_token(token, expected)
 
 
 def _login_page(
@@ -166,9 +167,7 @@ async def login_endpoint(request: Request) -> Response:
 async def logout_endpoint(request: Request) -> Response:
     state = request_state(request)
     form = await _read_form(request) or {}
-    if state.user is not None and not secrets.compare_digest(
-        form.get("csrf_token", ""), state.csrf_token
-    ):
+    if state.user is not None and not same_token(form.get("csrf_token", ""), state.csrf_token):
         return state.message_page(
             state, "Forbidden", "This sign-out form did not come from this page.", 403
         )

@@ -96,17 +96,26 @@ class LoginThrottle:
         """Seconds to wait if this attempt is refused (0.0: go ahead, counted as a failure
         until :meth:`succeeded` says otherwise)."""
         user = normalise_name(name)
+        keys = ("user:" + user, "addr:" + address)
         with self._lock:
             now = self._now()
             attempt = AuthEvent("attempt", secrets.token_hex(8), user, address, at=now)
+            # refused on what is known already: not written (a flood of refused attempts costs
+            # no write and cannot grow the shared log)
+            accepted, counted = replay(
+                [*self.store.recent(now - 2 * self.window), attempt], self.limit, self.window
+            )
+            if attempt.event_id not in accepted:
+                return max(self._wait(counted, keys, now), 0.001)
             self.store.append(attempt)
             events = self.store.recent(now - 2 * self.window)
+        # again with what other processes wrote meanwhile: the log's order decides
         accepted, counted = replay(events, self.limit, self.window)
         if attempt.event_id in accepted:
             with self._lock:
                 self._pending.setdefault((user, address), []).append(attempt.event_id)
             return 0.0
-        return max(self._wait(counted, ("user:" + user, "addr:" + address), now), 0.001)
+        return max(self._wait(counted, keys, now), 0.001)
 
     def succeeded(self, name: str, address: str) -> None:
         """The attempt was right: the user's counter starts again; the address keeps its
