@@ -33,7 +33,7 @@ from segcopy_assets.generation.freshness import (
     pending_failures,
 )
 from segcopy_assets.quality.judge import CHECKS
-from segcopy_assets.storage import variant_store
+from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage.tables import (
     SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
@@ -107,6 +107,7 @@ def preflight(resources: dict, reach_endpoints: bool = True) -> None:
     a model, reach its endpoints (one cheap request each: unreachable, bad key, unknown model)
     before any table is written, so bad input there fails the run with every table as it was."""
     try:
+        delta.check_reachable(resources["warehouse"].root)  # also for callers of preflight alone
         resources["product_repository"].load()
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())
@@ -249,6 +250,10 @@ def run_pipeline(
     wait: bool = False,
     log: Callable[[str], None] = print,
 ) -> PipelineReport:
+    try:  # an unreachable warehouse store says so before anything else asks it
+        delta.check_reachable(resources["warehouse"].root)
+    except SegcopyError as exc:
+        raise PipelineFailed(str(exc)) from None
     preflight(resources, reach_endpoints=_may_call_a_model(instance, resources, force_regenerate))
     # The CDP first and products after, in separate runs: Dagster runs independent steps of a
     # run even when one fails, which would rewrite products after a bad CDP table. An unchanged

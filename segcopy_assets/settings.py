@@ -18,7 +18,32 @@ def segcopy_home() -> Path:
 
 
 def warehouse_root() -> Path:
+    """The local warehouse folder (the default location of the warehouse)."""
     return segcopy_home() / "warehouse"
+
+
+WAREHOUSE_URI_ENV = "SEGCOPY_WAREHOUSE_URI"
+
+
+def warehouse_uri() -> str:
+    """Where the warehouse is: ``$SEGCOPY_WAREHOUSE_URI`` (an object store: ``s3://bucket/prefix``,
+    ``az://container/prefix``, ``abfss://container@account.dfs.core.windows.net/prefix``,
+    ``gs://bucket/prefix``; or a local folder), else ``$SEGCOPY_HOME/warehouse``."""
+    from segcopy_assets.errors import SettingsError
+    from segcopy_assets.storage.delta import OBJECT_STORE_SCHEMES, scheme
+
+    configured = (os.environ.get(WAREHOUSE_URI_ENV) or "").strip()
+    if not configured:
+        return str(warehouse_root())
+    found = scheme(configured)
+    if found is None:
+        return str(Path(configured.removeprefix("file://")).expanduser().resolve())
+    if found not in OBJECT_STORE_SCHEMES or not configured.split("://", 1)[1].strip("/"):
+        raise SettingsError(
+            f"{WAREHOUSE_URI_ENV}={configured!r}: give s3://BUCKET/PREFIX, az://CONTAINER/PREFIX, "
+            "abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/PREFIX, gs://BUCKET/PREFIX or a folder"
+        )
+    return configured.rstrip("/")
 
 
 def dagster_home() -> Path:

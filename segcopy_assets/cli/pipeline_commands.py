@@ -65,13 +65,10 @@ def cmd_run(args) -> int:
 
     import polars as pl
 
-    from segcopy_assets.instance import open_instance
-    from segcopy_assets.pipeline import run_pipeline
     from segcopy_assets.resources import resources_from_env
     from segcopy_assets.resources.env import env_flag
-    from segcopy_assets.storage import delta
-    from segcopy_assets.storage.tables import REPORTED
 
+    # the settings first: the code location (imported below) builds its resources from them
     try:
         resources = resources_from_env()
         auto_approve = args.auto_approve_passing_checks or env_flag(
@@ -80,6 +77,12 @@ def cmd_run(args) -> int:
     except SegcopyError as exc:
         print(f"segcopy run failed:\n{exc}", file=sys.stderr)
         return 1
+
+    from segcopy_assets.instance import open_instance
+    from segcopy_assets.pipeline import run_pipeline
+    from segcopy_assets.storage import delta
+    from segcopy_assets.storage.tables import REPORTED
+
     print(
         f"segcopy: CDP {resources['cdp'].describe()}; copywriter {resources['copywriter'].describe()}"
     )

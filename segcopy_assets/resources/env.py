@@ -112,7 +112,7 @@ def segmentation_from_env() -> Segmentation:
 
 
 def warehouse_from_env() -> Warehouse:
-    return Warehouse(root=str(settings.warehouse_root()))
+    return Warehouse(root=settings.warehouse_uri())
 
 
 COPYWRITER_ENV = {

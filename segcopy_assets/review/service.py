@@ -5,7 +5,6 @@ append-only ``variant_reviews`` log; publishing reads them on its next materiali
 """
 
 import csv
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,7 +70,7 @@ class ReviewTables:
     @classmethod
     def under(cls, warehouse_schema_dir: str) -> "ReviewTables":
         def join(table: str) -> str:
-            return os.path.join(warehouse_schema_dir, table)
+            return delta.join(warehouse_schema_dir, table)
 
         return cls(
             variants=join(DESCRIPTION_VARIANTS),
@@ -88,12 +87,12 @@ class ReviewTables:
     @classmethod
     def for_warehouse(cls, warehouse: "Warehouse") -> "ReviewTables":
         """The tables of a ``Warehouse`` resource."""
-        return cls.under(os.path.dirname(warehouse.table_path(DESCRIPTION_VARIANTS)))
+        return cls.under(delta.parent(warehouse.table_path(DESCRIPTION_VARIANTS)))
 
     @classmethod
     def from_env(cls) -> "ReviewTables":
         """The tables of the warehouse under ``$SEGCOPY_HOME``."""
-        return cls.under(str(settings.warehouse_root() / settings.WAREHOUSE_SCHEMA))
+        return cls.under(delta.join(settings.warehouse_uri(), settings.WAREHOUSE_SCHEMA))
 
 
 def review_queue(tables: ReviewTables) -> pl.DataFrame:

@@ -15,13 +15,14 @@ unpartitioned LazyFrame input with ``pl.scan_delta`` (polars' own parquet reader
 fast on 10M customers). DataFrames are unchanged.
 """
 
+import os
 from typing import Any
 
 import dagster as dg
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster_deltalake import LocalConfig
+from dagster_deltalake import AzureConfig, GcsConfig, LocalConfig, S3Config
 from dagster_deltalake.handler import DeltaLakePyArrowTypeHandler
 from dagster_deltalake.io_manager import TableConnection
 from dagster_deltalake_polars import DeltaLakePolarsIOManager
@@ -33,6 +34,8 @@ from deltalake import DeltaTable, WriterProperties
 
 from segcopy_assets import settings
 from segcopy_assets.dagster_compat import replace_deltalake_partition_stats
+from segcopy_assets.errors import SettingsError
+from segcopy_assets.storage import delta
 
 
 def table_stats(dt: DeltaTable, table_slice=None):
@@ -111,8 +114,37 @@ class WarehouseIOManager(DeltaLakePolarsIOManager):
         return [StreamingPolarsTypeHandler(), DeltaLakePyArrowTypeHandler()]
 
 
+def storage_config(root: str) -> LocalConfig | S3Config | AzureConfig | GcsConfig:
+    """The IO manager's storage config for a warehouse root. It carries no credentials: delta-rs
+    reads them from the environment (``storage.delta``), as every other table access does; the
+    Azure config needs the account's name, from the root or ``AZURE_STORAGE_ACCOUNT_NAME``."""
+    found = delta.scheme(root)
+    if found is None:
+        return LocalConfig()
+    if found in ("s3", "s3a"):
+        return S3Config()
+    if found in ("gs", "gcs"):
+        return GcsConfig()
+    account = os.environ.get("AZURE_STORAGE_ACCOUNT_NAME") or _azure_account(root)
+    if not account:
+        raise SettingsError(
+            f"the warehouse {root} is on Azure: set AZURE_STORAGE_ACCOUNT_NAME (and the account's "
+            "key or token in AZURE_STORAGE_ACCOUNT_KEY / AZURE_STORAGE_SAS_KEY / ...)"
+        )
+    return AzureConfig(account_name=account)
+
+
+def _azure_account(root: str) -> str | None:
+    """``account`` of ``abfss://container@account.dfs.core.windows.net/…``."""
+    authority = root.split("://", 1)[1].split("/", 1)[0]
+    if "@" not in authority:
+        return None
+    return authority.split("@", 1)[1].split(".", 1)[0] or None
+
+
 def warehouse_io_manager(root: str) -> WarehouseIOManager:
-    """Polars frames stored as Delta tables at ``<root>/segcopy/<asset>``."""
+    """Polars frames stored as Delta tables at ``<root>/segcopy/<asset>`` (a folder or an
+    object-store URI)."""
     return WarehouseIOManager(
-        root_uri=root, storage_options=LocalConfig(), schema=settings.WAREHOUSE_SCHEMA
+        root_uri=root, storage_options=storage_config(root), schema=settings.WAREHOUSE_SCHEMA
     )

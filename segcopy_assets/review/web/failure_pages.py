@@ -9,18 +9,18 @@ shown as a message on the page, never an error page.
 
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
 from segcopy_assets.review.retries import failing_pairs
 from segcopy_assets.review.service import ReviewTables
+from segcopy_assets.storage import delta
 
 
 def warehouse_for(tables: ReviewTables) -> Warehouse:
     """The ``Warehouse`` whose tables these are (``<root>/segcopy/<table>``)."""
-    return Warehouse(root=str(Path(tables.variants).parent.parent))
+    return Warehouse(root=delta.parent(delta.parent(tables.variants)))
 
 
 def _when(value: Any) -> str:
