@@ -55,7 +55,7 @@ def segcopy(segcopy_exe, segcopy_env, repo_root):
 @pytest.fixture
 def start_review_server(segcopy_exe):
     """``start_review_server(env, port, *args)`` → a running ``segcopy review serve --port PORT
-    ARGS`` process (its /login answers 200); the test stops it."""
+    ARGS`` process (it answers); the test stops it."""
 
     def start(env: dict, port: int, *args: str) -> subprocess.Popen:
         proc = subprocess.Popen(
@@ -70,7 +70,8 @@ def start_review_server(segcopy_exe):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "segcopy review serve did not start"
             try:
-                if requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                # public with or without sign-in: answers once the server is up
+                if requests.get(f"http://127.0.0.1:{port}/favicon.ico", timeout=2).ok:
                     return proc
             except requests.ConnectionError:
                 pass

@@ -1,4 +1,5 @@
-"""Crash and resume: kill -9 a real `segcopy run` mid-generation, then run again."""
+"""Crash and resume: kill -9 a real `segcopy run` mid-generation, then run again; with the
+warehouse in a local folder, on moto's S3 server and on Azurite (SEGCOPY_WAREHOUSE_URI)."""
 
 import os
 import signal
@@ -10,17 +11,19 @@ import pytest
 from deltalake import DeltaTable
 
 from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
+from segcopy_assets.storage.delta import join
 
 
 @pytest.mark.slow
 def test_kill_mid_run_then_resume_pays_only_for_the_rest(
-    tmp_path, repo_root, segcopy_exe, segcopy_env
+    tmp_path, repo_root, segcopy_exe, segcopy_env, store_root
 ):
     home = tmp_path / "home"
-    variants = home / "warehouse" / "segcopy" / "description_variants"
+    variants = join(store_root, "segcopy", "description_variants")
     with FakeOpenAIServer(api_key="sk-crash", latency_ms=150) as srv:
         env = segcopy_env(
             home,
+            SEGCOPY_WAREHOUSE_URI=store_root,
             SEGCOPY_LLM_BASE_URL=srv.base_url,
             SEGCOPY_LLM_API_KEY="sk-crash",
             SEGCOPY_LLM_MAX_CONCURRENCY="4",
@@ -35,8 +38,8 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
             timeout=300,
         )
         assert first.returncode == 0, first.stderr[-2000:]
-        version_before = DeltaTable(str(variants)).version()
-        before = pl.read_delta(str(variants))
+        version_before = DeltaTable(variants).version()
+        before = pl.read_delta(variants)
         # A prompt edit forces a full regeneration (196 calls at ~4 in flight: ~8 s).
         prompts = tmp_path / "prompts"
         subprocess.run(["cp", "-r", str(repo_root / "prompts"), str(prompts)], check=True)
@@ -60,12 +63,12 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
         time.sleep(1.2)  # let the journal flush what completed (it batches ~1 s)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        journal = home / "warehouse" / "segcopy" / "generation_journal"
-        durable = pl.read_delta(str(journal))["input_hash"].n_unique()
+        journal = join(store_root, "segcopy", "generation_journal")
+        durable = pl.read_delta(journal)["input_hash"].n_unique()
         # Readers see the old table, untouched: no half-written segment.
-        assert DeltaTable(str(variants)).version() == version_before
+        assert DeltaTable(variants).version() == version_before
         assert (
-            pl.read_delta(str(variants))
+            pl.read_delta(variants)
             .sort("segment_id", "product_id")
             .equals(before.sort("segment_id", "product_id"))
         )
@@ -84,7 +87,7 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
         )
         assert resumed.returncode == 0, resumed.stderr[-2000:]
         calls_on_resume = srv.success_count
-    after = pl.read_delta(str(variants))
+    after = pl.read_delta(variants)
     assert after.height == 196 and (after["status"] == "ok").all()
     assert (
         after["prompt_hash"].n_unique() == 1 and after["prompt_hash"][0] != before["prompt_hash"][0]
@@ -93,4 +96,4 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
     # (calls completed after the last ~1 s flush, and those in flight, are paid twice).
     assert durable >= 60
     assert calls_on_resume == 196 - durable
-    assert pl.read_delta(str(journal)).height == 0  # written for good, so forgotten
+    assert pl.read_delta(journal).height == 0  # written for good, so forgotten

@@ -22,6 +22,7 @@ from deltalake import write_deltalake as real_write_deltalake
 from deltalake.exceptions import CommitFailedError
 
 from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.delta import join
 from segcopy_assets.storage.variant_store import ConcurrentWriteError, replace_segments
 
 SCHEMA = pl.Schema({"segment_id": pl.String, "product_id": pl.String, "writer": pl.String})
@@ -120,8 +121,8 @@ def in_threads(*targets):
 # --------------------------------------------------------------------------- replace_segments
 
 
-def test_same_segment_race_is_retried_and_ends_with_one_clean_set(tmp_path, monkeypatch):
-    path = str(tmp_path / "t")
+def test_same_segment_race_is_retried_and_ends_with_one_clean_set(store_root, monkeypatch):
+    path = join(store_root, "t")
     replace_segments(
         path, pl.concat([rows("a", "old"), rows("b", "old")]), ["a", "b"], schema=SCHEMA
     )
@@ -139,8 +140,8 @@ def test_same_segment_race_is_retried_and_ends_with_one_clean_set(tmp_path, monk
     assert segments["b"] == [(p, "old") for p in PRODUCTS]
 
 
-def test_different_segments_race_both_land_without_a_retry(tmp_path, monkeypatch):
-    path = str(tmp_path / "t")
+def test_different_segments_race_both_land_without_a_retry(store_root, monkeypatch):
+    path = join(store_root, "t")
     replace_segments(path, rows("z", "old"), ["z"], schema=SCHEMA)
     race = ForcedRace(monkeypatch)
     errors = in_threads(
@@ -156,11 +157,11 @@ def test_different_segments_race_both_land_without_a_retry(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("segments", [("a", "b"), ("a", "a")], ids=["different", "same"])
-def test_two_writers_creating_the_table_at_once(tmp_path, monkeypatch, segments):
+def test_two_writers_creating_the_table_at_once(store_root, monkeypatch, segments):
     """No table yet: both writers see none. Neither may drop the other's segment (a plain
     overwrite would), nor may a segment end up written twice (a retried create would)."""
     for round_ in range(4):
-        path = str(tmp_path / f"t{round_}")
+        path = join(store_root, f"t{round_}")
         barrier = threading.Barrier(2, timeout=60)
 
         def racing_write(table_or_uri, data, **kwargs):
@@ -186,8 +187,8 @@ def test_two_writers_creating_the_table_at_once(tmp_path, monkeypatch, segments)
             assert len({w for _, w in products}) == 1
 
 
-def test_a_conflict_that_never_clears_fails_clearly_and_writes_nothing(tmp_path, monkeypatch):
-    path = str(tmp_path / "t")
+def test_a_conflict_that_never_clears_fails_clearly_and_writes_nothing(store_root, monkeypatch):
+    path = join(store_root, "t")
     replace_segments(path, rows("a", "old"), ["a"], schema=SCHEMA)
     version = DeltaTable(path).version()
     attempts = []
@@ -207,10 +208,10 @@ def test_a_conflict_that_never_clears_fails_clearly_and_writes_nothing(tmp_path,
     assert per_segment(path) == {"a": [(p, "old") for p in PRODUCTS]}
 
 
-def test_two_runs_forgetting_their_journal_rows_at_once(tmp_path, monkeypatch):
+def test_two_runs_forgetting_their_journal_rows_at_once(store_root, monkeypatch):
     from segcopy_assets.generation import journal as generation_journal
 
-    path = str(tmp_path / "generation_journal")
+    path = join(store_root, "generation_journal")
     real_write_deltalake(path, pl.concat([rows("a", "run-1"), rows("b", "run-1")]).to_arrow())
     stale = DeltaTable(path)  # run B reads the journal ...
     generation_journal.forget_segments(path, ["a"])  # ... run A forgets segment a ...
