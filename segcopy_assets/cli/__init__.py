@@ -6,6 +6,7 @@ import sys
 
 from segcopy_assets.cli import (
     batch_commands,
+    maintain_commands,
     pipeline_commands,
     retry_commands,
     review_commands,
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     review_commands.add_commands(sub)
     batch_commands.add_commands(sub)
     retry_commands.add_commands(sub)
+    maintain_commands.add_commands(sub)
     return parser
 
 

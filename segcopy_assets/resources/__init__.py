@@ -15,6 +15,7 @@ from segcopy_assets.resources.env import (
     segmentation_from_env,
     warehouse_from_env,
 )
+from segcopy_assets.resources.maintenance import Maintenance, maintenance_from_env
 from segcopy_assets.resources.models import Copywriter, Judge
 from segcopy_assets.resources.rules import Publication, QualityRules, Segmentation
 from segcopy_assets.resources.sources import CdpSource, ProductRepository
@@ -24,6 +25,7 @@ __all__ = [
     "CdpSource",
     "Copywriter",
     "Judge",
+    "Maintenance",
     "ProductRepository",
     "Publication",
     "QualityRules",
@@ -32,6 +34,7 @@ __all__ = [
     "cdp_source_from_env",
     "copywriter_from_env",
     "judge_from_env",
+    "maintenance_from_env",
     "product_repository_from_env",
     "publication_from_env",
     "quality_rules_from_env",

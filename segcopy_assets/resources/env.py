@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from segcopy_assets import settings
 from segcopy_assets.errors import SettingsError
+from segcopy_assets.resources.maintenance import maintenance_from_env
 from segcopy_assets.resources.models import Copywriter, Judge
 from segcopy_assets.resources.rules import Publication, QualityRules, Segmentation
 from segcopy_assets.resources.sources import CdpSource, ProductRepository
@@ -218,4 +219,5 @@ def resources_from_env() -> dict:
         "judge": judge_from_env(),
         "warehouse": warehouse,
         "warehouse_io_manager": warehouse_io_manager(warehouse.root),
+        "maintenance": maintenance_from_env(),
     }

@@ -94,6 +94,16 @@ query Sensors($repositorySelector: RepositorySelector!, $ticks: Int!) {
 }
 """
 
+SCHEDULES_QUERY = """
+query Schedules($repositorySelector: RepositorySelector!) {
+  schedulesOrError(repositorySelector: $repositorySelector) {
+    __typename
+    ... on Schedules { results { name cronSchedule scheduleState { status } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 # The UI's sensor toggle (ui-core/src/sensors/SensorMutations.tsx) and the asset page's
 # stale badges and "why" popover (staleStatusByPartition / staleCausesByPartition).
 STOP_SENSOR = """
@@ -384,6 +394,15 @@ class DevServer:
         assert result["__typename"] == "Sensors", result
         return result["results"]
 
+    def schedules(self) -> dict[str, tuple[str, str]]:
+        """Each schedule's cron and status, as the UI's schedules page lists them."""
+        data = self.gql(SCHEDULES_QUERY, {"repositorySelector": self.repository_selector()})
+        result = data["schedulesOrError"]
+        assert result["__typename"] == "Schedules", result
+        return {
+            s["name"]: (s["cronSchedule"], s["scheduleState"]["status"]) for s in result["results"]
+        }
+
     def set_sensor(self, name: str, running: bool) -> str:
         """Turn a sensor on or off the way the UI's toggle does; returns its new status."""
         if running:
@@ -590,6 +609,8 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
 
     sensors = {s["name"]: s["sensorState"]["status"] for s in server.sensors()}
     assert sensors == {name: "RUNNING" for name in SENSORS}, sensors
+    # the nightly table maintenance (issue 23), on from the start like the sensors
+    assert server.schedules() == {"table_maintenance_schedule": ("0 3 * * *", "RUNNING")}
 
     # `segcopy run` generated every segment in one run over the range: each partition's check
     # tab still shows that run's result for that partition.
