@@ -7,6 +7,7 @@ Helpers are fixtures (factories where a test needs more than one), never imports
 a value needed at import time (e.g. in ``@pytest.mark.parametrize``) is computed in its module.
 """
 
+import contextlib
 import os
 import socket
 import threading
@@ -359,10 +360,8 @@ def _stop(proc, out) -> None:
     """Stop a throwaway server and its children (its own session; its data are temporary)."""
     import signal
 
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # SIGTERM left one waiting 15 s at every session end
-    except ProcessLookupError:
-        pass
+    with contextlib.suppress(ProcessLookupError):  # SIGTERM left one waiting 15 s at the end
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=15)
     out.close()
 

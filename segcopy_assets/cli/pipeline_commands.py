@@ -49,7 +49,19 @@ def _write_sample(customers: int, seed: int, force: bool, only_unconfigured: boo
 
 
 def cmd_init_sample(args) -> int:
+    if args.churn < 0:
+        print(f"--churn must be 0 or more, got {args.churn}", file=sys.stderr)
+        return 2
     _write_sample(args.customers, args.seed, args.force, only_unconfigured=False)
+    if args.churn:
+        from segcopy_assets.devtools.sample_churn import write_churn
+
+        path = str(settings.sample_customers_path())
+        done = write_churn(path, args.churn, seed=args.seed)
+        print(
+            f"wrote {args.churn:,} synthetic changes to {path} as version {done.version}: "
+            f"{done.inserted:,} new, {done.updated:,} changed, {done.deleted:,} deleted customers"
+        )
     return 0
 
 
@@ -320,6 +332,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--customers", type=int, default=20_000)
     init.add_argument("--seed", type=int, default=7)
     init.add_argument("--force", action="store_true", help="rewrite existing sample tables")
+    init.add_argument(
+        "--churn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then write N realistic changes (new, re-scored, moved and deleted customers) to "
+        "the sample CDP table as ONE new version (deterministic with --seed)",
+    )
     init.set_defaults(func=cmd_init_sample)
 
     preview = sub.add_parser("preview", help="render the prompt and generate one variant")

@@ -111,6 +111,55 @@ def size_mismatches(sizes: pl.DataFrame, summaries: pl.DataFrame) -> pl.DataFram
     )
 
 
+def assignment_changes(
+    upserts: pl.DataFrame,
+    deleted: pl.Series,
+    summaries: pl.DataFrame,
+    spec: SegmentationSpec,
+    *,
+    assigned_at: datetime,
+    definitions: str,
+) -> tuple[pl.DataFrame, pl.Series]:
+    """What a change set of customers does to the activation table when the segmentation did not
+    change (same ``definitions``): the rows of the changed customers that are in a summarised
+    segment (to upsert), and the ids whose row goes (deleted customers, and changed ones now in
+    a left-out segment)."""
+    rows = assign_customer_segments(
+        upserts.lazy(), summaries, spec, assigned_at=assigned_at, definitions=definitions
+    ).collect()
+    unassigned = upserts.get_column("customer_id").filter(
+        ~upserts.get_column("customer_id").is_in(rows.get_column("customer_id").implode())
+    )
+    gone = pl.concat([deleted.cast(pl.String), unassigned.cast(pl.String)]).unique().sort()
+    return rows.sort("customer_id"), gone.alias("customer_id")
+
+
+def adjusted_sizes(
+    before: pl.DataFrame, replaced_segments: pl.Series, new_rows: pl.DataFrame
+) -> pl.DataFrame:
+    """``segment_sizes`` after replacing some rows: ``before`` (``segment_id, customers``) less
+    one per entry of ``replaced_segments`` (the segment of each row removed or rewritten) plus
+    the ``new_rows``'."""
+    minus = replaced_segments.alias("segment_id").to_frame().group_by("segment_id").len("minus")
+    plus = new_rows.group_by("segment_id").len("plus")
+    return (
+        before.join(minus, on="segment_id", how="full", coalesce=True)
+        .join(plus, on="segment_id", how="full", coalesce=True)
+        .select(
+            "segment_id",
+            (
+                pl.col("customers").fill_null(0)
+                - pl.col("minus").fill_null(0)
+                + pl.col("plus").fill_null(0)
+            )
+            .cast(pl.Int64)
+            .alias("customers"),
+        )
+        .filter(pl.col("customers") != 0)
+        .sort("segment_id")
+    )
+
+
 def customer_copy(
     customer_segments: pl.LazyFrame,
     published_variants: pl.LazyFrame,

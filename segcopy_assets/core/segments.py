@@ -64,11 +64,14 @@ def segment_slug(key_values: Sequence[object]) -> str:
     return "--".join(slugify(v) for v in key_values)
 
 
-def _share_struct(count: pl.Expr, total: pl.Expr, value: pl.Expr) -> pl.Expr:
-    return pl.struct(
-        value.cast(pl.String).alias("value"),
-        count.alias("count"),
-        (count / total).alias("share"),
+def _quotients(numerators: pl.Series, denominators: pl.Series) -> pl.Series:
+    """``numerators / denominators``, divided in Python: exactly the same floats whichever way
+    (and on however many segments) the summaries are computed. polars may divide by a value it
+    sees as a scalar as a multiplication by its inverse (a last-bit difference), which would
+    tell an incremental refresh from a full one."""
+    return pl.Series(
+        [n / max(d, 1) for n, d in zip(numerators.to_list(), denominators.to_list())],
+        dtype=pl.Float64,
     )
 
 
@@ -88,9 +91,18 @@ def _distribution(
     )
     if top is not None:
         counts = counts.filter(pl.int_range(pl.len()).over(keys) < top)
+    flat = counts.collect()
+    flat = flat.with_columns(_quotients(flat["_n"], flat["_total"]).alias("_share"))
     return (
-        counts.group_by(keys, maintain_order=True)
-        .agg(_share_struct(pl.col("_n"), pl.col("_total"), pl.col("_value")).alias(out))
+        flat.lazy()
+        .group_by(keys, maintain_order=True)
+        .agg(
+            pl.struct(
+                pl.col("_value").cast(pl.String).alias("value"),
+                pl.col("_n").alias("count"),
+                pl.col("_share").alias("share"),
+            ).alias(out)
+        )
         .collect()
     )
 
@@ -122,30 +134,57 @@ def with_value_group(lf: pl.LazyFrame, spec: SegmentationSpec) -> pl.LazyFrame:
     return lf.with_columns(group.alias(VALUE_GROUP))
 
 
+def _dimensions(spec: SegmentationSpec) -> dict[str, str]:
+    return {
+        **PROFILE_DIMENSIONS,
+        **{d: d.replace("_", " ").capitalize() for d in spec.extra_dimensions},
+    }
+
+
+def cube_columns(spec: SegmentationSpec) -> list[str]:
+    """The customer columns a summary reads (the cube's dimensions)."""
+    return sorted(
+        set(spec.source_key_columns())
+        | set(_dimensions(spec))
+        | set(PLACE_DIMENSIONS)
+        | {"preferred_category"}
+    )
+
+
+#: The count column of a cube: customers with that combination of ``cube_columns``.
+CUBE_COUNT = _ROWS
+
+
+def customer_cube(customers: pl.LazyFrame, spec: SegmentationSpec) -> pl.DataFrame:
+    """The cube: how many customers have each distinct combination of ``cube_columns`` (one
+    streaming group-by; ~10^5 rows for millions of customers). Every number of a summary is a
+    sum over it, so summaries computed from equal cubes are equal."""
+    needed = cube_columns(spec)
+    return (
+        customers.select(needed)
+        .group_by(needed)
+        .agg(pl.len().cast(pl.Int64).alias(_ROWS))
+        .collect(engine="streaming")
+    )
+
+
 def compute_segment_summaries(
     customers: pl.LazyFrame, spec: SegmentationSpec = SegmentationSpec()
 ) -> pl.DataFrame:
     """One row per segment: counts, share distributions, a description and a summary hash.
 
-    The customer table is read once: one streaming group-by counts the customers of every
-    distinct combination of the columns used (the "cube": ~10^5 rows for millions of customers),
-    and every number of the summary is then a sum over that small frame.
+    The customer table is read once, into the cube (``customer_cube``); every number of the
+    summary is then a sum over that small frame (``summaries_from_cube``).
     """
+    return summaries_from_cube(customer_cube(customers, spec), spec)
+
+
+def summaries_from_cube(raw_cube: pl.DataFrame, spec: SegmentationSpec) -> pl.DataFrame:
+    """``compute_segment_summaries`` from a cube (the same frame for the same cube, in any row
+    order): what an incremental refresh keeps up to date instead of reading every customer."""
     keys = list(spec.keys)
-    dims = {
-        **PROFILE_DIMENSIONS,
-        **{d: d.replace("_", " ").capitalize() for d in spec.extra_dimensions},
-    }
-    needed = sorted(
-        set(spec.source_key_columns()) | set(dims) | set(PLACE_DIMENSIONS) | {"preferred_category"}
-    )
-    cube_lf = (
-        customers.select(needed)
-        .group_by(needed)
-        .agg(pl.len().cast(pl.Int64).alias(_ROWS))
-        .collect(engine="streaming")
-        .lazy()
-    )
+    dims = _dimensions(spec)
+    cube_lf = raw_cube.lazy()
     if VALUE_GROUP in keys:
         cube_lf = with_value_group(cube_lf, spec)
     fill = [pl.col(d).cast(pl.String).fill_null("Unknown") for d in [*dims, *PLACE_DIMENSIONS]]
@@ -160,14 +199,11 @@ def compute_segment_summaries(
     for frame in parts[1:]:
         summary = summary.join(frame, on=keys, how="left")
     all_customers = int(summary["customer_count"].sum())
-    summary = (
-        summary.filter(pl.col("customer_count") >= spec.min_segment_size)
-        .with_columns(
-            (pl.col("customer_count") / max(all_customers, 1)).alias("share_of_customers"),
-            pl.col(keys).cast(pl.String),
-        )
-        .sort(keys)
-    )
+    summary = summary.filter(pl.col("customer_count") >= spec.min_segment_size)
+    summary = summary.with_columns(
+        share_of_customers(summary["customer_count"], all_customers),
+        pl.col(keys).cast(pl.String),
+    ).sort(keys)
 
     rows = summary.to_dicts()
     ids, descriptions, hashes = [], [], []
@@ -182,6 +218,11 @@ def compute_segment_summaries(
         pl.Series("segment_description", descriptions, dtype=pl.String),
         pl.Series("summary_hash", hashes, dtype=pl.String),
     ).select([*ordered, "segment_description", "summary_hash"])
+
+
+def share_of_customers(counts: pl.Series, total: int) -> pl.Series:
+    """Each segment's ``customer_count / total``, as ``_quotients`` divides."""
+    return _quotients(counts, pl.Series([total] * counts.len())).alias("share_of_customers")
 
 
 def approximate_count(n: int) -> int:

@@ -373,13 +373,15 @@ def write_sample_customers(
     """Write ``generate_customers(n, seed, chunk_rows)`` as one Delta table at ``path``.
 
     All chunks stream into ONE commit (replacing data and schema of any table already there),
-    so a reader never sees a half-written sample and memory stays at one chunk.
+    so a reader never sees a half-written sample and memory stays at one chunk. The table has a
+    change data feed (``delta.enableChangeDataFeed``), as a share that allows incremental
+    refreshes has (``sample_churn`` writes changes into it).
     Returns the number of rows written.
     """
     import itertools
 
     import pyarrow as pa
-    from deltalake import write_deltalake
+    from deltalake import DeltaTable, write_deltalake
 
     written = 0
     chunks = generate_customers(n=n, seed=seed, chunk_rows=chunk_rows)
@@ -393,5 +395,9 @@ def write_sample_customers(
             yield from table.cast(schema).to_batches()
 
     reader = pa.RecordBatchReader.from_batches(schema, batches())
-    write_deltalake(path, reader, mode="overwrite", schema_mode="overwrite")
+    feed = {"delta.enableChangeDataFeed": "true"}  # applied when the table is created
+    write_deltalake(path, reader, mode="overwrite", schema_mode="overwrite", configuration=feed)
+    table = DeltaTable(path)
+    if table.metadata().configuration.get("delta.enableChangeDataFeed") != "true":
+        table.alter.set_table_properties(feed)  # a table that existed without one
     return written

@@ -56,6 +56,34 @@ class CdpSource(dg.ConfigurableResource):
             return cdp_source.read_sharing_table(self.share_url, version).lazy()
         return cdp_source.scan_delta_table(str(self.delta_path), version)
 
+    def schema_fingerprint(self) -> str:
+        """A short hash of the source table's columns (name, type, nullability) as it describes
+        them: a new one means a schema change (the next refresh is a full one)."""
+        self._check()
+        if self.share_url:
+            metadata = cdp_source.sharing_table_metadata(self.share_url, self.version_timeout_s)
+            return cdp_source.schema_fingerprint(str(metadata.get("schemaString") or "{}"))
+        return cdp_source.delta_schema_fingerprint(str(self.delta_path))
+
+    def change_feed_problem(self, start: int, end: int) -> str | None:
+        """Why the changes of versions ``start..end`` cannot be read from the source's change
+        data feed (no feed, history not shared, a version no longer kept, a commit that is not a
+        change of rows); None when they can."""
+        self._check()
+        if self.share_url:
+            return cdp_source.sharing_change_feed_problem(
+                self.share_url, start, end, self.version_timeout_s
+            )
+        return cdp_source.delta_change_feed_problem(str(self.delta_path), start, end)
+
+    def changes(self, start: int, end: int) -> pl.DataFrame:
+        """The change data feed of versions ``start..end``: the table's columns with
+        ``_change_type`` and ``_commit_version`` (``core.cdp_changes``)."""
+        self._check()
+        if self.share_url:
+            return cdp_source.read_sharing_changes(self.share_url, start, end)
+        return cdp_source.read_delta_changes(str(self.delta_path), start, end)
+
 
 class ProductRepository(dg.ConfigurableResource):
     """The content repository of standard product descriptions (Delta, CSV or Parquet)."""

@@ -41,6 +41,7 @@ from segcopy_assets.storage.delta import check_reachable, table_exists
 TABLES = (
     t.CDP_CUSTOMERS,
     t.SEGMENT_SUMMARIES,
+    t.SEGMENT_CUBE,
     t.PRODUCTS,
     t.DESCRIPTION_VARIANTS,
     t.VARIANT_CHECKS,

@@ -32,6 +32,7 @@ CUSTOMER_SEGMENTS = "customer_segments"  # the activation table: one row per cus
 GENERATION_BATCHES = "generation_batches"  # Batch API submissions: one row per state change
 GENERATION_RETRIES = "generation_retries"  # a person asked to send parked pairs again
 REVIEW_AUTH_EVENTS = "review_auth_events"  # the review page's sign-in attempts and sign-outs
+SEGMENT_CUBE = "segment_cube"  # customers per combination of the columns a summary reads
 
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (

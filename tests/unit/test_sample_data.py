@@ -324,3 +324,68 @@ def test_products_delta_round_trip(tmp_path):
     assert back.schema["price"] == pl.Float64
     expected = pl.DataFrame(sp.SAMPLE_PRODUCTS).select(back.columns).sort("product_id")
     assert back.equals(expected)
+
+
+# ---------------------------------------------------------------- churn (sample_churn)
+
+
+def test_the_sample_table_has_a_change_data_feed(tmp_path):
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "customers")
+    pl.DataFrame({"x": [1]}).write_delta(path)  # a table that existed without one
+    sd.write_sample_customers(path, n=100, seed=1)
+    assert DeltaTable(path).metadata().configuration["delta.enableChangeDataFeed"] == "true"
+
+
+def test_churn_mix_is_realistic_and_deterministic(customers):
+    from segcopy_assets.devtools.sample_churn import churn_changes
+
+    table = customers.head(5_000).lazy()
+    upserts, deleted = churn_changes(table, 200, seed=3, salt=1)
+    again = churn_changes(table, 200, seed=3, salt=1)
+    assert upserts.equals(again[0]) and deleted.equals(again[1])
+    assert not upserts.equals(churn_changes(table, 200, seed=3, salt=2)[0])
+    assert upserts.schema == pl.Schema(EXPECTED_SCHEMA)
+    before = customers.head(5_000)
+    new = upserts.join(before, on="customer_id", how="anti")
+    changed = upserts.join(before, on="customer_id", how="semi")
+    assert (new.height, changed.height, deleted.len()) == (50, 130, 20)
+    assert new["customer_id"].min() == "AMP-0000005001"  # the next ids
+    assert deleted.is_in(before["customer_id"].implode()).all()
+    assert not set(deleted) & set(upserts["customer_id"])
+    # every changed customer differs from its row before in one attribute at least
+    old = before.join(changed.select("customer_id"), on="customer_id").sort("customer_id")
+    diff = sum((old[c] != changed.sort("customer_id")[c]).cast(pl.Int64) for c in old.columns[1:])
+    assert diff.min() >= 1
+    # re-scored customers cross the high-value line both ways; the category follows a subcategory
+    groups = old.join(changed, on="customer_id", suffix="_new").select(
+        pl.col("predicted_clv_tier").is_in(HIGH_VALUE).alias("was"),
+        pl.col("predicted_clv_tier_new").is_in(HIGH_VALUE).alias("now"),
+    )
+    assert groups.filter(pl.col("was") != pl.col("now")).height >= 1
+    cats = dict(zip(sd._SUBCATS, sd._CATEGORY_S.to_list()))
+    assert all(
+        cats[s] == c
+        for s, c in changed.select("preferred_subcategory", "preferred_category").iter_rows()
+    )
+
+
+def test_write_churn_is_one_version_of_changes(tmp_path):
+    from deltalake import DeltaTable
+
+    from segcopy_assets.devtools.sample_churn import write_churn
+
+    tables = [str(tmp_path / name) for name in ("a", "b")]
+    for path in tables:
+        sd.write_sample_customers(path, n=2_000, seed=2)
+    done = [write_churn(path, 100, seed=9) for path in tables]
+    assert done[0] == done[1] and done[0].version == 1
+    assert (done[0].inserted, done[0].updated, done[0].deleted) == (25, 65, 10)
+    a, b = (pl.read_delta(p).sort("customer_id") for p in tables)
+    assert a.equals(b) and a.height == 2_015
+    feed = pl.DataFrame(DeltaTable(tables[0]).load_cdf(starting_version=1).read_all())
+    counts = dict(feed.group_by("_change_type").len().iter_rows())
+    assert counts == {"insert": 25, "update_preimage": 65, "update_postimage": 65, "delete": 10}
+    assert write_churn(tables[0], 100, seed=9).version == 2  # the next churn differs
+    assert not pl.read_delta(tables[0]).sort("customer_id").equals(b)

@@ -2,60 +2,99 @@
 definitions they observe."""
 
 from collections.abc import Iterator
-from dataclasses import asdict, replace
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
-from segcopy_assets.core.hashing import combined_hash, digest
+from segcopy_assets import settings
+from segcopy_assets.core.hashing import combined_hash
 from segcopy_assets.core.refresh_planning import summary_changes
-from segcopy_assets.core.segments import compute_segment_summaries
-from segcopy_assets.core.validation import check_no_nulls, validate_customers
-from segcopy_assets.core.vocabulary import CLV_TIERS
 from segcopy_assets.dagster_compat import user_data_version_tags
+from segcopy_assets.defs.cdp.ingest import ingest
 from segcopy_assets.defs.cdp.partitions import segments_partitions
+from segcopy_assets.defs.cdp.summaries_refresh import (
+    CDP_VERSION,
+    SEGMENTATION_HASH,
+    refresh_summaries,
+    segmentation_hash,
+)
 from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.metadata import markdown_table
 from segcopy_assets.resources import CdpSource, Segmentation, Warehouse
 from segcopy_assets.storage import delta, tables
+from segcopy_assets.storage.tables import CDP_CUSTOMERS, SEGMENT_CUBE
+
+__all__ = ["cdp_customers", "segment_definitions", "segment_summaries", "segmentation_hash"]
+
+
+class CdpRefreshConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="Read the whole source table even where its change data feed could give "
+        "just the changes.",
+    )
 
 
 @dg.asset(
     group_name="cdp",
     kinds={"deltalake", "polars"},
-    io_manager_key="warehouse_io_manager",
-    description="Customers with their CDP segment attributes, read from the CDP share and validated.",
+    description="Customers with their CDP segment attributes, read from the CDP share and "
+    "validated. When the source has a change data feed, only the changes since the version last "
+    "ingested are read and MERGEd (refresh: incremental); otherwise, or when that cannot be "
+    "proven equal, the whole table (refresh: full, with the reason).",
 )
 def cdp_customers(
-    context: dg.AssetExecutionContext, cdp: CdpSource, segmentation: Segmentation
-) -> dg.Output[pl.LazyFrame]:
-    # Validated lazily (a few streaming passes over the columns each check needs), then
-    # returned lazy: the IO manager streams it into one Delta commit, so 10M customers never sit
-    # in memory at once (storage/io_manager.py). A failed check writes nothing.
+    context: dg.AssetExecutionContext,
+    config: CdpRefreshConfig,
+    cdp: CdpSource,
+    segmentation: Segmentation,
+    warehouse: Warehouse,
+):
+    # Writes its table itself, in ONE commit either way (a streamed overwrite, or a MERGE of the
+    # change set): the IO manager can only overwrite. A failed check writes nothing. Downstream
+    # assets read the table from the warehouse (deps), as published_variants reads the variants.
+    path = warehouse.table_path(CDP_CUSTOMERS)
     with reported_as_failure():
-        source = cdp.describe()
-        version = cdp.current_version()
-        context.log.info(f"reading CDP customers from {source}, table version {version}")
-        lf = cdp.read(version)
-        validate_customers(
-            lf,
-            table=cdp.table_name,
-            segment_key_columns=segmentation.spec().source_key_columns(),
-            tiers=CLV_TIERS,
+        context.log.info(f"reading CDP customers from {cdp.describe()}")
+        done = ingest(
+            cdp,
+            path,
+            segmentation.spec(),
+            full_refresh=config.full_refresh,
+            log=context.log.info,
         )
-        rows = lf.select(pl.len()).collect().item()
-        preview = lf.head(5).collect()
-    context.log.info(f"{rows:,} customers validated")
-    return dg.Output(
-        lf,
+        preview = pl.scan_delta(path).head(5).collect()
+    context.log.info(
+        f"{done.rows:,} customers in {CDP_CUSTOMERS} (source version {done.source_version}, "
+        f"refresh {done.refresh})"
+    )
+    changes = (
+        {
+            "changes_from_version": dg.MetadataValue.int(done.from_version),
+            "customers_inserted": dg.MetadataValue.int(done.inserted),
+            "customers_updated": dg.MetadataValue.int(done.updated),
+            "customers_deleted": dg.MetadataValue.int(done.deleted),
+        }
+        if done.from_version is not None
+        else {}
+    )
+    return dg.MaterializeResult(
         metadata={
-            "row_count": dg.MetadataValue.int(rows),
-            "dagster/row_count": dg.MetadataValue.int(rows),
-            "source": source,
-            "source_table_version": dg.MetadataValue.int(version),
+            "row_count": dg.MetadataValue.int(done.rows),
+            "dagster/row_count": dg.MetadataValue.int(done.rows),
+            "num_rows": dg.MetadataValue.int(done.rows),
+            "source": done.source,
+            "source_table_version": dg.MetadataValue.int(done.source_version),
+            "refresh": done.refresh,
+            **changes,
+            # physical rows: a MERGE rewrites whole files, copying their unchanged rows
+            "rows_written": dg.MetadataValue.int(done.rows_written),
+            "table_version": dg.MetadataValue.int(done.table_version),
+            "dagster/table_name": f"{settings.WAREHOUSE_SCHEMA}.{CDP_CUSTOMERS}",
             "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=5)),
         },
-        data_version=dg.DataVersion(f"{source}@{version}"),
+        data_version=dg.DataVersion(f"{done.source}@{done.source_version}"),
     )
 
 
@@ -87,11 +126,6 @@ def segment_definition_observations(summaries: pl.DataFrame) -> list[dg.AssetObs
     ]
 
 
-def segmentation_hash(spec) -> str:
-    """The segmentation settings a summaries table was computed with."""
-    return digest(asdict(spec))
-
-
 def _previous_hashes(warehouse: Warehouse) -> dict[str, str]:
     """segment_id → summary_hash of the table this run replaces (empty on the first run)."""
     path = warehouse.table_path(tables.SEGMENT_SUMMARIES)
@@ -113,21 +147,25 @@ def _listed(ids: list[str], at_most: int = 20) -> str:
     io_manager_key="warehouse_io_manager",
     # its columns follow the segmentation keys (SEGCOPY_SEGMENT_KEYS may change)
     metadata={"overwrite_schema": True},
+    deps=[cdp_customers],
     description="One row per segment: size, tier/discount/price/lifecycle mix, top places, "
-    "a prompt-ready description and a summary_hash.",
+    "a prompt-ready description and a summary_hash. Derived from the segment cube (customers "
+    "per combination of the columns summarised), which only the changes of cdp_customers since "
+    "the last run update (refresh: incremental); rebuilt from every customer when the "
+    "customer table was replaced or the segment keys changed (refresh: full, with the reason).",
 )
 def segment_summaries(
     context: dg.AssetExecutionContext,
     segmentation: Segmentation,
     warehouse: Warehouse,
-    cdp_customers: pl.LazyFrame,
 ) -> Iterator:
     spec = segmentation.spec()
+    customers_path = warehouse.table_path(CDP_CUSTOMERS)
+    if not delta.table_exists(customers_path):
+        raise dg.Failure(f"{CDP_CUSTOMERS} is not materialized yet ({customers_path})")
     with reported_as_failure():
-        check_no_nulls(cdp_customers, spec.source_key_columns(), "cdp_customers", "customer_id")
-        everything = compute_segment_summaries(cdp_customers, replace(spec, min_segment_size=1))
-    summaries = everything.filter(pl.col("customer_count") >= spec.min_segment_size)
-    dropped = everything.filter(pl.col("customer_count") < spec.min_segment_size)
+        result = refresh_summaries(customers_path, warehouse.table_path(SEGMENT_CUBE), spec)
+    summaries, dropped = result.summaries, result.left_out
     if dropped.height:
         context.log.warning(
             f"{dropped.height} segment(s) below min_segment_size={spec.min_segment_size} left out: "
@@ -140,7 +178,8 @@ def segment_summaries(
         dict(summaries.select("segment_id", "summary_hash").iter_rows()),
     )
     context.log.info(
-        f"{summaries.height} segments summarised; "
+        f"{summaries.height} segments summarised (refresh {result.refresh}: "
+        f"{result.changes:,} changed rows, {result.segments_touched} segment(s) touched); "
         + "; ".join(f"{kind}: {_listed(ids)}" for kind, ids in changes.items())
     )
     preview = summaries.select(
@@ -161,7 +200,12 @@ def segment_summaries(
                 or "none"
             ),
             "segment_keys": ", ".join(spec.keys),
-            "segmentation_hash": segmentation_hash(spec),
+            SEGMENTATION_HASH: segmentation_hash(spec),
+            "refresh": result.refresh,
+            "segments_touched": dg.MetadataValue.int(result.segments_touched),
+            "customer_changes_applied": dg.MetadataValue.int(result.changes),
+            "cube_rows_written": dg.MetadataValue.int(result.cube_rows_written),
+            CDP_VERSION: dg.MetadataValue.int(result.cdp_version),
             "preview": dg.MetadataValue.md(markdown_table(preview, max_rows=30, max_chars=400)),
         },
         data_version=dg.DataVersion(combined_hash(summaries["summary_hash"].to_list())),

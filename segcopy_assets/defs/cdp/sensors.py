@@ -1,5 +1,6 @@
-"""``cdp_change_sensor``: the CDP table's version moved → ingest it again, re-summarise and
-re-assign customers to segments (the activation table ``customer_segments``)."""
+"""``cdp_change_sensor``: the CDP table's version moved → ingest it (only the changes, over the
+source's change data feed, when it has one), re-summarise the segments they touched and
+re-assign the changed customers (the activation table ``customer_segments``)."""
 
 import dagster as dg
 

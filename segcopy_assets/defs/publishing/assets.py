@@ -7,11 +7,10 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from segcopy_assets.core import activation
+from segcopy_assets.defs.cdp.activation_refresh import refresh_activation
 from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.metadata import markdown_table
-from segcopy_assets.errors import InputValidationError
 from segcopy_assets.quality.fingerprint import rules_hash
 from segcopy_assets.resources import (
     Copywriter,
@@ -24,6 +23,7 @@ from segcopy_assets.review.publication_state import compute_publication, superse
 from segcopy_assets.review.service import ReviewTables
 from segcopy_assets.storage.tables import (
     CDP_CUSTOMERS,
+    CUSTOMER_SEGMENTS,
     DESCRIPTION_VARIANTS,
     PRODUCTS,
     PUBLISHED_VARIANTS,
@@ -177,54 +177,49 @@ def published_variants(
 @dg.asset(
     group_name="publishing",
     kinds={"deltalake", "polars"},
-    io_manager_key="warehouse_io_manager",
-    metadata={"overwrite_schema": True},
+    deps=[CDP_CUSTOMERS],
     description="The activation table: one row per customer of a summarised segment, "
     "customer_id → segment_id with the segment's summary_hash, the segmentation's "
     "definitions_hash and assigned_at. A website, an app or the CDP gets each customer's copy "
-    "by joining it to published_variants on segment_id (docs/activation.md).",
+    "by joining it to published_variants on segment_id (docs/activation.md). Only the customers "
+    "that changed since the last run are MERGEd (refresh: incremental) while no segment's "
+    "definition moved; otherwise every row is rewritten (refresh: full, with the reason).",
 )
 def customer_segments(
     context: dg.AssetExecutionContext,
     segmentation: Segmentation,
-    cdp_customers: pl.LazyFrame,
+    warehouse: Warehouse,
     segment_summaries: pl.DataFrame,
-) -> dg.Output[pl.LazyFrame]:
-    spec = segmentation.spec()
-    # Everything is checked before the table is touched: the IO manager then streams the
-    # assignment into ONE commit (a reader never sees half a table; a failure writes nothing).
+):
+    # Writes its table itself, in ONE commit (a streamed rewrite or a MERGE), after checking the
+    # sizes per segment against the summaries: a reader never sees half a table or an
+    # assignment from another version of the CDP, and a failure writes nothing.
     with reported_as_failure():
-        activation.check_summaries(segment_summaries, spec, SEGMENT_SUMMARIES)
-        definitions = activation.definitions_hash(segment_summaries, spec)
-        assigned = activation.assign_customer_segments(
-            cdp_customers,
+        done = refresh_activation(
+            warehouse.table_path(CDP_CUSTOMERS),
+            warehouse.table_path(CUSTOMER_SEGMENTS),
             segment_summaries,
-            spec,
+            segmentation.spec(),
             assigned_at=datetime.now(UTC),
-            definitions=definitions,
         )
-        sizes = activation.segment_sizes(assigned)
-        mismatched = activation.size_mismatches(sizes, segment_summaries)
-        if mismatched.height:
-            raise InputValidationError(
-                SEGMENT_SUMMARIES,
-                "customer_count",
-                f"{mismatched.height} segment(s) do not match the customers they would be "
-                f"assigned ({CDP_CUSTOMERS} changed since the summaries were computed?): "
-                "materialize segment_summaries again",
-                mismatched.row(0, named=True),
-            )
-    rows = int(sizes["customers"].sum())
+    rows = int(done.sizes["customers"].sum())
     context.log.info(
-        f"{rows:,} customers assigned to {sizes.height} segments (definitions {definitions})"
+        f"{rows:,} customers assigned to {done.sizes.height} segments (definitions "
+        f"{done.definitions}; refresh {done.refresh}, {done.changed_customers:,} changed)"
     )
-    return dg.Output(
-        assigned,
+    return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(rows),
+            "num_rows": dg.MetadataValue.int(rows),
             "customers": dg.MetadataValue.int(rows),
-            "segments": dg.MetadataValue.int(sizes.height),
-            "definitions_hash": definitions,
-            "customers_per_segment": dg.MetadataValue.md(markdown_table(sizes, max_rows=50)),
+            "segments": dg.MetadataValue.int(done.sizes.height),
+            "definitions_hash": done.definitions,
+            "refresh": done.refresh,
+            "customers_changed": dg.MetadataValue.int(done.changed_customers),
+            # physical rows: a MERGE rewrites whole files, copying their unchanged rows
+            "rows_written": dg.MetadataValue.int(done.rows_written),
+            "cdp_customers_version": dg.MetadataValue.int(done.cdp_version),
+            "dagster/table_name": f"segcopy.{CUSTOMER_SEGMENTS}",
+            "customers_per_segment": dg.MetadataValue.md(markdown_table(done.sizes, max_rows=50)),
         },
     )
