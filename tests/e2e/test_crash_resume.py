@@ -20,7 +20,9 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
 ):
     home = tmp_path / "home"
     variants = join(store_root, "segcopy", "description_variants")
-    with FakeOpenAIServer(api_key="sk-crash", latency_ms=150) as srv:
+    # Calls are slow (150 ms) only in the run that is killed: it must be mid-generation when the
+    # kill comes; the complete run before it and the resume after it need no latency.
+    with FakeOpenAIServer(api_key="sk-crash", latency_ms=0) as srv:
         env = segcopy_env(
             home,
             SEGCOPY_WAREHOUSE_URI=store_root,
@@ -48,6 +50,7 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
         )
         env["SEGCOPY_PROMPTS_DIR"] = str(prompts)
         srv.reset_stats()
+        srv.latency_ms = 150
         proc = subprocess.Popen(
             [segcopy_exe, "run"],
             cwd=repo_root,
@@ -77,6 +80,7 @@ def test_kill_mid_run_then_resume_pays_only_for_the_rest(
         # let them land before counting the resume's calls.
         time.sleep(1.0)
         srv.reset_stats()
+        srv.latency_ms = 0
         resumed = subprocess.run(
             [segcopy_exe, "run"],
             cwd=repo_root,
