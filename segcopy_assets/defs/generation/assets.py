@@ -27,6 +27,7 @@ from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import failures
 from segcopy_assets.generation import journal as generation_journal
 from segcopy_assets.generation.failures import attempt_plan
+from segcopy_assets.generation.freshness import FRESHNESS_SCHEMA
 from segcopy_assets.generation.variants import PAIRINGS, generate_variants, input_hash, plan_pairs
 from segcopy_assets.quality.judge import CHECKS
 from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse, copywriter_from_env
@@ -41,22 +42,9 @@ from segcopy_assets.storage.tables import (
     VERDICT_SCHEMA,
 )
 
-#: What a run needs of the table's earlier rows of its segments: parking and carried approvals.
-PREVIOUS_SCHEMA = pl.Schema(
-    {
-        c: VARIANT_SCHEMA[c]
-        for c in (
-            "segment_id",
-            "product_id",
-            "input_hash",
-            "status",
-            "variant_text",
-            "attempts",
-            "attempted_hash",
-            "last_attempt_at",
-        )
-    }
-)
+#: What a run needs of the table's earlier rows of its segments: what staleness and parking are
+#: decided from, and the text (carried approvals compare it).
+PREVIOUS_SCHEMA = pl.Schema({**FRESHNESS_SCHEMA, "variant_text": VARIANT_SCHEMA["variant_text"]})
 
 
 def _prompt_code_version() -> str | None:
