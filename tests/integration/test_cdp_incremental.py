@@ -3,16 +3,12 @@ refresh did (its ``refresh`` metadata), the tables it left (equal to a full reco
 reasons it falls back to a full refresh."""
 
 import shutil
-from dataclasses import replace
-from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from segcopy_assets.core import activation
-from segcopy_assets.core.segments import compute_segment_summaries
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp import own_tables
 from segcopy_assets.defs.cdp.sensors import cdp_change_sensor
@@ -20,6 +16,7 @@ from segcopy_assets.devtools.sample_churn import write_churn
 from segcopy_assets.resources import CdpSource, Segmentation, Warehouse
 from segcopy_assets.storage import delta
 from segcopy_assets.storage.io_manager import warehouse_io_manager
+from tests.integration import cdp_oracle
 
 CDP = ["cdp_customers", "segment_summaries", "customer_segments"]
 
@@ -61,15 +58,8 @@ def metadata(instance, asset: str) -> dict:
 def assert_equal_to_full_recompute(resources):
     wh, spec = resources["warehouse"], resources["segmentation"].spec()
     source = pl.read_delta(resources["cdp"].delta_path)
-    everything = compute_segment_summaries(source.lazy(), replace(spec, min_segment_size=1))
-    summaries = everything.filter(pl.col("customer_count") >= spec.min_segment_size)
-    assigned = activation.assign_customer_segments(
-        source.lazy(),
-        summaries,
-        spec,
-        assigned_at=datetime(2026, 1, 1, tzinfo=UTC),
-        definitions=activation.definitions_hash(summaries, spec),
-    ).collect()
+    expected = cdp_oracle.full_recompute(source, spec)
+    summaries, assigned = expected["summaries"], expected["activation"]
     tables = {name: pl.read_delta(wh.table_path(name)) for name in CDP}
     assert tables["cdp_customers"].sort("customer_id").equals(source.sort("customer_id"))
     assert tables["segment_summaries"].equals(summaries)

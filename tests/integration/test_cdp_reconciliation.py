@@ -16,8 +16,6 @@ version gives: same rows (assigned_at aside).
 import json
 import tempfile
 from collections import Counter
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -26,8 +24,7 @@ from deltalake import DeltaTable, write_deltalake
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segcopy_assets.core import activation
-from segcopy_assets.core.segments import SegmentationSpec, compute_segment_summaries
+from segcopy_assets.core.segments import SegmentationSpec
 from segcopy_assets.core.vocabulary import (
     CLV_TIERS,
     DISCOUNT_SENSITIVITIES,
@@ -42,13 +39,14 @@ from segcopy_assets.defs.cdp.ingest import ingest
 from segcopy_assets.defs.cdp.summaries_refresh import refresh_summaries
 from segcopy_assets.devtools.sample_data import generate_customers
 from segcopy_assets.resources import CdpSource
+from tests.integration import cdp_oracle
 
 SPEC = SegmentationSpec(min_segment_size=15)  # ~21 customers a segment: some cross the line
 BASE = next(generate_customers(300, seed=5))
 PLACES = [
     (r, s, c) for r, states in REGIONS.items() for s, cities in states.items() for c in cities
 ]
-STAMP = datetime(2026, 1, 1, tzinfo=UTC)
+STAMP = cdp_oracle.STAMP
 
 # --------------------------------------------------------------------------------- strategies
 
@@ -179,17 +177,7 @@ class Warehouse:
 
 
 def full_recompute(source: str) -> dict[str, pl.DataFrame]:
-    customers = pl.read_delta(source)
-    everything = compute_segment_summaries(customers.lazy(), replace(SPEC, min_segment_size=1))
-    summaries = everything.filter(pl.col("customer_count") >= SPEC.min_segment_size)
-    assigned = activation.assign_customer_segments(
-        customers.lazy(),
-        summaries,
-        SPEC,
-        assigned_at=STAMP,
-        definitions=activation.definitions_hash(summaries, SPEC),
-    ).collect()
-    return {"cdp_customers": customers, "summaries": summaries, "activation": assigned}
+    return cdp_oracle.full_recompute(pl.read_delta(source), SPEC)
 
 
 def assert_equal(warehouse: Warehouse, expected: dict[str, pl.DataFrame]) -> None:
