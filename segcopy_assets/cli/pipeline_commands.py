@@ -240,6 +240,11 @@ def cmd_preview(args) -> int:
         return 1
     seg, prod = segment.row(0, named=True), product.row(0, named=True)
     try:
+        channel = copywriter.channel(args.channel)
+        if channel.own_templates:
+            from segcopy_assets.cli.channel_preview import preview_channel
+
+            return preview_channel(copywriter, channel, seg, prod)
         prompt_set = copywriter.prompt_set()
         messages = prompt_set.render(seg, prod)
         writer = copywriter.writer(prompt_set)
@@ -345,6 +350,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     preview = sub.add_parser("preview", help="render the prompt and generate one variant")
     preview.add_argument("--segment", required=True)
     preview.add_argument("--product", required=True)
+    preview.add_argument(
+        "--channel",
+        default="web_description",
+        help="a channel of prompts/channels/ (web_description, email_subject, sms, push, ...)",
+    )
     preview.set_defaults(func=cmd_preview)
 
     share = sub.add_parser("share", help="Delta Sharing server for local use and tests")

@@ -36,14 +36,14 @@ _CLOSERS = {
     "Medium": "Everything described here comes with it.",
     "High": "Everything listed is included as standard.",
 }
-_ANGLES = {
+ANGLES = {
     "Premium": "performance",
     "Mid-range": "dependability",
     "Value": "practical essentials",
 }
 
 
-def _dominant(entries: list[dict] | None) -> dict | None:
+def dominant(entries: list[dict] | None) -> dict | None:
     return max(entries, key=lambda e: (e["share"], e["value"])) if entries else None
 
 
@@ -59,9 +59,9 @@ def sentences(text: str) -> list[str]:
 def write_offline_variant(segment: dict, product: dict) -> str:
     """The raw answer, in the same shape an LLM is asked for: copy, then ``**Rationale:**``."""
     value_group = segment.get("value_group") or _value_group_from_tiers(segment)
-    price = _dominant(segment.get("price_preference_shares"))
-    discount = _dominant(segment.get("discount_sensitivity_shares"))
-    region = _dominant(segment.get("top_regions"))
+    price = dominant(segment.get("price_preference_shares"))
+    discount = dominant(segment.get("discount_sensitivity_shares"))
+    region = dominant(segment.get("top_regions"))
     price_value = price["value"] if price else "Mid-range"
     discount_value = discount["value"] if discount else "Medium"
 
@@ -78,7 +78,7 @@ def write_offline_variant(segment: dict, product: dict) -> str:
     ]
     if price:
         reasons.append(
-            f"Opened on {_ANGLES.get(price_value, 'dependability')} because {price_value} is the most common "
+            f"Opened on {ANGLES.get(price_value, 'dependability')} because {price_value} is the most common "
             f"price preference ({_pct(price['share'])} of the segment)."
         )
     if discount:
@@ -102,7 +102,7 @@ def write_offline_variant(segment: dict, product: dict) -> str:
 
 
 def _value_group_from_tiers(segment: dict) -> str:
-    tier = _dominant(segment.get("predicted_clv_tier_shares"))
+    tier = dominant(segment.get("predicted_clv_tier_shares"))
     return "high value" if tier and tier["value"] in ("Platinum", "Gold", "Silver") else "core"
 
 
@@ -113,6 +113,11 @@ class OfflineWriter:
     model = OFFLINE_MODEL
     max_concurrency = 1
 
+    def __init__(self, channel=None) -> None:
+        # a channel with its own templates (generation.channels) gets that channel's copy;
+        # None or the web description: the description above
+        self.channel = channel if channel is not None and channel.own_templates else None
+
     async def __aenter__(self) -> "OfflineWriter":
         return self
 
@@ -122,8 +127,14 @@ class OfflineWriter:
     async def write(self, segment: dict, product: dict, messages: list[dict[str, str]]):
         from segcopy_assets.generation.openai_writer import Completion
 
+        if self.channel is not None:
+            from segcopy_assets.generation.offline_channels import write_offline_channel
+
+            text = write_offline_channel(self.channel, segment, product)
+        else:
+            text = write_offline_variant(segment, product)
         return Completion(
-            text=write_offline_variant(segment, product),
+            text=text,
             prompt_tokens=0,
             completion_tokens=0,
             latency_ms=0.0,

@@ -163,7 +163,7 @@ def cost_usd(
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
 
 
-def _load_toml(directory: Path, name: str, required: bool) -> dict:
+def load_toml(directory: Path, name: str, required: bool) -> dict:
     path = directory / name
     if not path.exists():
         if required:
@@ -197,7 +197,7 @@ def load_prompt_set(
         brand_voice_path.read_text(encoding="utf-8").strip() if brand_voice_path.exists() else ""
     )
 
-    config = _load_toml(directory, CONFIG, required=True)
+    config = load_toml(directory, CONFIG, required=True)
     model = config.get("model", {})
     try:
         params = ModelParams(
@@ -223,5 +223,5 @@ def load_prompt_set(
         brand_name=str(config.get("brand", {}).get("name", "our store")),
         params=params,
         backend=backend,
-        pricing=_load_toml(directory, PRICING, required=False),
+        pricing=load_toml(directory, PRICING, required=False),
     )

@@ -92,12 +92,19 @@ class Copywriter(dg.ConfigurableResource):
             )
         return "no-key"  # local servers (Ollama, vLLM, llama.cpp) accept any key
 
-    def writer(self, prompt_set: PromptSet):
-        """A fresh async writer for one run (use it with ``async with``)."""
+    def channel(self, name: str):
+        """The channel ``name`` of ``prompts/channels/`` (generation.channels), loaded and checked."""
+        from segcopy_assets.generation.channels import load_channel
+
+        return load_channel(self.prompts_dir, name, backend=self.backend, model_override=self.model)
+
+    def writer(self, prompt_set: PromptSet, channel=None):
+        """A fresh async writer for one run (use it with ``async with``); ``channel``: the
+        channel it writes (the offline writer composes per channel; a model reads the prompt)."""
         if self.backend == "offline":
             from segcopy_assets.generation.offline_writer import OfflineWriter
 
-            return OfflineWriter()
+            return OfflineWriter(channel)
         from segcopy_assets.generation.openai_writer import ChatCompletionsWriter
 
         return ChatCompletionsWriter(

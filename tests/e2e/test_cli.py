@@ -41,6 +41,21 @@ def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path, segcopy):
     unknown = segcopy("preview", "--segment", "nope", "--product", "TN-100", home=home)
     assert unknown.returncode == 1 and "unknown segment 'nope'" in unknown.stderr
 
+    # a channel of prompts/channels/: its own prompt, the message with its SMS count, the checks
+    pair = ("--segment", "tents--high-value", "--product", "TN-100")
+    sms = segcopy("preview", "--channel", "sms", *pair, home=home)
+    assert sms.returncode == 0, sms.stderr
+    assert "You are a mobile marketer" in sms.stdout  # prompts/channels/sms/system.md.j2
+    message = sms.stdout.split("=== sms for tents--high-value\n")[1].splitlines()
+    assert message[0].startswith("Message: Ridgeline Cycle & Camp") and message[0].endswith(
+        "Reply STOP to opt out"
+    )
+    assert "GSM-7" in message[1] and "1 SMS message" in message[1]
+    assert "=== checks: 11 of 11 pass" in sms.stdout
+    wrong = segcopy("preview", "--channel", "mms", *pair, home=home)
+    assert wrong.returncode == 1
+    assert "unknown channel 'mms'" in wrong.stderr and "email_subject, push, sms" in wrong.stderr
+
 
 @pytest.mark.slow
 def test_segcopy_run_reports_bad_input_in_one_clear_line(tmp_path, segcopy):
