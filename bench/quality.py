@@ -11,7 +11,9 @@ split separately:
 - the false-positive rate: good cases that fail any ERROR check.
 
 The last stdout line (with ``--json``) is ``{"recall", "false_positive_rate", "heldout_recall",
-"heldout_false_positive_rate", "per_class": {...}, ...}``. With ``--misses`` the cases that are
+"heldout_false_positive_rate", "per_class": {...}, "channels": {...}, ...}``; ``channels`` holds
+the same measures per channel of ``prompts/channels/`` on ``tests/data/channel_eval.jsonl``
+(``bench.quality_channels``). With ``--misses`` the cases that are
 missed or wrongly failed are listed (tuning split only: the held-out split is measured, never
 read to tune).
 """
@@ -20,7 +22,7 @@ import argparse
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bench import REPO, emit, table
+from bench import REPO, emit, quality_channels, table
 
 CORPUS = REPO / "tests" / "data" / "copy_eval.jsonl"
 
@@ -147,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="last stdout line: the result as JSON")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--misses", action="store_true", help="list misses of the tuning split")
+    parser.add_argument("--channel-corpus", type=Path, default=quality_channels.CHANNEL_CORPUS)
     args = parser.parse_args(argv)
     results, judged = run(args.corpus)
+    channel_results, channel_judged = quality_channels.run(args.channel_corpus)
     tune, heldout = results["tune"], results["heldout"]
     summary = {
         "corpus": str(args.corpus),
@@ -165,10 +169,22 @@ def main(argv: list[str] | None = None) -> int:
             for check, m in heldout["per_check"].items()
         },
         "splits": results,
+        # issue 24: the channel checks on the channel corpus, per channel and split
+        "channels": {
+            channel: {
+                "recall": splits["tune"]["recall"],
+                "false_positive_rate": splits["tune"]["false_positive_rate"],
+                "heldout_recall": splits["heldout"]["recall"],
+                "heldout_false_positive_rate": splits["heldout"]["false_positive_rate"],
+                "splits": splits,
+            }
+            for channel, splits in channel_results.items()
+        },
     }
-    text = report(results)
+    text = report(results) + "\n" + quality_channels.report(channel_results)
     if args.misses:
         text += "\n\n" + misses([j for j in judged if j["case"].split == "tune"])
+        text += "\n" + quality_channels.misses(channel_judged)
     emit(text, summary, args.json)
     return 0
 

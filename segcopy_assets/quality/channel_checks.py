@@ -18,7 +18,11 @@ from segcopy_assets.quality.features import invented_features
 from segcopy_assets.quality.judge import ERROR, WARN, Verdict
 from segcopy_assets.quality.offers import invented_offers
 from segcopy_assets.quality.places import places_named
-from segcopy_assets.quality.quantities import swapped_numbers, unsupported_numbers
+from segcopy_assets.quality.quantities import (
+    misattributed_numbers,
+    swapped_numbers,
+    unsupported_numbers,
+)
 from segcopy_assets.quality.voice import voice_problems
 
 #: Every check a channel's copy may get, with its severity.
@@ -128,8 +132,9 @@ def judge_channel_copy(
     the fields joined, without the brand name and required phrases (the opt-out is no claim),
     against the original with the product's name (a name may carry a number or an acronym)."""
     original = f"{product_name}. {original}" if product_name else original
-    texts = [values.get(f, "") for f in fields]
-    joined = " ".join(t.strip() for t in texts if t.strip())
+    texts = [values.get(f, "").strip() for f in fields]
+    # each field its own sentence: a subject and its preheader are two clauses, not one
+    joined = " ".join(t if t[-1] in ".!?" else f"{t}." for t in texts if t)
     content = _without(joined, [brand_name, *checks.get("required_phrases", [])])
     problems: dict[str, list[str]] = {c: [] for c in CHANNEL_CHECKS}
     if parse_problem:
@@ -140,8 +145,10 @@ def judge_channel_copy(
     problems["rationale_present"] = rationale_problems(joined, rationale)
     problems["no_refusal"] = _quoted("reads like a refusal", refusals(joined))
     if checks.get("content", True):
-        problems["no_changed_facts"] = unsupported_numbers(content, original) + swapped_numbers(
-            content, original
+        problems["no_changed_facts"] = (
+            unsupported_numbers(content, original)
+            + swapped_numbers(content, original)
+            + misattributed_numbers(content, original)
         )
         problems["no_invented_features"] = _quoted(
             "features the original does not state", invented_features(content, original)

@@ -1,5 +1,5 @@
 """Offers the copy must not invent: prices, discounts, financing, value and price-position
-claims, guarantees, warranties, awards and certifications.
+claims, guarantees, warranties, awards and certifications, scarcity and deadlines.
 
 Offer words count only in their commercial sense: ``offers 150 mm of travel``, ``deals with
 mud``, ``a free-floating rotor`` and ``saves weight`` are product facts, not offers. A claim the
@@ -66,7 +66,19 @@ _ASSURANCE = [
     r"\bcertif(?:ied|ication|icate)s?\b|\bul[\s-](?:listed|certified|approved)\b|\bce[\s-]marked\b"
     r"|\b(?:approved|endorsed|recommended|trusted) by\b|\bbluesign\b|\boeko[\s-]tex\b|\bfair trade\b",
 ]
-OFFER_RE = re.compile("|".join(f"(?:{p})" for p in _PRICE + _VALUE + _FINANCING + _ASSURANCE), re.I)
+#: Scarcity and deadlines: "last chance", "only a few left", "before it sells out", "hurry".
+_SCARCITY = [
+    r"\blast chance\b|\b(?:before|until) (?:it|they|stock|stocks) (?:sells?|runs?) out\b"
+    r"|\bsell(?:s|ing)? out\b|\bselling fast\b|\bhurry\b"
+    r"|\b(?:only|just) (?:a (?:few|handful)|\d+|few) (?:\w+ )?(?:left|remaining)\b"
+    r"|\b(?:left|remaining) in stock\b|\blimited (?:stock|quantit(?:y|ies)|supply|availability)\b"
+    r"|\blow (?:stock|inventory)\b|\bwhile (?:it|they) lasts?\b"
+    r"|\b(?:ends?|ending) (?:today|tonight|soon|this week|(?:on )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+    r"|\buntil (?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
+]
+OFFER_RE = re.compile(
+    "|".join(f"(?:{p})" for p in _PRICE + _VALUE + _FINANCING + _ASSURANCE + _SCARCITY), re.I
+)
 
 
 def _key(hit: str) -> str:

@@ -92,8 +92,10 @@ def _canonical(unit: str) -> tuple[str, str | None, float]:
     return {"people": "person", "percent": "%", "per cent": "%"}.get(unit, word), None, 1.0
 
 
+# A spaced hyphen ("Homestead 4 - 190 cm") is a dash between phrases, not a range: a range's
+# hyphen is unspaced ("10-52"), or words say it ("49 to 61 cm").
 _SHARED_UNIT = re.compile(
-    rf"(?<![\w.])(?P<a>\d+(?:\.\d+)?)\s*(?P<sep>/|-|x|×|to|through|and|by)\s*"
+    rf"(?<![\w.])(?P<a>\d+(?:\.\d+)?)(?P<sep>\s*(?:/|x|×|to|through|and|by)\s*|-)"
     rf"(?=\d+(?:\.\d+)?\s?-?(?P<unit>{_UNIT_RE})(?![a-z0-9²]))"
 )
 
@@ -110,7 +112,9 @@ def _clean(text: str) -> str:
     """Normalised, with the trade's size names taken out (``650b`` states 27.5-inch, not 650)
     and a unit shared by two numbers written on both ("49 to 61 cm" → "49 cm to 61 cm")."""
     out = norm(text).replace(",", "")
-    out = _SHARED_UNIT.sub(lambda m: f"{m.group('a')} {m.group('unit')} {m.group('sep')} ", out)
+    out = _SHARED_UNIT.sub(
+        lambda m: f"{m.group('a')} {m.group('unit')} {m.group('sep').strip()} ", out
+    )
     out = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " x ", out)  # "1x12": the numbers 1 and 12
     return _TRADE_RE.sub(" ", out)
 
@@ -224,15 +228,29 @@ def _contexts(text: str, found: list[Quantity]) -> dict[int, set[str]]:
     return out
 
 
-def swapped_numbers(copy: str, original: str) -> list[str]:
-    """Pairs of numbers of one unit that the copy keeps but attaches to each other's attribute."""
-    o_text, c_text = _clean(original), _clean(copy)
+def kind(q: Quantity) -> str:
+    """What a quantity measures: its dimension (length, mass, ...) or, without one, its unit."""
+    return q.dimension or q.unit or ""
+
+
+def _attributed(
+    copy: str, original: str
+) -> tuple[list[Quantity], list[Quantity], dict[int, set[str]], dict[int, set[str]]]:
+    """The quantities with a unit of the original and of the copy, and the words each belongs
+    to (``_contexts``)."""
     originals = [q for q in quantities(original) if q.unit]
     copies = [q for q in quantities(copy) if q.unit]
-    o_ctx, c_ctx = _contexts(o_text, originals), _contexts(c_text, copies)
+    return (
+        originals,
+        copies,
+        _contexts(_clean(original), originals),
+        _contexts(_clean(copy), copies),
+    )
 
-    def kind(q: Quantity) -> str:
-        return q.dimension or q.unit or ""
+
+def swapped_numbers(copy: str, original: str) -> list[str]:
+    """Pairs of numbers of one unit that the copy keeps but attaches to each other's attribute."""
+    originals, copies, o_ctx, c_ctx = _attributed(copy, original)
 
     problems = []
     for i, a in enumerate(originals):
@@ -258,4 +276,35 @@ def swapped_numbers(copy: str, original: str) -> list[str]:
                     f'"{ca[0].text}" and "{cb[0].text}" trade places: the original gives '
                     f'"{a.text}" for {"/".join(sorted(own_a))} and "{b.text}" for {"/".join(sorted(own_b))}'
                 )
+    return problems
+
+
+def misattributed_numbers(copy: str, original: str) -> list[str]:
+    """Numbers the copy keeps but attaches to another attribute of the same unit: the original
+    gives "-1 °C" for the comfort rating and "-7 °C" for the limit, the copy "comfort to -7 °C".
+    Short copy that keeps one number of such a pair (a subject line, an SMS) changes a fact so;
+    ``swapped_numbers`` needs both numbers in the copy."""
+    originals, copies, o_ctx, c_ctx = _attributed(copy, original)
+    # only words the original uses once ("comfort", "limit") tie a number to an attribute; the
+    # product's noun ("bag") is around many of its numbers
+    counts: dict[str, int] = {}
+    for word in _content(re.findall(r"[a-z][a-z'-]*", _clean(original))):
+        counts[word] = counts.get(word, 0) + 1
+    distinctive = {w for w, n in counts.items() if n == 1}
+    problems = []
+    for c in copies:
+        same = [a for a in originals if kind(a) == kind(c) and abs(a.base - c.base) < 1e-9]
+        if not same:
+            continue
+        own = set().union(*(o_ctx[a.start] for a in same))
+        for b in originals:
+            if kind(b) != kind(c) or any(abs(b.base - a.base) < 1e-9 for a in same):
+                continue
+            theirs = (o_ctx[b.start] - own) & distinctive
+            if theirs & c_ctx[c.start] and not (own - o_ctx[b.start]) & c_ctx[c.start]:
+                problems.append(
+                    f'"{c.text}" is given for {"/".join(sorted(theirs & c_ctx[c.start]))}, '
+                    f'which the original gives as "{b.text}"'
+                )
+                break
     return problems

@@ -56,6 +56,8 @@ _ASSERTIONS = [
     r"\byou(?:'ve|’ve| have)\s+(?:always|never|been|spent|logged|ridden|hiked|earned|proven|shown|"
     r"racked up|put in|got(?:ten)? into|chosen us|trusted)\b",
     r"\byou (?:always|never|already|clearly|obviously|probably|certainly) (?!need\b)\w+",
+    # "you were born for the trail", "you're made to ride": what the reader is, by nature
+    r"\byou(?:'re|’re| are| were) (?:born|made|built|meant) (?:for|to)\b",
     r"\byou (?:deserve|demand|insist on|refuse to settle|won'?t settle|know (?:your|good|quality|the difference|what you)|"
     r"appreciate (?:the finer|quality|good)|expect (?:the best|nothing less|more))\b",
 ]
