@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The benches measure the description's machinery (the figures of bench/RESULTS.md): the other
+# channels (issue 24) stay off unless the caller sets SEGCOPY_CHANNELS (inherited by the
+# segcopy processes a bench starts).
+os.environ.setdefault("SEGCOPY_CHANNELS", "web_description")
+
 REPO = Path(__file__).resolve().parent.parent
 PROMPTS = REPO / "prompts"
 DEFAULT_DATA_DIR = REPO / ".segcopy" / "bench"  # generated tables, cached across runs (git-ignored)

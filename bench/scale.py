@@ -269,8 +269,8 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def child_env(pythonpath: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The parent's environment without any segcopy or OpenAI setting and without DAGSTER_HOME
-    (which would move the instance), plus ``extra``. Other DAGSTER_* knobs pass through (the
+    """The parent's environment without any segcopy or OpenAI setting (but the channels the
+    bench measures) and without DAGSTER_HOME (which would move the instance), plus ``extra``. Other DAGSTER_* knobs pass through (the
     report lists them)."""
     env = {
         k: v
@@ -280,6 +280,7 @@ def child_env(pythonpath: str | None, extra: dict[str, str] | None = None) -> di
     }
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
+    env["SEGCOPY_CHANNELS"] = os.environ["SEGCOPY_CHANNELS"]  # bench/__init__: the description's
     env.update(extra or {})
     return env
 

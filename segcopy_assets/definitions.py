@@ -7,6 +7,7 @@ them with the resources configured from the environment.
 import dagster as dg
 
 from segcopy_assets.defs.cdp import definitions as cdp
+from segcopy_assets.defs.channels import definitions as channels
 from segcopy_assets.defs.content import definitions as content
 from segcopy_assets.defs.generation import definitions as generation
 from segcopy_assets.defs.maintenance import definitions as maintenance
@@ -14,7 +15,9 @@ from segcopy_assets.defs.publishing import definitions as publishing
 from segcopy_assets.resources import resources_from_env
 
 # Modules, not their Definitions: Dagster allows one Definitions object at module scope.
-DOMAINS = tuple(module.defs for module in (cdp, content, generation, publishing, maintenance))
+DOMAINS = tuple(
+    module.defs for module in (cdp, content, generation, channels, publishing, maintenance)
+)
 
 #: Every asset (with external specs) and every asset check, in pipeline order.
 ALL_ASSETS = [asset for domain in DOMAINS for asset in domain.assets or []]

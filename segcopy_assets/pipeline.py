@@ -7,14 +7,15 @@ allows (one when contiguous), so calls are concurrent across segments and a run 
 to do writes no variant events at all.
 """
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
 
-from segcopy_assets import batch_waiting, run_plan
-from segcopy_assets.core.refresh_planning import contiguous_blocks, merge_blocks
+from segcopy_assets import batch_waiting, run_plan, settings
+from segcopy_assets.core.refresh_planning import MAX_RANGE_RUNS, contiguous_blocks, merge_blocks
 from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
 from segcopy_assets.defs.cdp.partitions import SEGMENTS, sync_segment_partitions
@@ -27,11 +28,13 @@ from segcopy_assets.defs.publishing.assets import (
     published_variants,
 )
 from segcopy_assets.errors import SegcopyError
+from segcopy_assets.generation.channels import selected_channels
 from segcopy_assets.generation.freshness import (
     FAILING_SCHEMA,
     expected_pair_count,
     pending_failures,
 )
+from segcopy_assets.pipeline_channels import RUN_COUNTS, run_channels
 from segcopy_assets.quality.judge import CHECKS
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage.tables import (
@@ -62,6 +65,8 @@ class PipelineReport:
     # pairs whose latest generation failed (generation.freshness.FAILING_SCHEMA)
     failing: pl.DataFrame = field(default_factory=FAILING_SCHEMA.to_frame)
     superseded: int = 0  # published copy of replaced variants, waiting for the new one's review
+    # each channel of defs/channels (SEGCOPY_CHANNELS): its runs' summed metadata
+    channels: dict[str, dict] = field(default_factory=dict)
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -111,6 +116,8 @@ def preflight(resources: dict, reach_endpoints: bool = True) -> None:
         resources["product_repository"].load()
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())
+        for name in selected_channels(os.environ.get("SEGCOPY_CHANNELS"), settings.prompts_dir()):
+            copywriter.channel(name)  # a broken channel folder fails before any table is written
         copywriter.batch_policy()  # batch mode without an endpoint that has a Batch API
         if not reach_endpoints:
             return
@@ -140,19 +147,9 @@ def _may_call_a_model(instance: dg.DagsterInstance, resources: dict, force: bool
         return True  # the run itself says what is wrong
 
 
-#: A change that leaves stale segments scattered over the partition order runs at most this many
-#: range runs; fresh segments between two merged blocks are rematerialized too (reusing all).
-MAX_RANGE_RUNS = 8
-
 #: Metadata of description_variants that add up over several range runs.
 _SUMMED = (
-    "segments",
-    "pairs",
-    "calls_made",
-    "reused",
-    "failed",
-    "prompt_tokens",
-    "completion_tokens",
+    *RUN_COUNTS,
     "variants_judged",
     "approvals_carried",
     "batch_generated",
@@ -316,6 +313,13 @@ def run_pipeline(
         node = published_variants.key.path[-1]
         metadata_values = published.asset_materializations_for_node(node)[0].metadata
         pub_meta = {k: v.value for k, v in metadata_values.items()}
+    # after publishing: a channel run that fails (an outage) never holds back published copy
+    channels = run_channels(
+        resources,
+        keys,
+        lambda selection, **kw: _materialize(selection, resources, instance, **kw),
+        force=force_regenerate,
+    )
     return PipelineReport(
         added,
         removed,
@@ -327,4 +331,5 @@ def run_pipeline(
         skipped=skipped,
         failing=pending_failures(resources["warehouse"], resources["copywriter"]),
         superseded=int(pub_meta.get("superseded") or 0),
+        channels=channels,
     )

@@ -20,6 +20,11 @@ import polars as pl
 import pytest
 from deltalake import write_deltalake
 
+# The code location's channel assets (defs/channels) are decided when it is imported: every
+# channel of prompts/channels/ in this process, whatever the developer's SEGCOPY_CHANNELS and
+# whichever test imports it first. Each test picks the channels a run writes (isolated_env).
+os.environ.pop("SEGCOPY_CHANNELS", None)
+import segcopy_assets.definitions  # noqa: E402, F401, I001
 from segcopy_assets.resources import (
     CdpSource,
     Copywriter,
@@ -43,6 +48,9 @@ def isolated_env(tmp_path, monkeypatch):
         if name.startswith("SEGCOPY_") or name in ("OPENAI_API_KEY", "DAGSTER_HOME"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SEGCOPY_HOME", str(tmp_path / "home"))
+    # the description alone, as before channels: tests of the description machinery count its
+    # calls; the channel tests (and the README command's end-to-end test) turn channels on
+    monkeypatch.setenv("SEGCOPY_CHANNELS", "web_description")
 
 
 @pytest.fixture(scope="session")

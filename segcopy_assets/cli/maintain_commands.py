@@ -7,9 +7,14 @@ import sys
 def cmd_maintain(args) -> int:
     from segcopy_assets.cli import exit_codes
     from segcopy_assets.errors import SegcopyError
+    from segcopy_assets.generation.channels import generated_channels
     from segcopy_assets.resources import warehouse_from_env
     from segcopy_assets.resources.maintenance import retention_days_from_env
-    from segcopy_assets.storage.maintenance import check_retention, maintain_warehouse
+    from segcopy_assets.storage.maintenance import (
+        check_retention,
+        maintain_warehouse,
+        warehouse_tables,
+    )
 
     try:
         if args.retention_days is not None:
@@ -29,6 +34,7 @@ def cmd_maintain(args) -> int:
             warehouse,
             retention_days=days,
             dry_run=args.dry_run,
+            tables=warehouse_tables(generated_channels()),
             on_table=lambda result: print(f"  {result.line()}", flush=True),
         )
     except SegcopyError as exc:  # compaction changed a table's rows: stopped at once

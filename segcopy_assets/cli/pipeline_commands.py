@@ -156,6 +156,17 @@ def cmd_run(args) -> int:
             else ""
         )
     )
+    for name, c in report.channels.items():
+        ran = (
+            f"{c['segments_run']} stale segment(s) run: {c['calls_made']} generated, "
+            f"{c['reused']} reused, {c['failed']} failed"
+            if c["segments_run"]
+            else "all current, not run"
+        )
+        print(
+            f"Channel {name}: {c['variants']} variants ({ran}); checks failing: "
+            f"{c['failing_error']} ERROR, {c['failing_warn']} WARN; {c['table']}"
+        )
     superseded = (
         f" ({report.superseded} superseded: the approved copy of a replaced variant, live until "
         "the new one is reviewed)"
@@ -170,7 +181,20 @@ def cmd_run(args) -> int:
             else "(review with `segcopy review list`; why: `segcopy review list --withheld`)"
         )
     )
-    return _report_failures(report.failing, resources["copywriter"].max_attempts)
+    status = _report_failures(report.failing, resources["copywriter"].max_attempts)
+    failing_channels = {
+        n: c["failing_pairs"] for n, c in report.channels.items() if c["failing_pairs"]
+    }
+    if failing_channels:
+        from segcopy_assets.cli import exit_codes
+
+        print(
+            "Failed channel pairs (each keeps its last good copy, if any; retried by the next run): "
+            + ", ".join(f"{n} {k}" for n, k in failing_channels.items())
+            + f" (exit status {exit_codes.PARTIAL})"
+        )
+        return exit_codes.PARTIAL
+    return status
 
 
 def _report_failures(failing, max_attempts: int) -> int:

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+#: A change that leaves stale segments scattered over the partition order runs at most this many
+#: range runs; fresh segments between two merged blocks are rematerialized too (reusing all).
+MAX_RANGE_RUNS = 8
+
 
 @dataclass(frozen=True)
 class SegmentPlan:

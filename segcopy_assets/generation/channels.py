@@ -11,9 +11,8 @@ The model answers a multi-field channel with one ``<Label>: <text>`` line per fi
 """
 
 import dataclasses
-import functools
-import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,15 +60,11 @@ class Channel:
     own_templates: bool = True  # False: written with the root prompt set (the description)
     config_source: str = field(repr=False, default="")
 
-    @functools.cached_property
+    @property
     def hash(self) -> str:
-        """The prompt set's hash plus everything the channel's config says (limits included:
-        a changed limit is a changed instruction to the model)."""
-        blob = json.dumps(
-            {"prompt": self.prompt_set.hash, "channel": self.name, "config": self.config_source},
-            sort_keys=True,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """The channel prompt set's hash: its templates, model, and everything the channel's
+        config says (a changed limit is a changed instruction to the model)."""
+        return self.prompt_set.hash
 
     def render(self, segment: dict, product: dict) -> list[dict[str, str]]:
         return self.prompt_set.render(segment, product)
@@ -145,6 +140,19 @@ def selected_channels(value: str | None, prompts: Path) -> list[str]:
     return names
 
 
+def generated_channels() -> list[str]:
+    """The channels of ``SEGCOPY_CHANNELS`` other than the description (``description_variants``
+    writes that one): the channel assets and tables. A bad value gives none here: ``segcopy
+    run``'s preflight says what is wrong (``selected_channels``)."""
+    from segcopy_assets import settings
+
+    try:
+        names = selected_channels(os.environ.get("SEGCOPY_CHANNELS"), settings.prompts_dir())
+    except SettingsError:
+        return []
+    return [n for n in names if n != WEB_DESCRIPTION]
+
+
 def load_channel(
     prompts: str | Path, name: str, *, backend: str, model_override: str | None = None
 ) -> Channel:
@@ -173,7 +181,11 @@ def load_channel(
             f"(known: {', '.join(sorted(CHECK_KEYS))})"
         )
     root_set = load_prompt_set(prompts, backend=backend, model_override=model_override)
-    prompt_set = _channel_prompt_set(directory, section, config, root_set)
+    source = config_path.read_text(encoding="utf-8")
+    prompt_set = dataclasses.replace(
+        _channel_prompt_set(directory, section, config, root_set),
+        extra=json.dumps({"channel": name, "config": source}, sort_keys=True),
+    )
     return Channel(
         name=name,
         description=str(section.get("description", name)),
@@ -183,7 +195,7 @@ def load_channel(
         checks=checks,
         prompt_set=prompt_set,
         own_templates=section.get("templates") != ROOT_TEMPLATES,
-        config_source=config_path.read_text(encoding="utf-8"),
+        config_source=source,
     )
 
 

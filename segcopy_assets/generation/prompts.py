@@ -57,6 +57,9 @@ class PromptSet:
     params: ModelParams
     backend: str
     pricing: dict = field(default_factory=dict, compare=False)
+    #: More that the copy depends on (a channel's config: its limits are instructions too);
+    #: hashed when set, so the root set's hash is what it always was.
+    extra: str = ""
 
     @functools.cached_property
     def hash(self) -> str:
@@ -70,6 +73,8 @@ class PromptSet:
             "params": [self.params.name, self.params.temperature, self.params.max_tokens],
             "backend": self.backend,
         }
+        if self.extra:
+            content["extra"] = self.extra
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

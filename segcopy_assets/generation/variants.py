@@ -24,6 +24,8 @@ from segcopy_assets.generation.prompts import PromptSet, cost_usd
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
 
 PAIRINGS = ("all", "own_category")
+#: Why a raw answer is unusable beyond having no copy or no rationale (None: it is usable).
+AnswerProblem = Callable[[str], str | None]
 
 
 class Writer(Protocol):
@@ -91,12 +93,18 @@ def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ih
     }
 
 
-def completion_row(row: dict, completion: Completion, batch_id: str | None = None) -> dict:
+def completion_row(
+    row: dict,
+    completion: Completion,
+    batch_id: str | None = None,
+    answer_problem: AnswerProblem | None = None,
+) -> dict:
     """A variant row from a model's answer (online or from a batch): copy and Rationale split,
-    ``failed`` with the reason when the answer is unusable or was cut off (an attempt that
-    counts toward parking the pair: ``generation.failures``)."""
+    ``failed`` with the reason when the answer is unusable (``answer_problem``: what else makes
+    it so, a channel's missing field) or was cut off (an attempt that counts toward parking the
+    pair: ``generation.failures``)."""
     parsed = split_copy_and_rationale(completion.text)
-    problem = parsed.problem
+    problem = parsed.problem or (answer_problem(completion.text) if answer_problem else None)
     if completion.finish_reason == "length":
         problem = "the answer was cut off at max_tokens"
     return {
@@ -115,7 +123,9 @@ def completion_row(row: dict, completion: Completion, batch_id: str | None = Non
     }
 
 
-async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> dict:
+async def _generate_one(
+    segment, product, prompt_set, writer, ihash, stats, answer_problem=None
+) -> dict:
     row = _row(segment, product, prompt_set, writer, ihash)
     messages = prompt_set.render(segment, product)
     try:
@@ -136,7 +146,7 @@ async def _generate_one(segment, product, prompt_set, writer, ihash, stats) -> d
     stats.prompt_tokens += completion.prompt_tokens
     stats.completion_tokens += completion.completion_tokens
     stats.latencies_ms.append(completion.latency_ms)
-    result = completion_row(row, completion)
+    result = completion_row(row, completion, answer_problem=answer_problem)
     if result["status"] == "failed":
         stats.failed += 1
     return result
@@ -151,6 +161,7 @@ async def generate_variants(
     force_regenerate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     on_generated: Callable[[dict], None] | None = None,
+    answer_problem: AnswerProblem | None = None,
 ) -> tuple[pl.DataFrame, GenerationStats]:
     """Rows for every pair (schema ``VARIANT_SCHEMA``) and what it cost.
 
@@ -184,7 +195,9 @@ async def generate_variants(
 
     async def run(segment, product, ihash):
         nonlocal done
-        result = await _generate_one(segment, product, prompt_set, writer, ihash, stats)
+        result = await _generate_one(
+            segment, product, prompt_set, writer, ihash, stats, answer_problem
+        )
         if on_generated is not None and result["status"] == "ok":
             on_generated(result)
         done += 1

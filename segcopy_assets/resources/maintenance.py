@@ -13,6 +13,7 @@ from segcopy_assets.storage.maintenance import (
     TableMaintenance,
     check_retention,
     maintain_warehouse,
+    warehouse_tables,
 )
 
 
@@ -35,8 +36,14 @@ class Maintenance(dg.ConfigurableResource):
 
     def run(self, warehouse, *, dry_run: bool = False, on_table=None) -> list[TableMaintenance]:
         """Maintain every table of ``warehouse`` (a ``Warehouse``); see ``maintain_warehouse``."""
+        from segcopy_assets.generation.channels import generated_channels
+
         return maintain_warehouse(
-            warehouse, retention_days=self.retention_days, dry_run=dry_run, on_table=on_table
+            warehouse,
+            retention_days=self.retention_days,
+            dry_run=dry_run,
+            tables=warehouse_tables(generated_channels()),
+            on_table=on_table,
         )
 
 

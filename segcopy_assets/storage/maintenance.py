@@ -56,6 +56,12 @@ TABLES = (
     t.CUSTOMER_SEGMENTS,
 )
 
+
+def warehouse_tables(channels: Iterable[str] = ()) -> tuple[str, ...]:
+    """Every table of a warehouse: ``TABLES`` and the tables of ``channels``."""
+    return TABLES + tuple(name for c in channels for name in t.channel_tables(c))
+
+
 RETENTION_ENV = "SEGCOPY_MAINTENANCE_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 7.0
 #: A run reads the snapshot it started from; vacuum must not delete its files under it.

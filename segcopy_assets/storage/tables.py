@@ -34,6 +34,30 @@ GENERATION_RETRIES = "generation_retries"  # a person asked to send parked pairs
 REVIEW_AUTH_EVENTS = "review_auth_events"  # the review page's sign-in attempts and sign-outs
 SEGMENT_CUBE = "segment_cube"  # customers per combination of the columns a summary reads
 
+
+def channel_variants_table(channel: str) -> str:
+    """A channel's variants (``prompts/channels/<channel>/``): as description_variants."""
+    return f"{channel}_variants"
+
+
+def channel_checks_table(channel: str) -> str:
+    """A channel's check verdicts (``VERDICT_SCHEMA``): as variant_checks."""
+    return f"{channel}_checks"
+
+
+def channel_journal_table(channel: str) -> str:
+    """A channel's completed calls not yet written: as generation_journal."""
+    return f"{channel}_journal"
+
+
+def channel_tables(channel: str) -> tuple[str, str, str]:
+    return (
+        channel_variants_table(channel),
+        channel_checks_table(channel),
+        channel_journal_table(channel),
+    )
+
+
 #: What ``segcopy run`` reports, in pipeline order.
 REPORTED = (
     CDP_CUSTOMERS,

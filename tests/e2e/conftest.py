@@ -19,7 +19,9 @@ def segcopy_exe() -> str:
 @pytest.fixture(scope="session")
 def segcopy_env():
     """``segcopy_env(home, **extra)`` → an environment for a ``segcopy`` process: this one without
-    any SEGCOPY_* setting, DAGSTER_HOME or OPENAI_API_KEY, then SEGCOPY_HOME=home and ``extra``.
+    any SEGCOPY_* setting, DAGSTER_HOME or OPENAI_API_KEY, then SEGCOPY_HOME=home, the
+    description alone as the channel (SEGCOPY_CHANNELS=web_description, as in process; a test of
+    the channels sets it) and ``extra``.
     (Session and module fixtures start before ``isolated_env`` cleans this process's own.)"""
 
     def build(home, **extra: str) -> dict[str, str]:
@@ -28,7 +30,7 @@ def segcopy_env():
             for k, v in os.environ.items()
             if not k.startswith("SEGCOPY_") and k not in ("DAGSTER_HOME", "OPENAI_API_KEY")
         }
-        env.update({"SEGCOPY_HOME": str(home), **extra})
+        env.update({"SEGCOPY_HOME": str(home), "SEGCOPY_CHANNELS": "web_description", **extra})
         return env
 
     return build

@@ -13,7 +13,8 @@ TABLES = ["cdp_customers", "segment_summaries", "products", "description_variant
 @pytest.mark.slow
 def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path, segcopy):
     home = tmp_path / "home"
-    first = segcopy("run", home=home)
+    every_channel = {"SEGCOPY_CHANNELS": ""}  # the README's command: SEGCOPY_CHANNELS unset
+    first = segcopy("run", home=home, env_extra=every_channel)
     assert first.returncode == 0, first.stderr[-3000:]
     warehouse = home / "warehouse" / "segcopy"
     for table in TABLES:
@@ -25,10 +26,17 @@ def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path, segcopy):
     assert variants.height == 14 * 14 and (variants["status"] == "ok").all()
     assert variants["rationale"].str.len_chars().min() > 0
     assert "196 pairs, 196 generated, 0 reused" in first.stdout
+    for channel in ("email_subject", "push", "sms"):  # issue 24: every channel, offline
+        assert pl.read_delta(str(warehouse / f"{channel}_variants")).height == 196
+        assert (
+            f"Channel {channel}: 196 variants (14 stale segment(s) run: 196 generated, 0 reused, "
+            "0 failed); checks failing: 0 ERROR, 0 WARN" in first.stdout
+        )
 
-    second = segcopy("run", home=home)
+    second = segcopy("run", home=home, env_extra=every_channel)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "196 pairs, 0 generated, 196 reused" in second.stdout
+    assert second.stdout.count("variants (all current, not run); checks failing: 0 ERROR") == 3
     again = pl.read_delta(str(warehouse / "description_variants"))
     key = ["segment_id", "product_id"]
     assert again.sort(key)["generated_at"].to_list() == variants.sort(key)["generated_at"].to_list()

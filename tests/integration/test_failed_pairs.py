@@ -20,6 +20,7 @@ from segcopy_assets.storage.tables import (
     PUBLISHED_VARIANTS,
     VARIANT_REVIEWS,
 )
+from tests.integration.sensor_ticks import tick
 
 KEY = "sk-failed-pairs"
 # a product and words of one segment's description (the segment is hiking-footwear--core)
@@ -135,21 +136,6 @@ def test_bad_answers_never_block_publication_and_are_parked_at_the_ceiling(build
 
 def _segment_line(messages) -> str:
     return next(m["content"] for m in messages if m["role"] == "system")
-
-
-def tick(sensor, instance, resources, cursor=None):
-    from segcopy_assets.dagster_compat import partition_loading_context
-    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
-
-    defs = dg.Definitions(
-        assets=ALL_ASSETS, asset_checks=ALL_CHECKS, sensors=ALL_SENSORS, resources=resources
-    )
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources=resources, definitions=defs
-    )
-    with partition_loading_context(dynamic_partitions_store=instance):
-        result = sensor.evaluate_tick(context)
-    return result, context.cursor
 
 
 def test_retry_sensor_sends_the_failed_pairs_once_per_new_attempt(build, fake, instance):

@@ -20,23 +20,7 @@ from segcopy_assets.defs.generation.sensors import (
 from segcopy_assets.defs.publishing.sensors import publishing_sensor
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import CdpSource, Copywriter
-
-
-def tick(sensor, instance, resources, cursor=None):
-    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
-
-    defs = dg.Definitions(
-        assets=ALL_ASSETS, asset_checks=ALL_CHECKS, sensors=ALL_SENSORS, resources=resources
-    )
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources=resources, definitions=defs
-    )
-    # The daemon resolves partition keys against the instance; the test harness needs telling.
-    from segcopy_assets.dagster_compat import partition_loading_context
-
-    with partition_loading_context(dynamic_partitions_store=instance):
-        result = sensor.evaluate_tick(context)
-    return result, context.cursor
+from tests.integration.sensor_ticks import tick
 
 
 def ranges(result):

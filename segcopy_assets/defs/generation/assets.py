@@ -15,7 +15,7 @@ from segcopy_assets.defs.generation.batching import (
     waiting_observation,
 )
 from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
-from segcopy_assets.defs.generation.run_guards import require_summaries_landed
+from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
 from segcopy_assets.defs.generation.run_support import (
     carry_approvals,
     failure_metadata,
@@ -31,12 +31,11 @@ from segcopy_assets.generation.freshness import FRESHNESS_SCHEMA
 from segcopy_assets.generation.variants import PAIRINGS, generate_variants, input_hash, plan_pairs
 from segcopy_assets.quality.judge import CHECKS
 from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse, copywriter_from_env
-from segcopy_assets.storage import delta, retry_requests, variant_store
+from segcopy_assets.storage import retry_requests, variant_store
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
     GENERATION_JOURNAL,
     GENERATION_RETRIES,
-    SEGMENT_SUMMARIES,
     VARIANT_CHECKS,
     VARIANT_SCHEMA,
     VERDICT_SCHEMA,
@@ -133,21 +132,7 @@ def description_variants(
     require_summaries_landed(context)
     if config.pairing not in PAIRINGS:
         raise dg.Failure(f"pairing must be one of {PAIRINGS}, not {config.pairing!r}")
-    summaries_path = warehouse.table_path(SEGMENT_SUMMARIES)
-    if not delta.table_exists(summaries_path):
-        raise dg.Failure(
-            f"{SEGMENT_SUMMARIES} is not materialized yet ({summaries_path}): materialize it first"
-        )
-    segment_summaries = pl.read_delta(summaries_path)
-    known = set(segment_summaries["segment_id"].to_list())
-    unknown = [s for s in segment_ids if s not in known]
-    if unknown:
-        raise dg.Failure(
-            f"segment partition(s) {', '.join(unknown)} are not in segment_summaries "
-            "(the segment definition changed or the segment is below min_segment_size); "
-            "remove the partitions or rematerialize segment_summaries"
-        )
-    segments = segment_summaries.filter(pl.col("segment_id").is_in(segment_ids))
+    segments = read_run_segments(warehouse, segment_ids)
 
     with reported_as_failure():
         prompt_set = copywriter.prompt_set()

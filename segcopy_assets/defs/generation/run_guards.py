@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
 import dagster as dg
+import polars as pl
 
+from segcopy_assets.resources import Warehouse
+from segcopy_assets.storage import delta
 from segcopy_assets.storage.tables import SEGMENT_SUMMARIES
 
 
@@ -48,3 +51,23 @@ def require_summaries_landed(context: dg.AssetExecutionContext) -> None:
             "Materialize description_variants in its own run; with sensors on, segment_sensor does "
             "so for the segments that changed once segment_summaries lands."
         )
+
+
+def read_run_segments(warehouse: Warehouse, segment_ids: list[str]) -> pl.DataFrame:
+    """The summaries of a variants run's segments; ``dg.Failure`` naming what to do when the
+    table is missing or a partition is not one of its segments."""
+    summaries_path = warehouse.table_path(SEGMENT_SUMMARIES)
+    if not delta.table_exists(summaries_path):
+        raise dg.Failure(
+            f"{SEGMENT_SUMMARIES} is not materialized yet ({summaries_path}): materialize it first"
+        )
+    segment_summaries = pl.read_delta(summaries_path)
+    known = set(segment_summaries["segment_id"].to_list())
+    unknown = [s for s in segment_ids if s not in known]
+    if unknown:
+        raise dg.Failure(
+            f"segment partition(s) {', '.join(unknown)} are not in segment_summaries "
+            "(the segment definition changed or the segment is below min_segment_size); "
+            "remove the partitions or rematerialize segment_summaries"
+        )
+    return segment_summaries.filter(pl.col("segment_id").is_in(segment_ids))

@@ -31,9 +31,14 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 
 
 def variant_run_requests(
-    ordered_keys: list[str], segments: list[str], reason: str, key_parts: object
+    ordered_keys: list[str],
+    segments: list[str],
+    reason: str,
+    key_parts: object,
+    asset_key: dg.AssetKey = description_variants.key,
 ) -> list[dg.RunRequest]:
-    """One RunRequest per contiguous block of ``segments`` (each a single run over a range).
+    """One RunRequest per contiguous block of ``segments`` (each a single run over a range) of
+    ``asset_key`` (a variants asset: the description's or a channel's).
 
     A one-segment block is a plain partition run, which is what the UI's Materialize button
     sends for one partition.
@@ -42,7 +47,7 @@ def variant_run_requests(
     for block in contiguous_blocks(ordered_keys, segments):
         run_key = f"{reason}:{digest([key_parts, block])}"
         tags = {"segcopy/reason": reason}
-        selection = [description_variants.key]
+        selection = [asset_key]
         if len(block) == 1:
             requests.append(
                 dg.RunRequest(

@@ -1,0 +1,188 @@
+"""One variants asset per channel of ``prompts/channels/`` (``<channel>_variants``), made by one
+factory, partitioned by segment like ``description_variants``; and a check of each.
+
+Which channels get an asset is ``SEGCOPY_CHANNELS`` (default: every folder of
+``prompts/channels/``). ``web_description`` is ``description_variants`` itself, with its review
+and publishing; the other channels are generated, cached by input hash, journalled, judged by
+their channel checks and reported here. A separate asset per channel rather than one asset
+partitioned by channel × segment: each channel keeps its own code version (its prompt hash: a
+tweak to the SMS prompt marks only the SMS partitions stale), its own table and its own check,
+and the segments partitions stay the one dynamic dimension the sensors add to.
+"""
+
+import dagster as dg
+import polars as pl
+
+from segcopy_assets.defs.cdp.assets import segment_definitions
+from segcopy_assets.defs.cdp.partitions import segments_partitions
+from segcopy_assets.defs.failures import reported_as_failure
+from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
+from segcopy_assets.defs.metadata import cost_value, markdown_table
+from segcopy_assets.errors import SegcopyError
+from segcopy_assets.generation import journal as generation_journal
+from segcopy_assets.generation.channel_runs import ChannelPaths, calls_needed, run_channel
+from segcopy_assets.quality.channel_checks import CHANNEL_CHECKS
+from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
+from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.tables import VERDICT_SCHEMA, channel_tables
+
+GROUP = "channels"
+
+
+def channel_paths(warehouse: Warehouse, channel: str) -> ChannelPaths:
+    variants, checks, journal = channel_tables(channel)
+    return ChannelPaths(
+        warehouse.table_path(variants), warehouse.table_path(checks), warehouse.table_path(journal)
+    )
+
+
+def _code_version(channel: str) -> str | None:
+    try:
+        return copywriter_from_env().channel(channel).hash
+    except SegcopyError:
+        return None  # a broken channel prompt fails the run with its error
+
+
+def _preview(rows: pl.DataFrame) -> str:
+    sample = rows.filter(pl.col("status") == "ok").head(4)
+    return markdown_table(
+        sample.select("segment_id", "product_id", "variant_text", "rationale"),
+        max_rows=4,
+        max_chars=300,
+    )
+
+
+def failing_counts(verdicts: pl.DataFrame) -> dict[str, int]:
+    failing = verdicts.filter(~pl.col("passed"))
+    return {check: int((failing["check"] == check).sum()) for check in CHANNEL_CHECKS}
+
+
+def build_channel_variants(channel: str) -> dg.AssetsDefinition:
+    variants_table = channel_tables(channel)[0]
+
+    @dg.asset(
+        name=variants_table,
+        partitions_def=segments_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name=GROUP,
+        kinds={"openai", "deltalake", "polars"},
+        code_version=_code_version(channel),
+        op_tags={"dagster/priority": "-1"},  # after segment_summaries (run_guards)
+        pool="llm",
+        deps=[segment_definitions],
+        description=f"Copy of the {channel} channel (prompts/channels/{channel}/) for every "
+        "product and segment, with a Rationale; cached by input hash, journalled, judged by the "
+        f"channel's checks (verdicts in {channel_tables(channel)[1]}). A pair whose generation "
+        "fails keeps its last good row.",
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        copywriter: Copywriter,
+        warehouse: Warehouse,
+        products: pl.DataFrame,
+    ) -> dg.MaterializeResult:
+        segment_ids = list(context.partition_keys)
+        require_summaries_landed(context)
+        segments = read_run_segments(warehouse, segment_ids)
+        paths = channel_paths(warehouse, channel)
+        with reported_as_failure():
+            spec = copywriter.channel(channel)
+            writer = copywriter.writer(spec.prompt_set, spec)
+            if calls_needed(spec, segments, products, paths):
+                copywriter.preflight()  # an unreachable endpoint: one line, nothing written
+            done = run_channel(
+                spec,
+                segments,
+                products,
+                writer,
+                paths,
+                on_progress=lambda n, total: context.log.info(f"{channel}: generated {n}/{total}"),
+            )
+        rows, verdicts, stats = done.rows, done.verdicts, done.stats
+        if stats.calls == 0 and variant_store.unchanged(paths.variants, rows, segment_ids):
+            version: int | None = None
+        else:
+            version = variant_store.replace_segments(paths.variants, rows, segment_ids)
+        if not variant_store.unchanged(
+            paths.checks, verdicts, segment_ids, key=list(VERDICT_SCHEMA)
+        ):
+            variant_store.replace_segments(
+                paths.checks, verdicts, segment_ids, schema=VERDICT_SCHEMA
+            )
+        if stats.calls or done.recovered:
+            generation_journal.forget_segments(paths.journal, segment_ids)
+        counts = failing_counts(verdicts)
+        if any(counts.values()):
+            context.log.warning(
+                f"{channel}: failing verdicts "
+                + ", ".join(f"{c}={n}" for c, n in counts.items() if n)
+            )
+        context.log.info(
+            f"{channel}: {len(segment_ids)} segment(s), {rows.height} pairs; "
+            f"{stats.calls} call(s), {stats.reused} reused, {stats.failed} failed"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "channel": channel,
+                "channel_hash": spec.hash,
+                "segments": dg.MetadataValue.int(len(segment_ids)),
+                "pairs": dg.MetadataValue.int(rows.height),
+                "calls_made": dg.MetadataValue.int(stats.calls),
+                "reused": dg.MetadataValue.int(stats.reused),
+                "failed": dg.MetadataValue.int(stats.failed),
+                "recovered_from_journal": dg.MetadataValue.int(done.recovered),
+                "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
+                "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
+                "estimated_cost_usd": cost_value(
+                    stats.cost_usd(spec.prompt_set.price_per_1m()), spec.prompt_set.params.name
+                ),
+                **{f"failing_{c}": dg.MetadataValue.int(n) for c, n in counts.items()},
+                "table_uri": paths.variants,
+                "table_version": dg.MetadataValue.int(version)
+                if version is not None
+                else dg.MetadataValue.text("unchanged"),
+                "preview": dg.MetadataValue.md(_preview(rows)),
+            }
+        )
+
+    return _asset
+
+
+def build_channel_check(channel: str, asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name="channel_rules",
+        blocking=False,
+        description=f"Every {channel} variant of the materialized segments passes the channel's "
+        "ERROR rules (limits, required text, content); WARN rules are reported, not failed.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        paths = channel_paths(warehouse, channel)
+        verdicts = variant_store.read_segments(paths.checks, None, schema=VERDICT_SCHEMA)
+        rows = variant_store.read_segments(paths.variants, None)
+        failing = verdicts.filter(~pl.col("passed"))
+        errors = failing.filter(pl.col("severity") == "ERROR")
+        not_ok = rows.filter(pl.col("status") != "ok")
+        return dg.AssetCheckResult(
+            passed=errors.is_empty() and not_ok.is_empty(),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "variants": dg.MetadataValue.int(rows.height),
+                "failed_generations": dg.MetadataValue.int(not_ok.height),
+                **{
+                    f"failing_{c}": dg.MetadataValue.int(n)
+                    for c, n in failing_counts(verdicts).items()
+                },
+                "failing": dg.MetadataValue.md(
+                    markdown_table(
+                        failing.select("segment_id", "product_id", "check", "severity", "reason"),
+                        max_rows=30,
+                        max_chars=200,
+                    )
+                    if failing.height
+                    else "none"
+                ),
+            },
+        )
+
+    return _check

@@ -1,0 +1,89 @@
+"""``segcopy run``'s runs of the channel assets (``defs/channels``): after the descriptions, for
+each channel, only the segments whose rows are not current (``channel_runs.stale_segments``),
+in contiguous range runs; a channel with nothing stale gets no run (a rerun writes no events)."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import polars as pl
+
+from segcopy_assets.core.refresh_planning import MAX_RANGE_RUNS, contiguous_blocks, merge_blocks
+from segcopy_assets.defs.channels.assets import channel_paths
+from segcopy_assets.defs.channels.definitions import CHANNEL_ASSETS
+from segcopy_assets.generation.channel_runs import stale_segments
+from segcopy_assets.generation.channels import generated_channels
+from segcopy_assets.storage import variant_store
+from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES, VERDICT_SCHEMA
+
+#: Metadata of a variants run (a channel's or the description's) that add up over range runs.
+RUN_COUNTS = (
+    "segments",
+    "pairs",
+    "calls_made",
+    "reused",
+    "failed",
+    "prompt_tokens",
+    "completion_tokens",
+)
+
+
+def run_channels(
+    resources: dict,
+    keys: list[str],
+    materialize: Callable[..., dg.ExecuteInProcessResult],
+    *,
+    force: bool = False,
+) -> dict[str, dict[str, object]]:
+    """Each channel's summed run metadata (``segments_run`` 0 when nothing was stale): the
+    channels ``SEGCOPY_CHANNELS`` selects now, among those the code location defined. None in
+    batch mode (the channels have no batch path yet: they would be paid at the online price)."""
+    warehouse, copywriter = resources["warehouse"], resources["copywriter"]
+    if copywriter.batch_policy().mode != "online":
+        return {}
+    selected = set(generated_channels())
+    summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
+    products = pl.read_delta(warehouse.table_path(PRODUCTS))
+    out: dict[str, dict[str, object]] = {}
+    for name, asset in CHANNEL_ASSETS.items():
+        if name not in selected:
+            continue
+        channel = copywriter.channel(name)
+        stale = (
+            keys
+            if force
+            else stale_segments(channel, summaries, products, channel_paths(warehouse, name))
+        )
+        runs: list[dict[str, object]] = []
+        for block in merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS):
+            result = materialize(
+                [asset.key],
+                tags={
+                    "dagster/asset_partition_range_start": block[0],
+                    "dagster/asset_partition_range_end": block[-1],
+                },
+            )
+            # a range run records one materialization per partition, each with the run's metadata
+            event = result.asset_materializations_for_node(asset.key.path[-1])[0]
+            runs.append({k: v.value for k, v in event.metadata.items()})
+        summary: dict[str, object] = {
+            key: sum(int(str(m.get(key) or 0)) for m in runs) for key in RUN_COUNTS
+        }
+        paths = channel_paths(warehouse, name)
+        verdicts = variant_store.read_segments(paths.checks, keys, schema=VERDICT_SCHEMA)
+        failing = verdicts.filter(~pl.col("passed"))
+        rows = variant_store.read_segments(paths.variants, keys)
+        summary.update(
+            segments_run=len(stale),
+            channel_hash=channel.hash,
+            range_runs=len(runs),
+            variants=rows.height,
+            # pairs whose latest generation failed (the last good copy, if any, kept)
+            failing_pairs=rows.filter(
+                (pl.col("status") != "ok") | pl.col("last_error").is_not_null()
+            ).height,
+            failing_error=int((failing["severity"] == "ERROR").sum()),
+            failing_warn=int((failing["severity"] == "WARN").sum()),
+            table=paths.variants,
+        )
+        out[name] = summary
+    return out

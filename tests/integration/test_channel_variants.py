@@ -1,0 +1,139 @@
+"""The channel assets in process (issue 24): every channel of prompts/channels/ is generated for
+the sample's 14 x 14 pairs by the offline writer, judged by its checks, and not paid for again;
+an unusable answer keeps the last good copy; SEGCOPY_CHANNELS selects the channels."""
+
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from segcopy_assets.core import sms
+from segcopy_assets.definitions import ALL_SENSORS
+from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
+from segcopy_assets.generation.channels import generated_channels
+from segcopy_assets.pipeline import run_pipeline
+from segcopy_assets.resources import Copywriter
+from segcopy_assets.storage.delta import table_version
+from tests.integration.sensor_ticks import tick
+
+CHANNELS = {"email_subject", "push", "sms"}
+KEY = "sk-channels"
+
+
+@pytest.fixture(autouse=True)
+def every_channel(monkeypatch):
+    """SEGCOPY_CHANNELS unset here: every channel (the suite defaults to the description)."""
+    monkeypatch.delenv("SEGCOPY_CHANNELS", raising=False)
+
+
+def test_every_channel_written_judged_and_reused(tmp_path, sample_tables, make_resources, instance):
+    resources = make_resources(tmp_path, sample_tables)
+    report = run_pipeline(instance, resources)
+    assert set(report.channels) == CHANNELS
+    warehouse = resources["warehouse"]
+    versions = {}
+    for name, summary in report.channels.items():
+        assert summary["variants"] == 196 and summary["calls_made"] == 196, name
+        assert summary["failing_error"] == 0 and summary["failing_warn"] == 0, name
+        assert summary["failing_pairs"] == 0, name
+        path = warehouse.table_path(f"{name}_variants")
+        rows = pl.read_delta(path)
+        assert rows.height == 196 and rows["status"].eq("ok").all()
+        assert rows["prompt_hash"].unique().to_list() == [summary["channel_hash"]]
+        verdicts = pl.read_delta(warehouse.table_path(f"{name}_checks"))
+        assert verdicts.height == 196 * 11 and verdicts["passed"].all()
+        versions[name] = table_version(path)
+    messages = pl.read_delta(warehouse.table_path("sms_variants"))["variant_text"].to_list()
+    assert all(m.endswith("Reply STOP to opt out") for m in messages)
+    assert all(m.startswith("Ridgeline Cycle & Camp") for m in messages)
+    assert {sms.count(m).segments for m in messages} == {1}
+    subjects = pl.read_delta(warehouse.table_path("email_subject_variants"))["variant_text"]
+    assert all(s.startswith("Subject: ") and "\nPreheader: " in s for s in subjects)
+
+    again = run_pipeline(instance, resources)
+    for name, summary in again.channels.items():
+        assert (summary["segments_run"], summary["calls_made"]) == (0, 0), name
+        assert table_version(warehouse.table_path(f"{name}_variants")) == versions[name]
+
+
+def test_an_unusable_answer_keeps_the_last_good_copy(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance
+):
+    resources = make_resources(tmp_path, sample_tables)
+    run_pipeline(instance, resources)
+    path = resources["warehouse"].table_path("email_subject_variants")
+    before = pl.read_delta(path).sort("segment_id", "product_id")
+    # the fake endpoint answers every prompt with a description: no Subject or Preheader line
+    with FakeOpenAIServer(api_key=KEY) as fake:
+        resources["copywriter"] = Copywriter(
+            backend="openai", base_url=fake.base_url, api_key=KEY, prompts_dir=str(prompts_dir)
+        )
+        report = run_pipeline(instance, resources)
+    summary = report.channels["email_subject"]
+    assert summary["calls_made"] == 196 and summary["failed"] == 196
+    assert summary["failing_pairs"] == 196  # segcopy run exits PARTIAL on it
+    after = pl.read_delta(path).sort("segment_id", "product_id")
+    assert after["variant_text"].to_list() == before["variant_text"].to_list()
+    assert after["status"].eq("ok").all() and after["attempts"].eq(1).all()
+    assert after["last_error"].unique().to_list() == ["the answer has no Subject, Preheader line"]
+    # the SMS answer has its one field, so it is judged: a description breaks the SMS rules
+    verdicts = pl.read_delta(resources["warehouse"].table_path("sms_checks"))
+    failing = set(verdicts.filter(~pl.col("passed"))["check"].to_list())
+    assert {"within_limits", "required_text"} <= failing
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, sorted(CHANNELS)),
+        ("web_description", []),
+        ("sms, web_description", ["sms"]),
+        ("sms,nope", []),  # a bad value defines none; the run's preflight names it
+    ],
+)
+def test_segcopy_channels_selects(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SEGCOPY_CHANNELS", raising=False)
+    else:
+        monkeypatch.setenv("SEGCOPY_CHANNELS", value)
+    assert generated_channels() == expected
+
+
+def test_a_bad_channel_setting_fails_the_run_before_any_table(
+    tmp_path, sample_tables, make_resources, instance, monkeypatch
+):
+    from segcopy_assets.pipeline import PipelineFailed
+
+    monkeypatch.setenv("SEGCOPY_CHANNELS", "sms,mms")
+    resources = make_resources(tmp_path, sample_tables)
+    with pytest.raises(PipelineFailed, match="SEGCOPY_CHANNELS: unknown channel.*mms"):
+        run_pipeline(instance, resources)
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_channel_sensor_regenerates_only_the_edited_channel(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance
+):
+    prompts = tmp_path / "prompts"
+    shutil.copytree(prompts_dir, prompts)
+    resources = make_resources(tmp_path, sample_tables)
+    resources["copywriter"] = Copywriter(backend="offline", prompts_dir=str(prompts))
+    run_pipeline(instance, resources)
+    (sensor,) = [s for s in ALL_SENSORS if s.name == "channel_sensor"]
+    result, cursor = tick(sensor, instance, resources)
+    assert not result.run_requests  # everything current
+
+    config = prompts / "channels/sms/config.toml"
+    config.write_text(config.read_text().replace("temperature = 0.4", "temperature = 0.5"))
+    result, cursor = tick(sensor, instance, resources, cursor)
+    assert [r.asset_selection for r in result.run_requests] == [[dg.AssetKey("sms_variants")]]
+    (request,) = result.run_requests
+    keys = sorted(instance.get_dynamic_partitions("segments"))
+    ends = (
+        request.tags["dagster/asset_partition_range_start"],
+        request.tags["dagster/asset_partition_range_end"],
+    )
+    assert ends == (keys[0], keys[-1])
+    again, _ = tick(sensor, instance, resources, cursor)
+    assert not again.run_requests  # already requested
