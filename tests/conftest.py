@@ -466,3 +466,21 @@ def store_root(request, tmp_path, monkeypatch):
     if request.param == "local":
         return str(tmp_path / "tables")
     return _fresh_store(request, monkeypatch, request.param)["warehouse"]
+
+
+@pytest.fixture(scope="session")
+def replace_answer():
+    """``replace_answer(variants_path, segment_id, product_id, answer)``: one row of a variants
+    table given another raw answer (``raw_output``), as a model might have answered."""
+
+    def replace(path: str, segment_id: str, product_id: str, answer: str) -> None:
+        rows = variant_store.read_segments(path, [segment_id])
+        rows = rows.with_columns(
+            pl.when(pl.col("product_id") == product_id)
+            .then(pl.lit(answer))
+            .otherwise(pl.col("raw_output"))
+            .alias("raw_output")
+        )
+        variant_store.replace_segments(path, rows, [segment_id])
+
+    return replace

@@ -37,6 +37,8 @@ CHANNEL_CONFIG = "config.toml"
 WEB_DESCRIPTION = "web_description"
 #: ``templates = "root"``: the channel is written with the prompt set at the root of prompts/.
 ROOT_TEMPLATES = "root"
+#: How the review page may show a channel's copy (``[channel] preview``).
+PREVIEWS = ("inbox", "sms", "push", "card")
 #: What a field's limits may say (anything else in ``[limits.<field>]`` is refused).
 LIMIT_KEYS = frozenset({"max_chars", "min_chars", "max_sms_segments"})
 #: The checks a channel may turn on in ``[checks]`` (implemented in quality.channel_checks).
@@ -58,6 +60,7 @@ class Channel:
     checks: dict  # the [checks] table
     prompt_set: PromptSet  # the templates and model parameters it is written with
     own_templates: bool = True  # False: written with the root prompt set (the description)
+    preview: str = "card"  # how the review page shows it: inbox, sms, push or card
     config_source: str = field(repr=False, default="")
 
     @property
@@ -180,6 +183,11 @@ def load_channel(
             f"{config_path}: unknown [checks] key(s) {', '.join(unknown)} "
             f"(known: {', '.join(sorted(CHECK_KEYS))})"
         )
+    preview = str(section.get("preview", "card"))
+    if preview not in PREVIEWS:
+        raise PromptError(
+            f"{config_path}: [channel] preview must be one of {', '.join(PREVIEWS)}, not {preview!r}"
+        )
     root_set = load_prompt_set(prompts, backend=backend, model_override=model_override)
     source = config_path.read_text(encoding="utf-8")
     prompt_set = dataclasses.replace(
@@ -195,6 +203,7 @@ def load_channel(
         checks=checks,
         prompt_set=prompt_set,
         own_templates=section.get("templates") != ROOT_TEMPLATES,
+        preview=preview,
         config_source=source,
     )
 

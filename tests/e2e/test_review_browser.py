@@ -169,3 +169,86 @@ def test_review_in_a_real_browser(real_variants, tmp_path, review_app_server):
             assert errors == []
         finally:
             browser.close()
+
+
+@pytest.fixture
+def channel_variants(
+    tmp_path, sample_tables, make_resources, memory_instance, monkeypatch, replace_answer
+):
+    """The sample pipeline with every channel (issue 24), one subject made far too long."""
+    from segcopy_assets.pipeline import run_pipeline
+
+    monkeypatch.delenv("SEGCOPY_CHANNELS", raising=False)
+    resources = make_resources(tmp_path, sample_tables)
+    with memory_instance() as instance:
+        run_pipeline(instance, resources)
+    root = str(resources["warehouse"].table_path("description_variants")).rsplit("/", 1)[0]
+    long_subject = "Subject: " + "A very long subject line that no inbox shows whole " * 3
+    replace_answer(
+        f"{root}/email_subject_variants",
+        "tents--core",
+        "TN-100",
+        f"{long_subject}\nPreheader: Two doors.\n\n**Rationale:** long on purpose",
+    )
+    return ReviewTables.under(root)
+
+
+@pytest.mark.slow
+def test_channel_previews_fit_the_screen(channel_variants, tmp_path, review_app_server):
+    """Each channel's preview at a desktop and a phone width: every card inside the window, no
+    horizontal scrolling, an inbox row one line high however long its subject, the SMS bubble
+    inside its phone, the push title on one line; a screenshot of each."""
+    sync_playwright, chromium = _browser_or_skip()
+    with review_app_server(channel_variants) as (base, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for width in (1400, 390):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.set_default_timeout(15_000)
+                errors = []
+                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+                page.goto(f"{base}/channels")
+                assert page.locator("#channel-list tbody tr").count() == 3
+                for channel, element in (
+                    ("email_subject", ".inbox-row"),
+                    ("sms", ".sms-bubble"),
+                    ("push", ".push-card"),
+                ):
+                    page.goto(f"{base}/channels/{channel}?segment=tents--core")
+                    assert page.locator(element).count() == 14
+                    overflow = page.evaluate(
+                        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                    )
+                    assert overflow <= 0, (channel, width, overflow)
+                    for card in page.locator("li.preview").all():
+                        box = card.bounding_box()
+                        assert (
+                            box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+                        )
+                    if channel == "email_subject":
+                        # one line on a desktop, three on a phone (sender, subject, preheader):
+                        # each line cut, however long the subject
+                        rows = page.locator(".inbox-row").all()
+                        heights = {round(r.bounding_box()["height"]) for r in rows}
+                        assert max(heights) < (48 if width > 640 else 84), heights
+                        for part in page.locator(".inbox-subject, .inbox-preheader").all():
+                            assert 10 < part.bounding_box()["height"] < 26  # shown, one line
+                        long_row = page.locator("#preview-tents--core-TN-100 .inbox-subject")
+                        assert long_row.inner_text().endswith("…")
+                    if channel == "sms":
+                        for phone in page.locator(".phone").all()[:3]:
+                            outer = phone.bounding_box()
+                            inner = phone.locator(".sms-bubble").bounding_box()
+                            assert inner["x"] + inner["width"] <= outer["x"] + outer["width"]
+                        assert "1 message · GSM-7" in page.locator(".sms-meta").first.inner_text()
+                    if channel == "push":
+                        title = page.locator(".push-title").first.bounding_box()
+                        assert title["height"] < 30  # one line
+                    shot = tmp_path / f"{channel}-{width}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+                    assert shot.stat().st_size > 10_000
+                assert errors == []
+                page.close()
+        finally:
+            browser.close()

@@ -349,7 +349,7 @@ def create_app(
     or, with ``auth``, as the signed-in user (``reviewer`` is then ignored)."""
     if auth is None and (not reviewer or not reviewer.strip()):
         raise ValueError("the review app needs a reviewer name")
-    from segcopy_assets.review.web import failure_routes, scale_routes
+    from segcopy_assets.review.web import channel_routes, failure_routes, scale_routes
 
     if auth is not None:
         auth = auth.with_secret()
@@ -363,6 +363,7 @@ def create_app(
         Route("/variant/{segment_id}/{product_id}/decide", decide_endpoint, methods=["POST"]),
         *scale_routes.routes(),
         *failure_routes.routes(),
+        *channel_routes.routes(),
         Mount("/static", StaticAssets(packages=[("segcopy_assets.review.web", "static")])),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         *(signin.auth_routes() if auth is not None else []),
