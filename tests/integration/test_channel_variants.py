@@ -64,8 +64,12 @@ def test_an_unusable_answer_keeps_the_last_good_copy(
     run_pipeline(instance, resources)
     path = resources["warehouse"].table_path("email_subject_variants")
     before = pl.read_delta(path).sort("segment_id", "product_id")
-    # the fake endpoint answers every prompt with a description: no Subject or Preheader line
-    with FakeOpenAIServer(api_key=KEY) as fake:
+
+    # a model that answers every prompt with a description: no Subject or Preheader line
+    def description_only(body):
+        return "A tent for two, light and quick to pitch.\n\n**Rationale:** Light gear first."
+
+    with FakeOpenAIServer(api_key=KEY, responder=description_only) as fake:
         resources["copywriter"] = Copywriter(
             backend="openai", base_url=fake.base_url, api_key=KEY, prompts_dir=str(prompts_dir)
         )
@@ -77,10 +81,10 @@ def test_an_unusable_answer_keeps_the_last_good_copy(
     assert after["variant_text"].to_list() == before["variant_text"].to_list()
     assert after["status"].eq("ok").all() and after["attempts"].eq(1).all()
     assert after["last_error"].unique().to_list() == ["the answer has no Subject, Preheader line"]
-    # the SMS answer has its one field, so it is judged: a description breaks the SMS rules
+    # the SMS answer has its one field, so it is judged: no brand name, no opt-out
     verdicts = pl.read_delta(resources["warehouse"].table_path("sms_checks"))
     failing = set(verdicts.filter(~pl.col("passed"))["check"].to_list())
-    assert {"within_limits", "required_text"} <= failing
+    assert failing == {"required_text"}
 
 
 @pytest.mark.parametrize(
@@ -137,3 +141,26 @@ def test_channel_sensor_regenerates_only_the_edited_channel(
     assert ends == (keys[0], keys[-1])
     again, _ = tick(sensor, instance, resources, cursor)
     assert not again.run_requests  # already requested
+
+
+def test_channels_through_an_openai_compatible_endpoint(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance
+):
+    """The real writer over HTTP: the fake endpoint answers each channel's prompt in its format
+    and limits; every answer parses, passes the checks, costs tokens, and is not bought twice."""
+    with FakeOpenAIServer(api_key=KEY) as fake:
+        resources = make_resources(tmp_path, sample_tables)
+        resources["copywriter"] = Copywriter(
+            backend="openai", base_url=fake.base_url, api_key=KEY, prompts_dir=str(prompts_dir)
+        )
+        report = run_pipeline(instance, resources)
+        calls = fake.call_count
+        again = run_pipeline(instance, resources)
+        assert fake.call_count == calls  # nothing bought twice
+    for name, summary in report.channels.items():
+        assert summary["calls_made"] == 196 and summary["failed"] == 0, name
+        assert summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0, name
+        assert summary["failing_error"] == 0, name
+    assert all(s["calls_made"] == 0 for s in again.channels.values())
+    messages = pl.read_delta(resources["warehouse"].table_path("sms_variants"))["variant_text"]
+    assert all(sms.count(m).segments == 1 and m.endswith("Reply STOP to opt out") for m in messages)

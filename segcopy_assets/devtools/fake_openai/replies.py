@@ -165,9 +165,14 @@ def default_reply(body: dict[str, Any], reply_format: ReplyFormat = "bold") -> s
     then the rationale. The sentence names the segment when the request tags one
     (``<segment>``/``<segment_name>`` or a ``Segment: X`` line), else the product from a
     ``Product: X`` line. A request of segcopy's LLM judge gets a judge's answer: every rule
-    passes."""
+    passes; a channel's prompt, an answer in its format and limits (``channel_replies``)."""
     if is_judge_request(body):
         return judge_reply()
+    from segcopy_assets.devtools.fake_openai.channel_replies import channel_reply
+
+    channel = channel_reply(body)  # a channel's prompt (prompts/channels/): its format, limits
+    if channel is not None:
+        return channel
     digest = hashlib.sha256(
         json.dumps([body.get("model"), body.get("messages")], sort_keys=True, default=str).encode()
     ).digest()
