@@ -51,7 +51,13 @@ def run_channels(
         stale = (
             keys
             if force
-            else stale_segments(channel, summaries, products, channel_paths(warehouse, name))
+            else stale_segments(
+                channel,
+                summaries,
+                products,
+                channel_paths(warehouse, name),
+                copywriter.max_attempts,
+            )
         )
         runs: list[dict[str, object]] = []
         for block in merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS):

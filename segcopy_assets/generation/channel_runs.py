@@ -25,7 +25,8 @@ from segcopy_assets.generation.variants import (
     plan_pairs,
 )
 from segcopy_assets.storage import variant_store
-from segcopy_assets.storage.tables import VERDICT_SCHEMA
+from segcopy_assets.storage.retry_requests import RETRY_SCHEMA
+from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ChannelRun:
     stats: GenerationStats
     recovered: int  # answers of an interrupted run, taken from the journal
     calls_needed: int  # pairs whose input hash had no ok row (before the run)
+    parked: int = 0  # pairs not sent: failed max_attempts runs with these inputs
 
 
 @dataclass(frozen=True)
@@ -73,21 +75,27 @@ def run_channel(
     writer,  # Copywriter.writer(...): used once, as an async context manager
     paths: ChannelPaths,
     *,
+    max_attempts: int,
     force_regenerate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ChannelRun:
-    """Generate (or reuse) and judge every pair of ``segments``; writes only the journal."""
-    pairs = plan_pairs(segments, products)
-    hashes = _hashes(channel, pairs)
+    """Generate (or reuse) and judge every pair of ``segments`` but the parked ones (failed
+    ``max_attempts`` runs in a row with the same inputs: kept as they are until their inputs
+    change, as the description's); writes only the journal."""
+    all_pairs = plan_pairs(segments, products)
     segment_ids = segments["segment_id"].to_list()
-    journaled = generation_journal.read_journal(paths.journal, hashes)
-    reusable = pl.concat([variant_store.read_reusable(paths.variants, hashes), journaled])
-    needed = len(set(hashes) - set(reusable["input_hash"]))
+    previous = variant_store.read_segments(paths.variants, segment_ids)
+    plan = failures.attempt_plan(
+        all_pairs, _hashes(channel, all_pairs), previous, RETRY_SCHEMA.to_frame(), max_attempts
+    )
+    journaled = generation_journal.read_journal(paths.journal, plan.hashes)
+    reusable = pl.concat([variant_store.read_reusable(paths.variants, plan.hashes), journaled])
+    needed = len(set(plan.hashes) - set(reusable["input_hash"]))
 
     async def generate(journal: generation_journal.GenerationJournal):
         async with writer:
             return await generate_variants(
-                pairs,
+                plan.pairs,
                 channel.prompt_set,
                 writer,
                 reusable=reusable,
@@ -99,11 +107,16 @@ def run_channel(
 
     with generation_journal.GenerationJournal(paths.journal) as journal:
         generated, stats = asyncio.run(generate(journal))
-    failed = generated.filter(pl.col("status") != "ok").select("segment_id", "product_id")
-    previous = variant_store.read_pairs(paths.variants, segment_ids, failed)
-    rows = failures.settle(generated, previous)
+    rows = pl.concat([failures.settle(generated, previous), plan.held(previous)]).sort(
+        "segment_id", "product_id"
+    )
     return ChannelRun(
-        rows, judge_rows(channel, rows, segments, products), stats, journaled.height, needed
+        rows,
+        judge_rows(channel, rows, segments, products),
+        stats,
+        journaled.height,
+        needed,
+        parked=len(plan.parked),
     )
 
 
@@ -138,16 +151,33 @@ def judge_rows(
     return frame.sort("segment_id", "product_id", "check")
 
 
+#: What deciding staleness reads of a channel's rows (the parked state included).
 _SLIM = pl.Schema(
-    {"segment_id": pl.String, "product_id": pl.String, "input_hash": pl.String, "status": pl.String}
+    {
+        c: VARIANT_SCHEMA[c]
+        for c in (
+            "segment_id",
+            "product_id",
+            "input_hash",
+            "status",
+            "attempts",
+            "attempted_hash",
+            "last_attempt_at",
+        )
+    }
 )
 
 
 def stale_segments(
-    channel: Channel, segments: pl.DataFrame, products: pl.DataFrame, paths: ChannelPaths
+    channel: Channel,
+    segments: pl.DataFrame,
+    products: pl.DataFrame,
+    paths: ChannelPaths,
+    max_attempts: int,
 ) -> list[str]:
     """Segments whose rows in the channel's table are not exactly its pairs, each ``ok`` for
-    its current inputs and judged (a pair still failing is stale: the next run retries it)."""
+    its current inputs and judged (a pair still failing is stale: the next run retries it,
+    until it is parked after ``max_attempts`` failed runs with the same inputs)."""
     pairs = plan_pairs(segments, products)
     expected = pl.DataFrame(
         {
@@ -159,11 +189,16 @@ def stale_segments(
     )
     key = ["segment_id", "product_id", "input_hash"]
     rows = variant_store.read_segments(paths.variants, None, schema=_SLIM)
+    parked = failures.parked_pairs(rows, expected, RETRY_SCHEMA.to_frame(), max_attempts)
+    active = expected.join(parked, on=["segment_id", "product_id"], how="anti")
     ok = rows.filter(pl.col("status") == "ok").select(key)
     judged = variant_store.read_segments(paths.checks, None, schema=VERDICT_SCHEMA).select(key)
-    missing = expected.join(ok, on=key, how="anti")
-    unjudged = expected.join(judged.unique(), on=key, how="anti")
-    extra = rows.select(key).join(expected, on=key, how="anti")  # replaced or removed pairs
+    missing = active.join(ok, on=key, how="anti")
+    unjudged = active.join(judged.unique(), on=key, how="anti")
+    # rows of pairs no longer planned (a product removed, another pairing)
+    extra = rows.select(key).join(
+        expected.select("segment_id", "product_id"), on=["segment_id", "product_id"], how="anti"
+    )
     stale = pl.concat([missing, unjudged, extra])["segment_id"].unique().to_list()
     known = set(segments["segment_id"].to_list())
     return sorted(s for s in stale if s in known)

@@ -71,15 +71,27 @@ def test_an_unusable_answer_keeps_the_last_good_copy(
 
     with FakeOpenAIServer(api_key=KEY, responder=description_only) as fake:
         resources["copywriter"] = Copywriter(
-            backend="openai", base_url=fake.base_url, api_key=KEY, prompts_dir=str(prompts_dir)
+            backend="openai",
+            base_url=fake.base_url,
+            api_key=KEY,
+            prompts_dir=str(prompts_dir),
+            max_attempts=2,
         )
         report = run_pipeline(instance, resources)
+        # a second failed run with the same inputs parks the pairs: the third sends nothing
+        second = run_pipeline(instance, resources)
+        calls = fake.call_count
+        third = run_pipeline(instance, resources)
+        assert fake.call_count == calls
+    assert second.channels["email_subject"]["failed"] == 196
+    assert third.channels["email_subject"]["segments_run"] == 0
+    assert pl.read_delta(path)["attempts"].unique().to_list() == [2]
     summary = report.channels["email_subject"]
     assert summary["calls_made"] == 196 and summary["failed"] == 196
     assert summary["failing_pairs"] == 196  # segcopy run exits PARTIAL on it
     after = pl.read_delta(path).sort("segment_id", "product_id")
     assert after["variant_text"].to_list() == before["variant_text"].to_list()
-    assert after["status"].eq("ok").all() and after["attempts"].eq(1).all()
+    assert after["status"].eq("ok").all()
     assert after["last_error"].unique().to_list() == ["the answer has no Subject, Preheader line"]
     # the SMS answer has its one field, so it is judged: no brand name, no opt-out
     verdicts = pl.read_delta(resources["warehouse"].table_path("sms_checks"))

@@ -96,6 +96,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 products,
                 writer,
                 paths,
+                max_attempts=copywriter.max_attempts,
                 on_progress=lambda n, total: context.log.info(f"{channel}: generated {n}/{total}"),
             )
         rows, verdicts, stats = done.rows, done.verdicts, done.stats
@@ -131,6 +132,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 "reused": dg.MetadataValue.int(stats.reused),
                 "failed": dg.MetadataValue.int(stats.failed),
                 "recovered_from_journal": dg.MetadataValue.int(done.recovered),
+                "parked": dg.MetadataValue.int(done.parked),
                 "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
                 "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
                 "estimated_cost_usd": cost_value(

@@ -48,7 +48,13 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
             except SegcopyError as exc:
                 skipped.append(f"{name}: {exc}")
                 continue
-            stale = stale_segments(channel, summaries, products, channel_paths(warehouse, name))
+            stale = stale_segments(
+                channel,
+                summaries,
+                products,
+                channel_paths(warehouse, name),
+                copywriter.max_attempts,
+            )
             if not stale:
                 continue
             hashes = dict(summaries.select("segment_id", "summary_hash").iter_rows())
