@@ -18,6 +18,7 @@ from segcopy_assets.core.hashing import variant_hash
 from segcopy_assets.generation import failures
 from segcopy_assets.generation import journal as generation_journal
 from segcopy_assets.generation.channels import Channel
+from segcopy_assets.generation.freshness import FRESHNESS_SCHEMA
 from segcopy_assets.generation.variants import (
     GenerationStats,
     generate_variants,
@@ -26,7 +27,7 @@ from segcopy_assets.generation.variants import (
 )
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.retry_requests import RETRY_SCHEMA
-from segcopy_assets.storage.tables import VARIANT_SCHEMA, VERDICT_SCHEMA
+from segcopy_assets.storage.tables import VERDICT_SCHEMA
 
 
 @dataclass
@@ -151,23 +152,6 @@ def judge_rows(
     return frame.sort("segment_id", "product_id", "check")
 
 
-#: What deciding staleness reads of a channel's rows (the parked state included).
-_SLIM = pl.Schema(
-    {
-        c: VARIANT_SCHEMA[c]
-        for c in (
-            "segment_id",
-            "product_id",
-            "input_hash",
-            "status",
-            "attempts",
-            "attempted_hash",
-            "last_attempt_at",
-        )
-    }
-)
-
-
 def stale_segments(
     channel: Channel,
     segments: pl.DataFrame,
@@ -188,7 +172,7 @@ def stale_segments(
         schema={"segment_id": pl.String, "product_id": pl.String, "input_hash": pl.String},
     )
     key = ["segment_id", "product_id", "input_hash"]
-    rows = variant_store.read_segments(paths.variants, None, schema=_SLIM)
+    rows = variant_store.read_segments(paths.variants, None, schema=FRESHNESS_SCHEMA)
     parked = failures.parked_pairs(rows, expected, RETRY_SCHEMA.to_frame(), max_attempts)
     active = expected.join(parked, on=["segment_id", "product_id"], how="anti")
     ok = rows.filter(pl.col("status") == "ok").select(key)
