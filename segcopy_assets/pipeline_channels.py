@@ -63,6 +63,7 @@ def run_channels(
         for block in merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS):
             result = materialize(
                 [asset.key],
+                run_config={"ops": {asset.op.name: {"config": {"force_regenerate": force}}}},
                 tags={
                     "dagster/asset_partition_range_start": block[0],
                     "dagster/asset_partition_range_end": block[-1],

@@ -56,6 +56,9 @@ def test_every_channel_written_judged_and_reused(tmp_path, sample_tables, make_r
         assert (summary["segments_run"], summary["calls_made"]) == (0, 0), name
         assert table_version(warehouse.table_path(f"{name}_variants")) == versions[name]
 
+    forced = run_pipeline(instance, resources, force_regenerate=True)  # --force-regenerate
+    assert {n: s["calls_made"] for n, s in forced.channels.items()} == dict.fromkeys(CHANNELS, 196)
+
 
 def test_an_unusable_answer_keeps_the_last_good_copy(
     tmp_path, sample_tables, make_resources, prompts_dir, instance
@@ -153,6 +156,18 @@ def test_channel_sensor_regenerates_only_the_edited_channel(
     assert ends == (keys[0], keys[-1])
     again, _ = tick(sensor, instance, resources, cursor)
     assert not again.run_requests  # already requested
+
+    # in batch mode channels are left alone (no batch path yet: they would cost the online price)
+    resources["copywriter"] = Copywriter(
+        backend="openai",
+        base_url="http://127.0.0.1:9/v1",
+        api_key=KEY,
+        prompts_dir=str(prompts),
+        mode="batch",
+    )
+    batch, _ = tick(sensor, instance, resources)
+    assert not batch.run_requests
+    assert "batch mode" in batch.skip_message
 
 
 def test_channels_through_an_openai_compatible_endpoint(

@@ -12,6 +12,7 @@ and the segments partitions stay the one dynamic dimension the sensors add to.
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.defs.cdp.partitions import segments_partitions
@@ -57,6 +58,12 @@ def failing_counts(verdicts: pl.DataFrame) -> dict[str, int]:
     return {check: int((failing["check"] == check).sum()) for check in CHANNEL_CHECKS}
 
 
+class ChannelVariantsConfig(dg.Config):
+    force_regenerate: bool = Field(
+        default=False, description="Call the model even where an identical generation exists."
+    )
+
+
 def build_channel_variants(channel: str) -> dg.AssetsDefinition:
     variants_table = channel_tables(channel)[0]
 
@@ -77,6 +84,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
     )
     def _asset(
         context: dg.AssetExecutionContext,
+        config: ChannelVariantsConfig,
         copywriter: Copywriter,
         warehouse: Warehouse,
         products: pl.DataFrame,
@@ -88,7 +96,12 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
         with reported_as_failure():
             spec = copywriter.channel(channel)
             writer = copywriter.writer(spec.prompt_set, spec)
-            if calls_needed(spec, segments, products, paths):
+            if copywriter.batch_policy().mode != "online":
+                context.log.warning(
+                    f"{channel}: channels have no batch path yet; this run calls the endpoint "
+                    "online (channel_sensor and `segcopy run` leave channels alone in batch mode)"
+                )
+            if config.force_regenerate or calls_needed(spec, segments, products, paths):
                 copywriter.preflight()  # an unreachable endpoint: one line, nothing written
             done = run_channel(
                 spec,
@@ -97,6 +110,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 writer,
                 paths,
                 max_attempts=copywriter.max_attempts,
+                force_regenerate=config.force_regenerate,
                 on_progress=lambda n, total: context.log.info(f"{channel}: generated {n}/{total}"),
             )
         rows, verdicts, stats = done.rows, done.verdicts, done.stats

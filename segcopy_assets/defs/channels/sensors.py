@@ -34,6 +34,11 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
     def channel_sensor(
         context: dg.SensorEvaluationContext, copywriter: Copywriter, warehouse: Warehouse
     ):
+        try:
+            if copywriter.batch_policy().mode != "online":
+                return dg.SkipReason("batch mode: channels have no batch path yet")
+        except SegcopyError as exc:
+            return dg.SkipReason(f"copywriter settings unusable: {exc}")
         for table in (SEGMENT_SUMMARIES, PRODUCTS):
             if not delta.table_exists(warehouse.table_path(table)):
                 return dg.SkipReason(f"{table} not materialized yet")
