@@ -57,6 +57,7 @@ def run_channels(
                 products,
                 channel_paths(warehouse, name),
                 copywriter.max_attempts,
+                copywriter.variants_per_pair,
             )
         )
         runs: list[dict[str, object]] = []

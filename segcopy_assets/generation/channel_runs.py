@@ -19,6 +19,7 @@ from segcopy_assets.generation import failures
 from segcopy_assets.generation import journal as generation_journal
 from segcopy_assets.generation.channels import Channel
 from segcopy_assets.generation.freshness import FRESHNESS_SCHEMA
+from segcopy_assets.generation.prompts import PromptSet
 from segcopy_assets.generation.variants import (
     GenerationStats,
     generate_variants,
@@ -27,12 +28,12 @@ from segcopy_assets.generation.variants import (
 )
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.retry_requests import RETRY_SCHEMA
-from segcopy_assets.storage.tables import VERDICT_SCHEMA
+from segcopy_assets.storage.tables import CHANNEL_VARIANT_SCHEMA, VERDICT_SCHEMA
 
 
 @dataclass
 class ChannelRun:
-    rows: pl.DataFrame  # VARIANT_SCHEMA: one per pair of the segments
+    rows: pl.DataFrame  # CHANNEL_VARIANT_SCHEMA: one per pair and arm of the segments
     verdicts: pl.DataFrame  # VERDICT_SCHEMA
     stats: GenerationStats
     recovered: int  # answers of an interrupted run, taken from the journal
@@ -47,11 +48,42 @@ class ChannelPaths:
     journal: str
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One of a pair's variants: its index, the angle the prompt names, its prompt set."""
+
+    index: int
+    angle: str | None
+    prompt_set: PromptSet
+
+    def pairs(self, pairs: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+        """The pairs as this arm renders them (its angle beside the product's fields)."""
+        if self.angle is None:
+            return pairs
+        return [(s, {**p, "angle": self.angle, "variant_index": self.index}) for s, p in pairs]
+
+    def hashes(self, pairs: list[tuple[dict, dict]]) -> list[str]:
+        return [
+            input_hash(self.prompt_set.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs
+        ]
+
+
+def arms(channel: Channel, variants_per_pair: int) -> list[Arm]:
+    return [
+        Arm(i, angle, channel.arm_prompt_set(angle)) for i, angle in channel.arms(variants_per_pair)
+    ]
+
+
 def calls_needed(
-    channel: Channel, segments: pl.DataFrame, products: pl.DataFrame, paths: ChannelPaths
+    channel: Channel,
+    segments: pl.DataFrame,
+    products: pl.DataFrame,
+    paths: ChannelPaths,
+    variants_per_pair: int = 1,
 ) -> int:
-    """How many pairs of ``segments`` have no ``ok`` row for their current inputs."""
-    hashes = _hashes(channel, plan_pairs(segments, products))
+    """How many variants (pairs x arms) of ``segments`` have no ``ok`` row for their inputs."""
+    pairs = plan_pairs(segments, products)
+    hashes = [h for arm in arms(channel, variants_per_pair) for h in arm.hashes(pairs)]
     reusable = pl.concat(
         [
             variant_store.read_reusable(paths.variants, hashes),
@@ -61,12 +93,28 @@ def calls_needed(
     return len(set(hashes) - set(reusable["input_hash"]))
 
 
-def _hashes(channel: Channel, pairs: list[tuple[dict, dict]]) -> list[str]:
-    return [input_hash(channel.hash, s["summary_hash"], p["content_hash"]) for s, p in pairs]
-
-
 def answer_problem(channel: Channel) -> Callable[[str], str | None]:
     return lambda text: channel.parse(text)[2]
+
+
+def _arm_index() -> pl.Expr:
+    return pl.col("variant_index").fill_null(0)  # rows from before arms: the one arm
+
+
+def read_channel_rows(path: str, segment_ids: list[str] | None) -> pl.DataFrame:
+    """The channel table's rows of ``segment_ids`` (``CHANNEL_VARIANT_SCHEMA``)."""
+    rows = variant_store.read_segments(path, segment_ids, schema=CHANNEL_VARIANT_SCHEMA)
+    return rows.with_columns(_arm_index().alias("variant_index"))
+
+
+def _merged(parts: list[GenerationStats]) -> GenerationStats:
+    total = GenerationStats()
+    for part in parts:
+        for name in ("pairs", "calls", "reused", "failed", "prompt_tokens", "completion_tokens"):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        total.latencies_ms.extend(part.latencies_ms)
+        total.wall_s += part.wall_s
+    return total
 
 
 def run_channel(
@@ -77,47 +125,67 @@ def run_channel(
     paths: ChannelPaths,
     *,
     max_attempts: int,
+    variants_per_pair: int = 1,
     force_regenerate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ChannelRun:
-    """Generate (or reuse) and judge every pair of ``segments`` but the parked ones (failed
-    ``max_attempts`` runs in a row with the same inputs: kept as they are until their inputs
-    change, as the description's); writes only the journal."""
+    """Generate (or reuse) and judge every variant of ``segments``: each pair once per arm
+    (``variants_per_pair``, each with its angle and its own input hash), but the parked ones
+    (failed ``max_attempts`` runs in a row with the same inputs: kept as they are until their
+    inputs change, as the description's); writes only the journal."""
     all_pairs = plan_pairs(segments, products)
     segment_ids = segments["segment_id"].to_list()
-    previous = variant_store.read_segments(paths.variants, segment_ids)
-    plan = failures.attempt_plan(
-        all_pairs, _hashes(channel, all_pairs), previous, RETRY_SCHEMA.to_frame(), max_attempts
-    )
-    journaled = generation_journal.read_journal(paths.journal, plan.hashes)
-    reusable = pl.concat([variant_store.read_reusable(paths.variants, plan.hashes), journaled])
-    needed = len(set(plan.hashes) - set(reusable["input_hash"]))
+    previous_all = read_channel_rows(paths.variants, segment_ids)
+    plans = []
+    for arm in arms(channel, variants_per_pair):
+        previous = previous_all.filter(pl.col("variant_index") == arm.index)
+        pairs = arm.pairs(all_pairs)
+        plan = failures.attempt_plan(
+            pairs, arm.hashes(pairs), previous, RETRY_SCHEMA.to_frame(), max_attempts
+        )
+        plans.append((arm, plan, previous))
+    hashes = [h for _, plan, _ in plans for h in plan.hashes]
+    journaled = generation_journal.read_journal(paths.journal, hashes)
+    reusable = pl.concat([variant_store.read_reusable(paths.variants, hashes), journaled])
+    needed = len(set(hashes) - set(reusable["input_hash"]))
 
     async def generate(journal: generation_journal.GenerationJournal):
+        out = []
         async with writer:
-            return await generate_variants(
-                plan.pairs,
-                channel.prompt_set,
-                writer,
-                reusable=reusable,
-                force_regenerate=force_regenerate,
-                on_progress=on_progress,
-                on_generated=journal.add,
-                answer_problem=answer_problem(channel),
-            )
+            for arm, plan, _ in plans:
+                out.append(
+                    await generate_variants(
+                        plan.pairs,
+                        arm.prompt_set,
+                        writer,
+                        reusable=reusable,
+                        force_regenerate=force_regenerate,
+                        on_progress=on_progress,
+                        on_generated=journal.add,
+                        answer_problem=answer_problem(channel),
+                    )
+                )
+        return out
 
     with generation_journal.GenerationJournal(paths.journal) as journal:
-        generated, stats = asyncio.run(generate(journal))
-    rows = pl.concat([failures.settle(generated, previous), plan.held(previous)]).sort(
-        "segment_id", "product_id"
-    )
+        generated = asyncio.run(generate(journal))
+    parts = []
+    for (arm, plan, previous), (rows, _) in zip(plans, generated):
+        settled = pl.concat([failures.settle(rows, previous), plan.held(previous)])
+        parts.append(
+            settled.with_columns(
+                pl.lit(arm.index, pl.Int64).alias("variant_index"),
+                pl.lit(arm.angle, pl.String).alias("angle"),
+            ).select(list(CHANNEL_VARIANT_SCHEMA))
+        )
+    rows = pl.concat(parts).sort("segment_id", "product_id", "variant_index")
     return ChannelRun(
         rows,
         judge_rows(channel, rows, segments, products),
-        stats,
+        _merged([stats for _, stats in generated]),
         journaled.height,
         needed,
-        parked=len(plan.parked),
+        parked=sum(len(plan.parked) for _, plan, _ in plans),
     )
 
 
@@ -158,31 +226,41 @@ def stale_segments(
     products: pl.DataFrame,
     paths: ChannelPaths,
     max_attempts: int,
+    variants_per_pair: int = 1,
 ) -> list[str]:
-    """Segments whose rows in the channel's table are not exactly its pairs, each ``ok`` for
-    its current inputs and judged (a pair still failing is stale: the next run retries it,
-    until it is parked after ``max_attempts`` failed runs with the same inputs)."""
+    """Segments whose rows in the channel's table are not exactly its variants (pairs x arms),
+    each ``ok`` for its current inputs and judged (a variant still failing is stale: the next
+    run retries it, until it is parked after ``max_attempts`` failed runs with the same inputs)."""
     pairs = plan_pairs(segments, products)
-    expected = pl.DataFrame(
-        {
-            "segment_id": [s["segment_id"] for s, _ in pairs],
-            "product_id": [p["product_id"] for _, p in pairs],
-            "input_hash": _hashes(channel, pairs),
-        },
-        schema={"segment_id": pl.String, "product_id": pl.String, "input_hash": pl.String},
-    )
+    rows = read_channel_rows(paths.variants, None)
+    judged = variant_store.read_segments(paths.checks, None, schema=VERDICT_SCHEMA)
     key = ["segment_id", "product_id", "input_hash"]
-    rows = variant_store.read_segments(paths.variants, None, schema=FRESHNESS_SCHEMA)
-    parked = failures.parked_pairs(rows, expected, RETRY_SCHEMA.to_frame(), max_attempts)
-    active = expected.join(parked, on=["segment_id", "product_id"], how="anti")
-    ok = rows.filter(pl.col("status") == "ok").select(key)
-    judged = variant_store.read_segments(paths.checks, None, schema=VERDICT_SCHEMA).select(key)
-    missing = active.join(ok, on=key, how="anti")
-    unjudged = active.join(judged.unique(), on=key, how="anti")
-    # rows of pairs no longer planned (a product removed, another pairing)
-    extra = rows.select(key).join(
-        expected.select("segment_id", "product_id"), on=["segment_id", "product_id"], how="anti"
-    )
-    stale = pl.concat([missing, unjudged, extra])["segment_id"].unique().to_list()
+    stale: set[str] = set()
+    planned = []
+    for arm in arms(channel, variants_per_pair):
+        expected = pl.DataFrame(
+            {
+                "segment_id": [s["segment_id"] for s, _ in pairs],
+                "product_id": [p["product_id"] for _, p in pairs],
+                "input_hash": arm.hashes(arm.pairs(pairs)),
+            },
+            schema=dict.fromkeys(key, pl.String),
+        )
+        mine = rows.filter(pl.col("variant_index") == arm.index)
+        parked = failures.parked_pairs(
+            mine.select(list(FRESHNESS_SCHEMA)), expected, RETRY_SCHEMA.to_frame(), max_attempts
+        )
+        active = expected.join(parked, on=["segment_id", "product_id"], how="anti")
+        ok = mine.filter(pl.col("status") == "ok").select(key)
+        for gap in (
+            active.join(ok, on=key, how="anti"),
+            active.join(judged.select(key).unique(), on=key, how="anti"),
+        ):
+            stale |= set(gap["segment_id"].to_list())
+        planned.append(expected.with_columns(pl.lit(arm.index, pl.Int64).alias("variant_index")))
+    # rows of variants no longer planned (a product removed, fewer arms)
+    arm_key = ["segment_id", "product_id", "variant_index"]
+    extra = rows.select(arm_key).join(pl.concat(planned).select(arm_key), on=arm_key, how="anti")
+    stale |= set(extra["segment_id"].to_list())
     known = set(segments["segment_id"].to_list())
     return sorted(s for s in stale if s in known)

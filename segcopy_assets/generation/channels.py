@@ -61,6 +61,7 @@ class Channel:
     prompt_set: PromptSet  # the templates and model parameters it is written with
     own_templates: bool = True  # False: written with the root prompt set (the description)
     preview: str = "card"  # how the review page shows it: inbox, sms, push or card
+    angles: tuple[str, ...] = ()  # the arms' angles, in order ([channel] angles)
     config_source: str = field(repr=False, default="")
 
     @property
@@ -89,6 +90,26 @@ class Channel:
         if missing:
             return values, parsed.rationale, f"the answer has no {', '.join(missing)} line"
         return values, parsed.rationale, None
+
+    def arms(self, k: int) -> list[tuple[int, str | None]]:
+        """``(variant_index, angle)`` of ``k`` arms: one arm without an angle (the prompt as it
+        is), or the first ``k`` angles the channel names."""
+        if k <= 1:
+            return [(0, None)]
+        if len(self.angles) < k:
+            raise PromptError(
+                f"SEGCOPY_VARIANTS_PER_PAIR={k}, but channel {self.name!r} names "
+                f"{len(self.angles)} angle(s) ([channel] angles in its config.toml)"
+            )
+        return list(enumerate(self.angles[:k]))
+
+    def arm_prompt_set(self, angle: str | None) -> PromptSet:
+        """The prompt set of one arm: its angle is part of what the copy depends on."""
+        if angle is None:
+            return self.prompt_set
+        return dataclasses.replace(
+            self.prompt_set, extra=self.prompt_set.extra + json.dumps({"angle": angle})
+        )
 
     def judge(self, answer: str, segment: dict, product: dict) -> list[Verdict]:
         """The channel checks of one raw answer (``quality.channel_checks``)."""
@@ -188,6 +209,15 @@ def load_channel(
         raise PromptError(
             f"{config_path}: [channel] preview must be one of {', '.join(PREVIEWS)}, not {preview!r}"
         )
+    angles = section.get("angles", [])
+    if (
+        not isinstance(angles, list)
+        or not all(isinstance(a, str) and 0 < len(a.strip()) <= 40 for a in angles)
+        or len(set(angles)) != len(angles)
+    ):
+        raise PromptError(
+            f"{config_path}: [channel] angles must be a list of distinct names (1-40 characters)"
+        )
     root_set = load_prompt_set(prompts, backend=backend, model_override=model_override)
     source = config_path.read_text(encoding="utf-8")
     prompt_set = dataclasses.replace(
@@ -204,6 +234,7 @@ def load_channel(
         prompt_set=prompt_set,
         own_templates=section.get("templates") != ROOT_TEMPLATES,
         preview=preview,
+        angles=tuple(a.strip() for a in angles),
         config_source=source,
     )
 

@@ -54,10 +54,22 @@ def _cut(text: str, limits: dict) -> str:
     return out
 
 
+def _arm_angle(segment: dict, product: dict) -> str:
+    """The arm's angle (``product["angle"]``, an arm of SEGCOPY_VARIANTS_PER_PAIR) when it is
+    one the writer has words for, else the segment's."""
+    angle = product.get("angle")
+    return angle if angle in _HOOKS else _angle(segment)
+
+
 def channel_values(channel: Channel, segment: dict, product: dict) -> dict[str, str]:
-    """One value per field of ``channel``, within its limits."""
-    name, hook = str(product["name"]), _HOOKS[_angle(segment)]
+    """One value per field of ``channel``, within its limits. An arm (``product["angle"]``)
+    names its angle in the copy and starts from another sentence of the description, so the
+    arms of a pair differ."""
+    name, hook = str(product["name"]), _HOOKS[_arm_angle(segment, product)]
     facts = sentences(str(product["description"]))  # the first that fits is used
+    shift = int(product.get("variant_index") or 0) % max(len(facts), 1)
+    facts = facts[shift:] + facts[:shift]
+    arm = product.get("angle") is not None
     brand = channel.prompt_set.brand_name
     values: dict[str, str] = {}
     for field in channel.fields:
@@ -65,7 +77,8 @@ def channel_values(channel: Channel, segment: dict, product: dict) -> dict[str, 
         if field == "message":  # the SMS: brand, product, one sentence if it fits, opt-out
             tail = " ".join(str(p) for p in channel.checks.get("required_phrases", []))
             head = f"{brand}: {name}" if channel.checks.get("require_brand") else name
-            candidates = [_gsm(f"{head} - {fact} {tail}".strip()) for fact in facts]
+            lead = f"{head}, {hook}" if arm else head
+            candidates = [_gsm(f"{lead} - {fact} {tail}".strip()) for fact in facts]
             candidates.append(_gsm(f"{head}, {hook}. {tail}".strip()))
             candidates.append(_gsm(f"{head}. {tail}".strip()))
             values[field] = _first_fitting(candidates, limits) or _cut(candidates[-1], limits)
@@ -73,13 +86,14 @@ def channel_values(channel: Channel, segment: dict, product: dict) -> dict[str, 
             candidates = [f"{name}: {hook}", name, str(product.get("subcategory") or "")]
             values[field] = _first_fitting(candidates, limits) or _cut(name, limits)
         else:  # preheader, body, and the fields of channels added later
-            candidates = [*facts, f"The {name}, {hook}."]
+            led = [f"{hook[:1].upper()}{hook[1:]}: {fact}" for fact in facts] if arm else facts
+            candidates = [*led, f"The {name}, {hook}."]
             values[field] = _first_fitting(candidates, limits) or _cut(candidates[-1], limits)
     return values
 
 
 def channel_rationale(channel: Channel, segment: dict, product: dict) -> str:
-    angle = _angle(segment)
+    angle = _arm_angle(segment, product)
     price = dominant(segment.get("price_preference_shares"))
     why = (
         f"{price['value']} is the most common price preference ({round(price['share'] * 100)}% "
@@ -87,9 +101,14 @@ def channel_rationale(channel: Channel, segment: dict, product: dict) -> str:
         if price
         else "the segment states no price preference"
     )
+    led = (
+        f"Led on {angle}, the angle of this variant, where {why}"
+        if product.get("angle")
+        else f"Led on {angle} because {why}"
+    )
     return (
         f"Written for segment {segment['segment_id']} ({segment.get('customer_count', '?')} "
-        f"customers) as {channel.description.lower()}. Led on {angle} because {why}. Any product "
+        f"customers) as {channel.description.lower()}. {led}. Any product "
         "detail is quoted verbatim from the original; no price or offer was added. (Offline "
         "template writer, not an LLM.)"
     )

@@ -33,6 +33,7 @@ PLACEHOLDERS = frozenset(
         "product_category",
         "product_subcategory",
         "product_description",
+        "angle",  # the arm's angle (channels with SEGCOPY_VARIANTS_PER_PAIR > 1), else empty
     }
 )
 DESCRIPTION_TAG = "product_description"
@@ -93,6 +94,7 @@ class PromptSet:
             "product_category": product["category"],
             "product_subcategory": product["subcategory"],
             "product_description": description,
+            "angle": product.get("angle") or "",
         }
         return [
             {"role": "system", "content": _template(self.system_source).render(variables).strip()},

@@ -126,12 +126,13 @@ COPYWRITER_ENV = {
     "batch_fallback": "SEGCOPY_BATCH_FALLBACK",
     "batch_poll_s": "SEGCOPY_BATCH_POLL_S",
     "max_attempts": "SEGCOPY_MAX_ATTEMPTS",
+    "variants_per_pair": "SEGCOPY_VARIANTS_PER_PAIR",
 }
 
 
 def _batch_settings() -> dict[str, object]:
     """SEGCOPY_LLM_MODE, SEGCOPY_BATCH_MIN_PAIRS, SEGCOPY_BATCH_FALLBACK, SEGCOPY_BATCH_POLL_S,
-    SEGCOPY_MAX_ATTEMPTS."""
+    SEGCOPY_MAX_ATTEMPTS, SEGCOPY_VARIANTS_PER_PAIR."""
     extra: dict[str, object] = {}
     for field_name in ("mode", "batch_fallback"):
         value = os.environ.get(COPYWRITER_ENV[field_name], "").strip()
@@ -141,6 +142,7 @@ def _batch_settings() -> dict[str, object]:
         ("batch_min_pairs", int),
         ("batch_poll_s", float),
         ("max_attempts", int),
+        ("variants_per_pair", int),
     ):
         if os.environ.get(COPYWRITER_ENV[field_name]):
             extra[field_name] = _env_number(COPYWRITER_ENV[field_name], kind)

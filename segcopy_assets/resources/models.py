@@ -53,6 +53,14 @@ class Copywriter(dg.ConfigurableResource):
         "is parked: not sent again until its inputs change or a person asks (segcopy retry).",
     )
 
+    variants_per_pair: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Arms: variants of each channel pair, each with its own angle named by the "
+        "channel's prompt (angles in its config.toml); the web description stays one.",
+    )
+
     def prompt_set(self) -> PromptSet:
         return load_prompt_set(self.prompts_dir, backend=self.backend, model_override=self.model)
 

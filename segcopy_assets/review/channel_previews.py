@@ -9,6 +9,7 @@ import polars as pl
 
 from segcopy_assets.core import sms
 from segcopy_assets.errors import InputValidationError
+from segcopy_assets.generation.channel_runs import read_channel_rows
 from segcopy_assets.generation.channels import (
     WEB_DESCRIPTION,
     Channel,
@@ -18,7 +19,7 @@ from segcopy_assets.generation.channels import (
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage.tables import VERDICT_SCHEMA, channel_tables
 
-#: Variants shown on one page (a segment filter narrows them).
+#: Pairs shown on one page, each with its arms (a segment filter narrows them).
 PAGE_ROWS = 120
 
 
@@ -88,37 +89,40 @@ def previews(schema_dir: str, prompts: Path, name: str, segment: str | None = No
         )
     channel = load_channel(prompts, name, backend="offline")
     variants, checks = _paths(schema_dir, name)
-    rows = variant_store.read_segments(variants).sort("segment_id", "product_id")
+    rows = read_channel_rows(variants, None).sort("segment_id", "product_id", "variant_index")
     segments = rows["segment_id"].unique().sort().to_list()
     if segment:
         rows = rows.filter(pl.col("segment_id") == segment)
     verdicts = variant_store.read_segments(checks, schema=VERDICT_SCHEMA).filter(~pl.col("passed"))
-    failing: dict[tuple[str, str], list[str]] = {}
+    failing: dict[str, list[str]] = {}  # by input hash: each arm has its own
     for r in verdicts.iter_rows(named=True):
-        failing.setdefault((r["segment_id"], r["product_id"]), []).append(
+        failing.setdefault(r["input_hash"], []).append(
             f"{r['severity']} {r['check']}: {r['reason']}"
         )
-    items = []
-    for r in rows.head(PAGE_ROWS).iter_rows(named=True):
-        values, _, problem = channel.parse(
-            r["raw_output"] or f"{r['variant_text']}\n\n**Rationale:** {r['rationale']}"
-        )
-        items.append(
+    pairs: dict[tuple[str, str], dict] = {}
+    for r in rows.iter_rows(named=True):
+        key = (r["segment_id"], r["product_id"])
+        if key not in pairs and len(pairs) >= PAGE_ROWS:
+            break
+        answer = r["raw_output"] or f"{r['variant_text']}\n\n**Rationale:** {r['rationale']}"
+        values, _, problem = channel.parse(answer)
+        pair = pairs.setdefault(key, {"segment_id": key[0], "product_id": key[1], "arms": []})
+        pair["arms"].append(
             {
-                "segment_id": r["segment_id"],
-                "product_id": r["product_id"],
+                "variant_index": r["variant_index"],
+                "angle": r["angle"],
                 "status": r["status"],
                 "fields": [_field(channel, f, values.get(f, "")) for f in channel.fields],
                 "rationale": r["rationale"],
                 "problem": problem or r["error"],
-                "failing": failing.get((r["segment_id"], r["product_id"]), []),
+                "failing": failing.get(r["input_hash"], []),
             }
         )
     return {
         "channel": channel,
         "brand": channel.prompt_set.brand_name,
-        "items": items,
+        "items": list(pairs.values()),
         "segments": segments,
         "segment": segment or "",
-        "total": rows.height,
+        "total": rows.select("segment_id", "product_id").unique().height,
     }

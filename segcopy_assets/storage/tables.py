@@ -149,6 +149,15 @@ GENERATION_BATCH_SCHEMA = _schema(
     }
 )
 
+#: A channel's variants (``channel_variants_table``): the description's columns, and the arm.
+CHANNEL_VARIANT_SCHEMA = _schema(
+    {
+        **VARIANT_SCHEMA,
+        "variant_index": pl.Int64,  # 0 .. SEGCOPY_VARIANTS_PER_PAIR - 1
+        "angle": pl.String,  # the arm's angle, named by the channel's prompt (null: one arm)
+    }
+)
+
 VERDICT_SCHEMA = _schema(
     {
         "segment_id": pl.String,

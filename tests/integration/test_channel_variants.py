@@ -191,3 +191,47 @@ def test_channels_through_an_openai_compatible_endpoint(
     assert all(s["calls_made"] == 0 for s in again.channels.values())
     messages = pl.read_delta(resources["warehouse"].table_path("sms_variants"))["variant_text"]
     assert all(sms.count(m).segments == 1 and m.endswith("Reply STOP to opt out") for m in messages)
+
+
+def test_arms_are_generated_judged_and_previewed_side_by_side(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance
+):
+    """SEGCOPY_VARIANTS_PER_PAIR=2: every pair of every channel gets two variants, one per angle
+    the channel names, each with its own input hash and verdicts; a rerun buys nothing; the
+    preview shows the two side by side; going back to one arm drops the second."""
+    from starlette.testclient import TestClient
+
+    from segcopy_assets.review.service import ReviewTables
+    from segcopy_assets.review.web.app import create_app
+
+    resources = make_resources(tmp_path, sample_tables)
+    resources["copywriter"] = Copywriter(
+        backend="offline", prompts_dir=str(prompts_dir), variants_per_pair=2
+    )
+    report = run_pipeline(instance, resources)
+    warehouse = resources["warehouse"]
+    for name, summary in report.channels.items():
+        assert summary["variants"] == 392 and summary["calls_made"] == 392, name
+        assert summary["failing_error"] == 0 and summary["failing_warn"] == 0, name
+        rows = pl.read_delta(warehouse.table_path(f"{name}_variants"))
+        arms = rows.group_by("variant_index", "angle").len().sort("variant_index")
+        assert arms.rows() == [(0, "performance", 196), (1, "dependability", 196)]
+        assert rows["input_hash"].n_unique() == 392
+        verdicts = pl.read_delta(warehouse.table_path(f"{name}_checks"))
+        assert verdicts["input_hash"].n_unique() == 392
+    again = run_pipeline(instance, resources)
+    assert all(s["calls_made"] == 0 and s["segments_run"] == 0 for s in again.channels.values())
+
+    root = str(warehouse.table_path("sms_variants")).rsplit("/", 1)[0]
+    app = create_app(ReviewTables.under(root), "ana")
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        page = client.get("/channels/sms?segment=tents--core").text
+    assert page.count('class="preview"') == 14 and page.count('class="arm"') == 28
+    assert "Arm 1 · performance" in page and "Arm 2 · dependability" in page
+
+    resources["copywriter"] = Copywriter(backend="offline", prompts_dir=str(prompts_dir))
+    back = run_pipeline(instance, resources)
+    for name in CHANNELS:
+        rows = pl.read_delta(warehouse.table_path(f"{name}_variants"))
+        assert rows.height == 196 and rows["angle"].is_null().all(), name
+        assert back.channels[name]["calls_made"] == 196  # one arm: the prompt without an angle

@@ -140,3 +140,35 @@ def test_a_fifth_channel_is_a_folder(prompts, sample):
         assert failed == []
         values, _, _ = banner.parse(answer)
         assert 0 < len(values["headline"]) <= 30 and 0 < len(values["cta"]) <= 18
+
+
+def test_arms_take_the_angles_the_channel_names(prompts_dir, prompts):
+    sms = load_channel(prompts_dir, "sms", backend="offline")
+    assert sms.arms(1) == [(0, None)]  # one arm: the prompt as it is (today's hash)
+    assert sms.arm_prompt_set(None).hash == sms.hash
+    assert sms.arms(2) == [(0, "performance"), (1, "dependability")]
+    hashes = {sms.arm_prompt_set(a).hash for _, a in sms.arms(3)}
+    assert len(hashes) == 3 and sms.hash not in hashes
+    with pytest.raises(PromptError, match="SEGCOPY_VARIANTS_PER_PAIR=4, but channel 'sms' names 3"):
+        sms.arms(4)
+    config = prompts / "channels/sms/config.toml"
+    config.write_text(config.read_text().replace('"dependability"', '"performance"'))
+    with pytest.raises(PromptError, match=r"sms/config.toml: \[channel\] angles must be"):
+        load_channel(prompts, "sms", backend="offline")
+
+
+@pytest.mark.parametrize("name", ["email_subject", "sms", "push"])
+def test_offline_arms_differ_and_pass_the_checks(prompts_dir, sample, name):
+    from segcopy_assets.generation.channel_runs import arms
+
+    channel = load_channel(prompts_dir, name, backend="offline")
+    summaries, products = sample
+    for product in products[:5]:
+        answers = []
+        for arm in arms(channel, 3):
+            ((segment, arm_product),) = arm.pairs([(summaries[0], product)])
+            answer = write_offline_channel(channel, segment, arm_product)
+            assert [v for v in judged(channel, answer, segment, product) if not v.passed] == []
+            assert f"{arm.angle}, the angle of this variant" in answer
+            answers.append(channel.parse(answer)[0])
+        assert len({tuple(a.values()) for a in answers}) == 3  # three different variants

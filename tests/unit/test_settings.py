@@ -48,6 +48,16 @@ import pytest
             "many",
             "SEGCOPY_BATCH_MIN_PAIRS must be a number, not 'many'",
         ),
+        (
+            "SEGCOPY_VARIANTS_PER_PAIR",
+            "9",
+            "SEGCOPY_VARIANTS_PER_PAIR: Input should be less than or equal to 5",
+        ),
+        (
+            "SEGCOPY_VARIANTS_PER_PAIR",
+            "two",
+            "SEGCOPY_VARIANTS_PER_PAIR must be a number, not 'two'",
+        ),
     ],
 )
 def test_bad_setting_fails_before_anything_runs(variable, value, expected, monkeypatch, free_port):

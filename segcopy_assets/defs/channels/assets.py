@@ -25,7 +25,7 @@ from segcopy_assets.generation.channel_runs import ChannelPaths, calls_needed, r
 from segcopy_assets.quality.channel_checks import CHANNEL_CHECKS
 from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
 from segcopy_assets.storage import variant_store
-from segcopy_assets.storage.tables import VERDICT_SCHEMA, channel_tables
+from segcopy_assets.storage.tables import CHANNEL_VARIANT_SCHEMA, VERDICT_SCHEMA, channel_tables
 
 GROUP = "channels"
 
@@ -101,7 +101,8 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                     f"{channel}: channels have no batch path yet; this run calls the endpoint "
                     "online (channel_sensor and `segcopy run` leave channels alone in batch mode)"
                 )
-            if config.force_regenerate or calls_needed(spec, segments, products, paths):
+            k = copywriter.variants_per_pair
+            if config.force_regenerate or calls_needed(spec, segments, products, paths, k):
                 copywriter.preflight()  # an unreachable endpoint: one line, nothing written
             done = run_channel(
                 spec,
@@ -110,6 +111,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 writer,
                 paths,
                 max_attempts=copywriter.max_attempts,
+                variants_per_pair=k,
                 force_regenerate=config.force_regenerate,
                 on_progress=lambda n, total: context.log.info(f"{channel}: generated {n}/{total}"),
             )
@@ -117,7 +119,9 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
         if stats.calls == 0 and variant_store.unchanged(paths.variants, rows, segment_ids):
             version: int | None = None
         else:
-            version = variant_store.replace_segments(paths.variants, rows, segment_ids)
+            version = variant_store.replace_segments(
+                paths.variants, rows, segment_ids, schema=CHANNEL_VARIANT_SCHEMA
+            )
         if not variant_store.unchanged(
             paths.checks, verdicts, segment_ids, key=list(VERDICT_SCHEMA)
         ):
@@ -133,7 +137,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 + ", ".join(f"{c}={n}" for c, n in counts.items() if n)
             )
         context.log.info(
-            f"{channel}: {len(segment_ids)} segment(s), {rows.height} pairs; "
+            f"{channel}: {len(segment_ids)} segment(s), {rows.height} variants ({k} arm(s)); "
             f"{stats.calls} call(s), {stats.reused} reused, {stats.failed} failed"
         )
         return dg.MaterializeResult(
@@ -141,7 +145,9 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 "channel": channel,
                 "channel_hash": spec.hash,
                 "segments": dg.MetadataValue.int(len(segment_ids)),
-                "pairs": dg.MetadataValue.int(rows.height),
+                "pairs": dg.MetadataValue.int(rows.height // max(k, 1)),
+                "arms": dg.MetadataValue.int(k),
+                "variants": dg.MetadataValue.int(rows.height),
                 "calls_made": dg.MetadataValue.int(stats.calls),
                 "reused": dg.MetadataValue.int(stats.reused),
                 "failed": dg.MetadataValue.int(stats.failed),
