@@ -37,7 +37,6 @@ class ChannelRun:
     verdicts: pl.DataFrame  # VERDICT_SCHEMA
     stats: GenerationStats
     recovered: int  # answers of an interrupted run, taken from the journal
-    calls_needed: int  # pairs whose input hash had no ok row (before the run)
     parked: int = 0  # pairs not sent: failed max_attempts runs with these inputs
 
 
@@ -72,25 +71,6 @@ def arms(channel: Channel, variants_per_pair: int) -> list[Arm]:
     return [
         Arm(i, angle, channel.arm_prompt_set(angle)) for i, angle in channel.arms(variants_per_pair)
     ]
-
-
-def calls_needed(
-    channel: Channel,
-    segments: pl.DataFrame,
-    products: pl.DataFrame,
-    paths: ChannelPaths,
-    variants_per_pair: int = 1,
-) -> int:
-    """How many variants (pairs x arms) of ``segments`` have no ``ok`` row for their inputs."""
-    pairs = plan_pairs(segments, products)
-    hashes = [h for arm in arms(channel, variants_per_pair) for h in arm.hashes(pairs)]
-    reusable = pl.concat(
-        [
-            variant_store.read_reusable(paths.variants, hashes),
-            generation_journal.read_journal(paths.journal, hashes),
-        ]
-    )
-    return len(set(hashes) - set(reusable["input_hash"]))
 
 
 def answer_problem(channel: Channel) -> Callable[[str], str | None]:
@@ -128,11 +108,13 @@ def run_channel(
     variants_per_pair: int = 1,
     force_regenerate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    before_calls: Callable[[], None] | None = None,
 ) -> ChannelRun:
     """Generate (or reuse) and judge every variant of ``segments``: each pair once per arm
     (``variants_per_pair``, each with its angle and its own input hash), but the parked ones
     (failed ``max_attempts`` runs in a row with the same inputs: kept as they are until their
-    inputs change, as the description's); writes only the journal."""
+    inputs change, as the description's); writes only the journal. ``before_calls`` runs once
+    before the first call, only when there is one to make (the endpoint's preflight)."""
     all_pairs = plan_pairs(segments, products)
     segment_ids = segments["segment_id"].to_list()
     previous_all = read_channel_rows(paths.variants, segment_ids)
@@ -147,7 +129,8 @@ def run_channel(
     hashes = [h for _, plan, _ in plans for h in plan.hashes]
     journaled = generation_journal.read_journal(paths.journal, hashes)
     reusable = pl.concat([variant_store.read_reusable(paths.variants, hashes), journaled])
-    needed = len(set(hashes) - set(reusable["input_hash"]))
+    if before_calls is not None and (force_regenerate or set(hashes) - set(reusable["input_hash"])):
+        before_calls()
 
     async def generate(journal: generation_journal.GenerationJournal):
         out = []
@@ -184,7 +167,6 @@ def run_channel(
         judge_rows(channel, rows, segments, products),
         _merged([stats for _, stats in generated]),
         journaled.height,
-        needed,
         parked=sum(len(plan.parked) for _, plan, _ in plans),
     )
 

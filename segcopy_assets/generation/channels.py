@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from segcopy_assets.errors import PromptError, SettingsError
@@ -62,7 +62,6 @@ class Channel:
     own_templates: bool = True  # False: written with the root prompt set (the description)
     preview: str = "card"  # how the review page shows it: inbox, sms, push or card
     angles: tuple[str, ...] = ()  # the arms' angles, in order ([channel] angles)
-    config_source: str = field(repr=False, default="")
 
     @property
     def hash(self) -> str:
@@ -235,7 +234,6 @@ def load_channel(
         own_templates=section.get("templates") != ROOT_TEMPLATES,
         preview=preview,
         angles=tuple(a.strip() for a in angles),
-        config_source=source,
     )
 
 

@@ -235,3 +235,37 @@ def test_arms_are_generated_judged_and_previewed_side_by_side(
         rows = pl.read_delta(warehouse.table_path(f"{name}_variants"))
         assert rows.height == 196 and rows["angle"].is_null().all(), name
         assert back.channels[name]["calls_made"] == 196  # one arm: the prompt without an angle
+
+
+def test_an_unreachable_endpoint_fails_a_channel_run_before_anything_is_written(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance, free_port
+):
+    """A channel partition materialized on its own (the UI, channel_sensor) with calls to make
+    and no endpoint: the run fails on the preflight, naming the setting; its table and journal
+    are as they were."""
+    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
+
+    resources = make_resources(tmp_path, sample_tables)
+    run_pipeline(instance, resources)
+    path = resources["warehouse"].table_path("sms_variants")
+    before = table_version(path)
+    resources["copywriter"] = Copywriter(
+        backend="openai",
+        base_url=f"http://127.0.0.1:{free_port()}/v1",
+        api_key=KEY,
+        prompts_dir=str(prompts_dir),
+    )
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        selection=[dg.AssetKey("sms_variants")],
+        partition_key="tents--core",
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "SEGCOPY_LLM_BASE_URL" in failure.step_failure_data.error.message
+    assert table_version(path) == before
+    journal = resources["warehouse"].table_path("sms_journal")
+    assert pl.read_delta(journal).height == 0

@@ -21,7 +21,7 @@ from segcopy_assets.defs.generation.run_guards import read_run_segments, require
 from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import journal as generation_journal
-from segcopy_assets.generation.channel_runs import ChannelPaths, calls_needed, run_channel
+from segcopy_assets.generation.channel_runs import ChannelPaths, run_channel
 from segcopy_assets.quality.channel_checks import CHANNEL_CHECKS
 from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
 from segcopy_assets.storage import variant_store
@@ -102,8 +102,6 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                     "online (channel_sensor and `segcopy run` leave channels alone in batch mode)"
                 )
             k = copywriter.variants_per_pair
-            if config.force_regenerate or calls_needed(spec, segments, products, paths, k):
-                copywriter.preflight()  # an unreachable endpoint: one line, nothing written
             done = run_channel(
                 spec,
                 segments,
@@ -114,6 +112,8 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 variants_per_pair=k,
                 force_regenerate=config.force_regenerate,
                 on_progress=lambda n, total: context.log.info(f"{channel}: generated {n}/{total}"),
+                # an unreachable endpoint: one line, nothing written
+                before_calls=copywriter.preflight,
             )
         rows, verdicts, stats = done.rows, done.verdicts, done.stats
         if stats.calls == 0 and variant_store.unchanged(paths.variants, rows, segment_ids):
