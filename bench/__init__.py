@@ -34,6 +34,11 @@ PROMPTS = REPO / "prompts"
 DEFAULT_DATA_DIR = REPO / ".segcopy" / "bench"  # generated tables, cached across runs (git-ignored)
 
 
+def ratio(n: int, d: int) -> float | None:
+    """``n / d`` to 4 places (a rate of a labelled corpus), None when there is nothing to divide."""
+    return round(n / d, 4) if d else None
+
+
 # ---------------------------------------------------------------------------------------- timing
 
 

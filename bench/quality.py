@@ -22,7 +22,7 @@ import argparse
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bench import REPO, emit, quality_channels, table
+from bench import REPO, emit, quality_channels, ratio, table
 
 CORPUS = REPO / "tests" / "data" / "copy_eval.jsonl"
 
@@ -56,10 +56,6 @@ def judge_cases(cases, settings) -> list[dict]:
     return out
 
 
-def _ratio(n: int, d: int) -> float | None:
-    return round(n / d, 4) if d else None
-
-
 def measure(judged: list[dict]) -> dict:
     from segcopy_assets.quality.corpus import CHECK_FOR_CLASS
 
@@ -74,7 +70,7 @@ def measure(judged: list[dict]) -> dict:
     for cls in sorted(CHECK_FOR_CLASS):
         items = by_class.get(cls, [])
         hit = sum(1 for j in items if j["case"].expected_check in j["errors"])
-        per_class[cls] = {"cases": len(items), "caught": hit, "recall": _ratio(hit, len(items))}
+        per_class[cls] = {"cases": len(items), "caught": hit, "recall": ratio(hit, len(items))}
     per_check: dict[str, dict] = {}
     for check in sorted(set(CHECK_FOR_CLASS.values())):
         meant = [j for j in bad if j["case"].expected_check == check]
@@ -82,8 +78,8 @@ def measure(judged: list[dict]) -> dict:
         fp = sum(1 for j in good if check in j["errors"])
         other = sum(1 for j in bad if j["case"].expected_check != check and check in j["errors"])
         per_check[check] = {
-            "precision": _ratio(tp, tp + fp),
-            "recall": _ratio(tp, len(meant)),
+            "precision": ratio(tp, tp + fp),
+            "recall": ratio(tp, len(meant)),
             "true_positives": tp,
             "false_positives": fp,
             "fails_on_other_bad": other,
@@ -93,11 +89,11 @@ def measure(judged: list[dict]) -> dict:
         "cases": len(judged),
         "good": len(good),
         "bad": len(bad),
-        "recall": _ratio(len(caught), len(bad)),
-        "recall_any_check": _ratio(sum(1 for j in bad if j["errors"]), len(bad)),
+        "recall": ratio(len(caught), len(bad)),
+        "recall_any_check": ratio(sum(1 for j in bad if j["errors"]), len(bad)),
         "unclassified_bad": len(unclassified),
         "unclassified_caught_by_any_check": sum(1 for j in unclassified if j["errors"]),
-        "false_positive_rate": _ratio(len(false_alarms), len(good)),
+        "false_positive_rate": ratio(len(false_alarms), len(good)),
         "false_positives_by_check": dict(Counter(c for j in false_alarms for c in j["errors"])),
         "per_class": per_class,
         "per_check": per_check,

@@ -14,7 +14,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from bench import REPO, table
+from bench import REPO, ratio, table
 
 CHANNEL_CORPUS = REPO / "tests" / "data" / "channel_eval.jsonl"
 SEGMENTS = REPO / "tests" / "data" / "copy_eval_segments.json"
@@ -39,10 +39,6 @@ CHANNEL_CHECK_FOR_CLASS: dict[str, str] = {
     "empty_rationale": "rationale_present",
     "malformed": "well_formed",
 }
-
-
-def _ratio(n: int, d: int) -> float | None:
-    return round(n / d, 4) if d else None
 
 
 def load(path: Path = CHANNEL_CORPUS) -> list[dict]:
@@ -92,9 +88,9 @@ def measure(judged: list[dict]) -> dict:
         "cases": len(judged),
         "good": len(good),
         "bad": len(bad),
-        "recall": _ratio(len(caught), len(bad)),
-        "recall_any_check": _ratio(sum(1 for j in bad if j["errors"]), len(bad)),
-        "false_positive_rate": _ratio(sum(1 for j in good if j["errors"]), len(good)),
+        "recall": ratio(len(caught), len(bad)),
+        "recall_any_check": ratio(sum(1 for j in bad if j["errors"]), len(bad)),
+        "false_positive_rate": ratio(sum(1 for j in good if j["errors"]), len(good)),
         "per_class": {
             cls: {
                 "cases": len(items),
