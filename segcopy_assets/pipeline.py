@@ -28,7 +28,7 @@ from segcopy_assets.defs.publishing.assets import (
     published_variants,
 )
 from segcopy_assets.errors import SegcopyError
-from segcopy_assets.generation.channels import selected_channels
+from segcopy_assets.generation.channels import WEB_DESCRIPTION, selected_channels
 from segcopy_assets.generation.freshness import (
     FAILING_SCHEMA,
     expected_pair_count,
@@ -117,7 +117,11 @@ def preflight(resources: dict, reach_endpoints: bool = True) -> None:
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())
         for name in selected_channels(os.environ.get("SEGCOPY_CHANNELS"), settings.prompts_dir()):
-            copywriter.channel(name)  # a broken channel folder fails before any table is written
+            # a broken channel folder, or more arms than it names (the description has one):
+            # before any table is written
+            channel = copywriter.channel(name)
+            if name != WEB_DESCRIPTION:
+                channel.arms(copywriter.variants_per_pair)
         copywriter.batch_policy()  # batch mode without an endpoint that has a Batch API
         if not reach_endpoints:
             return

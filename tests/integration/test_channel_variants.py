@@ -129,6 +129,13 @@ def test_a_bad_channel_setting_fails_the_run_before_any_table(
     with pytest.raises(PipelineFailed, match="SEGCOPY_CHANNELS: unknown channel.*mms"):
         run_pipeline(instance, resources)
     assert not (tmp_path / "warehouse").exists()
+    monkeypatch.setenv("SEGCOPY_CHANNELS", "sms")
+    resources["copywriter"] = Copywriter(
+        backend="offline", prompts_dir=resources["copywriter"].prompts_dir, variants_per_pair=4
+    )
+    with pytest.raises(PipelineFailed, match="SEGCOPY_VARIANTS_PER_PAIR=4, but channel 'sms'"):
+        run_pipeline(instance, resources)
+    assert not (tmp_path / "warehouse").exists()
 
 
 def test_channel_sensor_regenerates_only_the_edited_channel(
