@@ -322,7 +322,9 @@ def run_pipeline(
         resources,
         keys,
         lambda selection, **kw: _materialize(selection, resources, instance, **kw),
+        instance=instance,
         force=force_regenerate,
+        auto_approve_passing_checks=auto_approve_passing_checks,
     )
     return PipelineReport(
         added,

@@ -1,6 +1,8 @@
 """``segcopy run``'s runs of the channel assets (``defs/channels``): after the descriptions, for
 each channel, only the segments whose rows are not current (``channel_runs.stale_segments``),
-in contiguous range runs; a channel with nothing stale gets no run (a rerun writes no events)."""
+in contiguous range runs, then its publication (``<channel>_published``) when a table it reads
+moved; a channel with nothing stale and nothing to publish gets no run (a rerun writes no
+events)."""
 
 from collections.abc import Callable
 
@@ -9,7 +11,9 @@ import polars as pl
 
 from segcopy_assets.core.refresh_planning import MAX_RANGE_RUNS, contiguous_blocks, merge_blocks
 from segcopy_assets.defs.channels.assets import channel_paths
-from segcopy_assets.defs.channels.definitions import CHANNEL_ASSETS
+from segcopy_assets.defs.channels.definitions import CHANNEL_ASSETS, CHANNEL_PUBLISHED
+from segcopy_assets.defs.channels.publishing import channel_publishing_inputs
+from segcopy_assets.defs.publishing.assets import PublishingConfig
 from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.generation.channels import generated_channels
 from segcopy_assets.storage import variant_store
@@ -32,11 +36,14 @@ def run_channels(
     keys: list[str],
     materialize: Callable[..., dg.ExecuteInProcessResult],
     *,
+    instance: dg.DagsterInstance,
     force: bool = False,
+    auto_approve_passing_checks: bool = False,
 ) -> dict[str, dict[str, object]]:
-    """Each channel's summed run metadata (``segments_run`` 0 when nothing was stale): the
-    channels ``SEGCOPY_CHANNELS`` selects now, among those the code location defined. None in
-    batch mode (the channels have no batch path yet: they would be paid at the online price)."""
+    """Each channel's summed run metadata (``segments_run`` 0 when nothing was stale) and its
+    publication's (``published``, ``withheld``, ``superseded``): the channels
+    ``SEGCOPY_CHANNELS`` selects now, among those the code location defined. None in batch mode
+    (the channels have no batch path yet: they would be paid at the online price)."""
     warehouse, copywriter = resources["warehouse"], resources["copywriter"]
     if copywriter.batch_policy().mode != "online":
         return {}
@@ -93,5 +100,40 @@ def run_channels(
             failing_warn=int((failing["severity"] == "WARN").sum()),
             table=paths.variants,
         )
+        summary.update(
+            _publish(name, resources, materialize, instance, force, auto_approve_passing_checks)
+        )
         out[name] = summary
     return out
+
+
+def _publish(
+    name: str,
+    resources: dict,
+    materialize: Callable[..., dg.ExecuteInProcessResult],
+    instance: dg.DagsterInstance,
+    force: bool,
+    auto_approve: bool,
+) -> dict[str, object]:
+    """``<channel>_published``'s metadata: the last run's when every table it reads is at the
+    version it read (``published_run`` False), else a new run's."""
+    asset = CHANNEL_PUBLISHED[name]
+    config = PublishingConfig(auto_approve_passing_checks=auto_approve)
+    inputs = channel_publishing_inputs(
+        name, resources["warehouse"], config, resources["copywriter"], resources["publication"]
+    )
+    records = instance.fetch_materializations(asset.key, limit=1).records
+    event = records[0].asset_materialization if records else None
+    last = {k: v.value for k, v in event.metadata.items()} if event is not None else {}
+    ran = force or last.get("inputs_fingerprint") != inputs
+    if ran:
+        result = materialize(
+            [asset.key],
+            run_config={"ops": {asset.op.name: {"config": config.model_dump()}}},
+        )
+        done = result.asset_materializations_for_node(asset.key.path[-1])[0]
+        last = {k: v.value for k, v in done.metadata.items()}
+    return {
+        "published_run": ran,
+        **{k: int(str(last.get(k) or 0)) for k in ("published", "withheld", "superseded")},
+    }

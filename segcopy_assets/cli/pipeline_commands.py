@@ -163,9 +163,11 @@ def cmd_run(args) -> int:
             if c["segments_run"]
             else "all current, not run"
         )
+        superseded = f", {c['superseded']} superseded" if c["superseded"] else ""
         print(
             f"Channel {name}: {c['variants']} variants ({ran}); checks failing: "
-            f"{c['failing_error']} ERROR, {c['failing_warn']} WARN; {c['table']}"
+            f"{c['failing_error']} ERROR, {c['failing_warn']} WARN; published "
+            f"{c['published']}{superseded}, {c['withheld']} withheld; {c['table']}"
         )
     superseded = (
         f" ({report.superseded} superseded: the approved copy of a replaced variant, live until "

@@ -17,6 +17,8 @@ def _reviewer(args) -> str:
 # one message and exit 1 for a segcopy error; the tables under $SEGCOPY_HOME
 _review_errors = review_reports.review_errors
 _review_tables = review_reports.review_tables
+_arm_flags = review_reports.arm_flags
+_add_channel_flag = review_reports.add_channel_flag
 
 
 @_review_errors
@@ -29,7 +31,8 @@ def cmd_review_list(args) -> int:
         from segcopy_assets.cli.review_reports import list_withheld
 
         return list_withheld(args)
-    queue = review_queue(_review_tables())
+    tables = _review_tables(args)
+    queue = review_queue(tables)
     if args.segment:
         queue = queue.filter(pl.col("segment_id") == args.segment)
     if args.product:
@@ -39,15 +42,16 @@ def cmd_review_list(args) -> int:
     if args.batch:
         from segcopy_assets.review.batches import find_batch
 
-        queue = queue.filter(
-            pl.col("input_hash").is_in(find_batch(_review_tables(), args.batch).sample)
-        )
+        queue = queue.filter(pl.col("input_hash").is_in(find_batch(tables, args.batch).sample))
     counts = queue.group_by("review_status").len().sort("review_status")
     for row in queue.iter_rows(named=True):
         extra = f"  [{row['failed_checks']}]" if row["failed_checks"] else ""
         who = f"  by {row['reviewer']}" if row["reviewer"] else ""
+        arm = f" arm {row['variant_index']}" + (f" ({row['angle']})" if row["angle"] else "")
+        arm = arm if tables.channel else ""
         print(
-            f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{who}{extra}"
+            f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{arm}"
+            f"{who}{extra}"
         )
     print(
         "total: "
@@ -72,8 +76,9 @@ def cmd_review_decide(args) -> int:
             )
             return 1
     decision = {"approve": "approve", "reject": "reject", "edit": "edit"}[args.review_command]
+    tables = _review_tables(args)
     variant = decide(
-        _review_tables(),
+        tables,
         args.segment,
         args.product,
         decision,
@@ -81,6 +86,7 @@ def cmd_review_decide(args) -> int:
         note=args.note,
         edited_text=edited,
         force=getattr(args, "force", False),
+        arm=args.arm,
     )
     effect = {
         "approve": "`segcopy run` publishes it",
@@ -89,8 +95,11 @@ def cmd_review_decide(args) -> int:
     }[decision]
     if variant["edit_failures"]:
         effect = "it is NOT published: the edited text fails " + "; ".join(variant["edit_failures"])
+    what = f"{args.segment}/{args.product}"
+    if tables.channel:
+        what = f"{tables.channel} {what} arm {variant['variant_index']}"
     print(
-        f"recorded {decision} of {args.segment}/{args.product} (variant {variant['input_hash'][:12]}) "
+        f"recorded {decision} of {what} (variant {variant['input_hash'][:12]}) "
         f"by {_reviewer(args)}; {effect}"
     )
     if variant["failed_checks"] and decision == "approve":
@@ -108,7 +117,7 @@ def cmd_review_export(args) -> int:
         from segcopy_assets.quality.corpus import write_cases
         from segcopy_assets.review.calibration import disagreement_cases
 
-        cases = disagreement_cases(_review_tables())
+        cases = disagreement_cases(_review_tables())  # the description's checks
         n = write_cases(args.disagreements, cases)
         missed = sum(1 for c in cases if c.label == "bad")
         print(
@@ -116,9 +125,9 @@ def cmd_review_export(args) -> int:
             f"{n - missed} false alarm(s); label the defect classes and add them to the corpus"
         )
         return 0
-    from segcopy_assets.review.service import export_csv
+    from segcopy_assets.review.review_csv import export_csv
 
-    n = export_csv(_review_tables(), args.csv, status=args.status)
+    n = export_csv(_review_tables(args), args.csv, status=args.status)
     print(
         f"wrote {n} variant(s) to {args.csv}: fill in decision (approve/reject/edit), edited_text, note"
     )
@@ -127,9 +136,9 @@ def cmd_review_export(args) -> int:
 
 @_review_errors
 def cmd_review_import(args) -> int:
-    from segcopy_assets.review.service import import_csv
+    from segcopy_assets.review.review_csv import import_csv
 
-    n = import_csv(_review_tables(), args.csv, reviewer=_reviewer(args))
+    n = import_csv(_review_tables(args), args.csv, reviewer=_reviewer(args))
     print(f"imported {n} decision(s) from {args.csv}")
     return 0
 
@@ -166,7 +175,7 @@ def cmd_review_sample(args) -> int:
     from segcopy_assets.review.batches import draw_batches
     from segcopy_assets.review.service import review_queue
 
-    tables = _review_tables()
+    tables = _review_tables(args)
     plan = _plan(args)
     drawn = draw_batches(
         tables, plan, reviewer=_reviewer(args), all_segments=args.all_segments, segment=args.segment
@@ -175,9 +184,7 @@ def cmd_review_sample(args) -> int:
         print("no publishable variants (every current variant fails a check or failed to generate)")
         return 0
     queue = review_queue(tables)
-    names = {
-        h: (s, p) for h, s, p in queue.select("input_hash", "segment_id", "product_id").iter_rows()
-    }
+    names = {r["input_hash"]: r for r in queue.iter_rows(named=True)}
     print(
         f"plan: zero defects in the sample bound the defect rate at {plan.p:.0%} with "
         f"{plan.c:.0%} confidence (n = {plan.n} for a large batch)"
@@ -192,8 +199,10 @@ def cmd_review_sample(args) -> int:
         if o.state == "pending":
             for h in b.sample:
                 if h in names:
+                    r = names[h]
                     print(
-                        f"  segcopy review approve {names[h][0]} {names[h][1]}   (or reject / edit)"
+                        f"  segcopy review approve {r['segment_id']} {r['product_id']}"
+                        f"{_arm_flags(tables, r)}   (or reject / edit)"
                     )
         elif o.state == "accepted":
             print(f"  accepted: `segcopy run` publishes its variants ({b.bound})")
@@ -206,7 +215,7 @@ def cmd_review_sample(args) -> int:
 def cmd_review_bulk(args) -> int:
     from segcopy_assets.review.bulk import BulkFilter, decide_all, select, summary
 
-    tables = _review_tables()
+    tables = _review_tables(args)
     f = BulkFilter(args.segment, args.product, args.status, args.checks, args.batch)
     rows = select(tables, f)
     if rows.is_empty():
@@ -247,6 +256,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --withheld: as `segcopy run --auto-approve-passing-checks` would publish",
     )
+    _add_channel_flag(listing)
     listing.set_defaults(func=cmd_review_list)
     for name in ("approve", "reject", "edit"):
         p = review_sub.add_parser(name, help=f"{name} the current variant of SEGMENT × PRODUCT")
@@ -254,6 +264,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("product")
         p.add_argument("--note")
         p.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+        _add_channel_flag(p)
+        p.add_argument(
+            "--arm",
+            type=int,
+            help="with --channel and SEGCOPY_VARIANTS_PER_PAIR > 1: which arm (0, 1, ...)",
+        )
         if name == "edit":
             p.add_argument("--text-file", required=True, help="file with the edited copy")
             p.add_argument(
@@ -276,6 +292,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "checks disagree on",
     )
     export.add_argument("--status", choices=["pending", "approved", "rejected", "failed"])
+    _add_channel_flag(export)
     export.set_defaults(func=cmd_review_export)
     sample = review_sub.add_parser(
         "sample", help="acceptance sampling: draw each batch's sample and show where batches stand"
@@ -289,6 +306,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     sample.add_argument("--c", type=float, help="confidence (default 0.95, $SEGCOPY_SAMPLE_C)")
     sample.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
+    _add_channel_flag(sample)
     sample.set_defaults(func=cmd_review_sample)
     bulk = review_sub.add_parser(
         "bulk", help="approve or reject every variant a filter selects (after a confirmation)"
@@ -302,10 +320,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     bulk.add_argument("--note")
     bulk.add_argument("--reviewer", help="default: $SEGCOPY_REVIEWER or your user name")
     bulk.add_argument("--yes", action="store_true", help="no confirmation prompt")
+    _add_channel_flag(bulk)
     bulk.set_defaults(func=cmd_review_bulk)
     imp = review_sub.add_parser("import", help="read decisions back from a CSV (all rows or none)")
     imp.add_argument("--csv", required=True)
     imp.add_argument("--reviewer")
+    _add_channel_flag(imp)
     imp.set_defaults(func=cmd_review_import)
     page = review_sub.add_parser("serve", help="the review page in your browser (127.0.0.1)")
     page.add_argument("--port", type=int, default=8000)

@@ -20,11 +20,34 @@ def review_errors(fn):
     return wrapped
 
 
-def review_tables():
-    """The review tables of the warehouse under ``$SEGCOPY_HOME``."""
+def review_tables(args=None):
+    """The review tables of the warehouse under ``$SEGCOPY_HOME``: the description's, or those
+    of the channel ``--channel`` names (checked against ``prompts/channels/``)."""
+    from segcopy_assets.generation.channels import WEB_DESCRIPTION
     from segcopy_assets.review.service import ReviewTables
 
-    return ReviewTables.from_env()
+    channel = getattr(args, "channel", None)
+    if channel in (None, WEB_DESCRIPTION):
+        return ReviewTables.from_env()
+    from segcopy_assets.review.channel_review import load_review_channel
+
+    load_review_channel(channel)  # an unknown channel: one line naming the known ones
+    return ReviewTables.from_env(channel)
+
+
+def arm_flags(tables, row: dict) -> str:
+    """`` --channel C --arm N`` for a channel's row (empty for the description's)."""
+    if not tables.channel:
+        return ""
+    return f" --channel {tables.channel} --arm {row.get('variant_index') or 0}"
+
+
+def add_channel_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--channel",
+        help="a channel of prompts/channels/ (email_subject, sms, push, ...); default: the "
+        "web description",
+    )
 
 
 def _since(text: str):
@@ -90,8 +113,9 @@ def list_withheld(args) -> int:
 
     from segcopy_assets.review.publication_state import compute_publication
 
+    tables = review_tables(args)
     state = compute_publication(
-        review_tables(), **_publication_settings(args.auto_approve_passing_checks)
+        tables, **_publication_settings(args.auto_approve_passing_checks, tables.channel)
     )
     withheld = state.withheld
     if args.segment:
@@ -111,17 +135,21 @@ def list_withheld(args) -> int:
     return 0
 
 
-def _publication_settings(auto_approve: bool) -> dict:
+def _publication_settings(auto_approve: bool, channel: str | None = None) -> dict:
     from datetime import timedelta
 
     from segcopy_assets.resources import copywriter_from_env, publication_from_env
     from segcopy_assets.review.edit_rules import check_settings
 
+    copywriter = copywriter_from_env()
+    spec = copywriter.channel(channel) if channel else None
     return {
-        "prompt_hash": copywriter_from_env().prompt_set().hash,
+        "prompt_hash": spec.hash if spec else copywriter.prompt_set().hash,
         "settings": check_settings(),
         "grace": timedelta(days=publication_from_env().superseded_grace_days),
         "auto_approve_passing_checks": auto_approve,
+        "channel": spec,
+        "variants_per_pair": copywriter.variants_per_pair,
     }
 
 

@@ -13,12 +13,12 @@ bind to input hashes. Two rules keep approved copy live through that:
   must not stay live); a changed segment re-judges the copy against the segment as it is now.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
-from segcopy_assets.quality.judge import ERROR, CheckSettings, judge_variant
 from segcopy_assets.storage.tables import PUBLISHED_SCHEMA
 
 #: The default grace period: a week covers a team's weekly review cycle, so a prompt tweak made on
@@ -29,34 +29,49 @@ DEFAULT_GRACE_DAYS = 7.0
 #: The decisions that carry over to identical text (a rejection is a reason to look again).
 CARRIED = ("approve", "edit")
 
+#: The columns that name one published slot: a pair (the description), or a pair and its arm
+#: (a channel with several arms: ``CHANNEL_SLOT``).
+PAIR = ("segment_id", "product_id")
+CHANNEL_SLOT = ("segment_id", "product_id", "variant_index")
+
 
 @dataclass(frozen=True)
 class Continuity:
-    """What publication needs to keep superseded copy: the previous ``published_variants``
-    rows by pair, the input hash each current pair would be generated with now, the time and
-    the grace period."""
+    """What publication needs to keep superseded copy: the previous published rows by slot
+    (``key``: a pair, or a pair and its arm), the input hash each current slot would be
+    generated with now, the time and the grace period."""
 
-    previous: dict[tuple[str, str], dict]
-    wanted: dict[tuple[str, str], str]
+    previous: dict[tuple, dict]
+    wanted: dict[tuple, str]
     now: datetime
     grace: timedelta = timedelta(days=DEFAULT_GRACE_DAYS)
+    key: tuple[str, ...] = PAIR
 
     @classmethod
     def build(
         cls,
         previous: pl.DataFrame,
-        wanted: dict[tuple[str, str], str],
+        wanted: dict[tuple, str],
         now: datetime,
         grace: timedelta = timedelta(days=DEFAULT_GRACE_DAYS),
+        *,
+        key: tuple[str, ...] = PAIR,
+        schema: pl.Schema = PUBLISHED_SCHEMA,
     ) -> "Continuity":
-        """From the previous ``published_variants`` table (any columns it predates read null)."""
+        """From the previous published table (any columns it predates read null; an arm index
+        it predates reads 0, the one arm)."""
         present = set(previous.columns)
         rows = previous.select(
             pl.col(c) if c in present else pl.lit(None, dtype).alias(c)
-            for c, dtype in PUBLISHED_SCHEMA.items()
+            for c, dtype in schema.items()
         )
-        by_pair = {(r["segment_id"], r["product_id"]): r for r in rows.iter_rows(named=True)}
-        return cls(by_pair, wanted, now, grace)
+        if "variant_index" in key:
+            rows = rows.with_columns(pl.col("variant_index").fill_null(0))
+        by_slot = {tuple(r[c] for c in key): r for r in rows.iter_rows(named=True)}
+        return cls(by_slot, wanted, now, grace, key)
+
+    def slot(self, row: dict) -> tuple:
+        return tuple(row[c] for c in self.key)
 
 
 def _text(value: str | None) -> str:
@@ -64,18 +79,23 @@ def _text(value: str | None) -> str:
 
 
 def carried_approvals(
-    previous: pl.DataFrame, current: pl.DataFrame, latest: pl.DataFrame, now: datetime
+    previous: pl.DataFrame,
+    current: pl.DataFrame,
+    latest: pl.DataFrame,
+    now: datetime,
+    key: tuple[str, ...] = PAIR,
 ) -> list[dict]:
     """Review-log rows carrying a decision to new variants with unchanged text.
 
     ``previous``/``current``: a segment's variant rows before and after a run; ``latest``: the
     decision in force per (segment, product, input hash) (``review_log.latest_decisions``). A
-    current ``ok`` row gets one when its pair's previous row was ``ok`` with another input hash,
-    the same text, and an approve or edit decision, and it has no decision of its own yet."""
-    cols = ["segment_id", "product_id", "input_hash", "variant_text"]
+    current ``ok`` row gets one when its slot's (``key``: its pair, or its pair and arm)
+    previous row was ``ok`` with another input hash, the same text, and an approve or edit
+    decision, and it has no decision of its own yet."""
+    cols = list(dict.fromkeys([*key, "input_hash", "variant_text"]))
     before = previous.filter(pl.col("status") == "ok").select(cols)
     after = current.filter(pl.col("status") == "ok").select(cols)
-    moved = after.join(before, on=["segment_id", "product_id"], suffix="_prev").filter(
+    moved = after.join(before, on=list(key), suffix="_prev").filter(
         pl.col("input_hash") != pl.col("input_hash_prev")
     )
     if moved.is_empty() or latest.is_empty():
@@ -119,24 +139,21 @@ def superseded(
     *,
     segment: dict,
     content_hash: str | None,
-    original: str,
-    settings: CheckSettings,
+    failures: Callable[[str], list[str]],
     since: datetime | None,
 ) -> tuple[dict | None, str]:
-    """``candidate`` (a published row of an older variant of the pair) kept live as superseded,
-    or ``(None, why it is withdrawn)``. ``since``: when it was first superseded (None: now)."""
+    """``candidate`` (a published row of an older variant of the slot) kept live as superseded,
+    or ``(None, why it is withdrawn)``. ``failures``: the ``"check: reason"`` of each ERROR rule
+    a text fails against the product and ``segment`` as they are now. ``since``: when it was
+    first superseded (None: now)."""
     recorded = candidate.get("content_hash")
     if recorded is not None and recorded != content_hash:
         return None, "its product changed since the copy was approved: withdrawn at once"
     # a changed segment, or copy published before its hashes were recorded (an older table):
     # judged again against the product and the segment as they are now
     if recorded is None or candidate.get("summary_hash") != segment.get("summary_hash"):
-        verdicts = judge_variant(candidate["published_text"], "-", original, segment, settings)
-        failing = [
-            v.check
-            for v in verdicts
-            if not v.passed and v.severity == ERROR and v.check != "rationale_present"
-        ]
+        checks = (f.split(":")[0] for f in failures(candidate["published_text"]))
+        failing = [c for c in checks if c != "rationale_present"]
         if failing:
             what = "its segment changed" if recorded is not None else "judged again"
             return None, f"{what}: the approved copy now fails " + ", ".join(failing)
@@ -146,7 +163,7 @@ def superseded(
         return None, (
             f"superseded since {started:%Y-%m-%d %H:%M} UTC: the {days:g}-day grace period is over"
         )
-    wanted = continuity.wanted.get((candidate["segment_id"], candidate["product_id"]))
+    wanted = continuity.wanted.get(continuity.slot(candidate))
     return {
         **candidate,
         "state": "superseded",

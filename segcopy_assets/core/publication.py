@@ -8,11 +8,12 @@ publishable yet, the approved copy of the old one stays live as ``superseded``
 (``core.continuity``).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
 
-from segcopy_assets.core.continuity import Continuity, superseded
+from segcopy_assets.core.continuity import PAIR, Continuity, superseded
 from segcopy_assets.core.sampling import Acceptance
 from segcopy_assets.quality.judge import ERROR, CheckSettings, judge_variant
 from segcopy_assets.storage.review_log import latest_decisions
@@ -54,6 +55,20 @@ def edit_failures(
     return [f"{v.check}: {v.reason}" for v in verdicts if not v.passed and v.severity == ERROR]
 
 
+#: ``(text, rationale, segment, product_id) -> ["check: reason", ...]``: the ERROR rules a text
+#: publication did not see judged fails (an edit; superseded copy whose segment changed).
+TextFailures = Callable[[str, str, dict, str], list[str]]
+
+
+def description_failures(originals: dict[str, str], settings: CheckSettings) -> TextFailures:
+    """The description's rules (``quality.judge``) against each product's original."""
+
+    def failures(text: str, rationale: str, segment: dict, product_id: str) -> list[str]:
+        return edit_failures(text, rationale, originals.get(product_id, ""), segment, settings)
+
+    return failures
+
+
 @dataclass(frozen=True)
 class _Outcome:
     text: str | None  # published text, or None when withheld
@@ -62,19 +77,18 @@ class _Outcome:
     final: bool = False  # withheld for good: a rejection (no older copy stands in)
 
 
-def _decide(row: dict, originals: dict, segments: dict, settings, accepted, auto) -> _Outcome:
+def _decide(row: dict, segments: dict, rules: TextFailures, accepted, auto) -> _Outcome:
     decision = row["decision"]
     if row["status"] != "ok":
         return _Outcome(None, None, f"generation failed: {row['error']}")
     if decision == "reject":
         return _Outcome(None, None, f"rejected by {row['reviewer']}", final=True)
     if decision == "edit":
-        failures = edit_failures(
+        failures = rules(
             row["edited_text"],
             row["rationale"] or "",
-            originals.get(row["product_id"], ""),
             segments[row["segment_id"]],
-            settings,
+            row["product_id"],
         )
         if failures:
             return _Outcome(None, None, "edited text fails " + "; ".join(failures))
@@ -90,9 +104,12 @@ def _decide(row: dict, originals: dict, segments: dict, settings, accepted, auto
     return _Outcome(None, None, "not reviewed")
 
 
-def _published_row(row: dict, outcome: _Outcome, accepted: dict) -> dict:
+def _published_row(
+    row: dict, outcome: _Outcome, accepted: dict, extra: tuple[str, ...] = ()
+) -> dict:
     acceptance = accepted.get(row["input_hash"]) if outcome.approval == "sample" else None
     return {
+        **{c: row.get(c) for c in extra},
         "segment_id": row["segment_id"],
         "product_id": row["product_id"],
         "published_text": outcome.text,
@@ -123,13 +140,22 @@ def select_published(
     accepted: dict[str, Acceptance] | None = None,
     continuity: Continuity | None = None,
     content_hashes: dict[str, str] | None = None,
+    rules: TextFailures | None = None,
+    schema: pl.Schema = PUBLISHED_SCHEMA,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(published, withheld)``: published rows (``PUBLISHED_SCHEMA``) and every current variant
-    not published as current copy (``WITHHELD_SCHEMA``, with why). ``accepted``: input hash →
+    """``(published, withheld)``: published rows (``schema``) and every current variant not
+    published as current copy (``WITHHELD_SCHEMA``, with why). ``accepted``: input hash →
     the accepted sampling batch covering it. ``continuity``: keep the approved copy of replaced
-    variants live as superseded (``content_hashes``: product → its content hash now)."""
+    variants live as superseded, per slot (``continuity.key``: a pair, or a pair and its arm;
+    ``content_hashes``: product → its content hash now). ``rules``: what an edit is judged by
+    (default: the description's rules against ``originals`` under ``settings``); ``schema``:
+    the published table's columns (those beyond ``PUBLISHED_SCHEMA`` are copied from the
+    variant row, as a channel's arm)."""
     accepted = accepted or {}
     content_hashes = content_hashes or {}
+    rules = rules or description_failures(originals, settings)
+    extra = tuple(c for c in schema if c not in PUBLISHED_SCHEMA)
+    key = continuity.key if continuity is not None else PAIR
     current = variants.filter(pl.col("segment_id").is_in(list(segments)))
     decisions = latest_decisions(reviews)
     joined = current.join(
@@ -147,19 +173,19 @@ def select_published(
     ).join(failing_errors(verdicts), on="input_hash", how="left")
 
     published, withheld = [], []
-    for row in joined.sort("segment_id", "product_id").iter_rows(named=True):
-        pair = (row["segment_id"], row["product_id"])
-        outcome = _decide(row, originals, segments, settings, accepted, auto_approve_passing_checks)
-        wanted = continuity.wanted.get(pair) if continuity is not None else None
+    for row in joined.sort(*key).iter_rows(named=True):
+        slot = tuple(row[c] for c in key)
+        outcome = _decide(row, segments, rules, accepted, auto_approve_passing_checks)
+        wanted = continuity.wanted.get(slot) if continuity is not None else None
         fresh = wanted is None or wanted == row["input_hash"]
         if outcome.text is not None and fresh:
-            published.append(_published_row(row, outcome, accepted))
+            published.append(_published_row(row, outcome, accepted, extra))
             continue
         reason = outcome.reason or _why_not_current(row, wanted)
         live = None
         if continuity is not None and not (outcome.final and fresh):
             live, why = _stand_in(
-                row, outcome, accepted, continuity, segments, originals, content_hashes, settings
+                row, outcome, accepted, continuity, segments, content_hashes, rules, extra
             )
             if live is None and why:
                 reason += f"; older approved copy withdrawn: {why}"
@@ -167,15 +193,15 @@ def select_published(
             published.append(live)
         withheld.append(
             {
-                "segment_id": pair[0],
-                "product_id": pair[1],
+                "segment_id": row["segment_id"],
+                "product_id": row["product_id"],
                 "input_hash": row["input_hash"],
                 "reason": reason,
                 "superseded_live": live is not None,
             }
         )
     return (
-        pl.DataFrame(published, schema=PUBLISHED_SCHEMA),
+        pl.DataFrame(published, schema=schema),
         pl.DataFrame(withheld, schema=WITHHELD_SCHEMA),
     )
 
@@ -193,17 +219,18 @@ def _stand_in(
     accepted: dict,
     continuity: Continuity,
     segments: dict,
-    originals: dict,
     content_hashes: dict,
-    settings: CheckSettings,
+    rules: TextFailures,
+    extra: tuple[str, ...],
 ) -> tuple[dict | None, str]:
-    """The older approved copy that stays live for a pair whose variant is not publishable as
+    """The older approved copy that stays live for a slot whose variant is not publishable as
     current copy, or ``(None, why not)``: the row's own copy when it is approved but its inputs
-    moved since (its replacement failed or is not generated yet), else the pair's previous
+    moved since (its replacement failed or is not generated yet), else the slot's previous
     published copy of another variant."""
-    previous = continuity.previous.get((row["segment_id"], row["product_id"]))
+    slot = continuity.slot(row)
+    previous = continuity.previous.get(slot)
     if outcome.text is not None:  # approved, but of older inputs
-        candidate = _published_row(row, outcome, accepted)
+        candidate = _published_row(row, outcome, accepted, extra)
     elif previous is not None and previous["input_hash"] != row["input_hash"]:
         candidate = previous
     else:
@@ -217,17 +244,17 @@ def _stand_in(
         and previous["state"] == "superseded"
     ):
         known.append(previous["superseded_at"])
-    wanted = continuity.wanted.get((row["segment_id"], row["product_id"]))
+    wanted = continuity.wanted.get(slot)
     if outcome.text is not None and row.get("attempted_hash") == wanted:
         known.append(row.get("failing_since"))  # its replacement has failed since then
     since = min((t for t in known if t is not None), default=None)
+    segment = segments[row["segment_id"]]
     return superseded(
         candidate,
         continuity,
-        segment=segments[row["segment_id"]],
+        segment=segment,
         content_hash=content_hashes.get(row["product_id"]),
-        original=originals.get(row["product_id"], ""),
-        settings=settings,
+        failures=lambda text: rules(text, "-", segment, row["product_id"]),
         since=since,
     )
 

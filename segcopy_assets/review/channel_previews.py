@@ -1,6 +1,7 @@
 """What the review page's channel previews show: each variant of a channel's table as it will
 look (an inbox row, an SMS bubble with its messages and encoding, a push card), with each
-field's length against its limit and the channel checks it fails. Plain functions, no web.
+field's length against its limit, the channel checks it fails, its review status and whether
+it is published. Plain functions, no web.
 """
 
 from pathlib import Path
@@ -17,7 +18,12 @@ from segcopy_assets.generation.channels import (
     load_channel,
 )
 from segcopy_assets.storage import delta, variant_store
-from segcopy_assets.storage.tables import VERDICT_SCHEMA, channel_tables
+from segcopy_assets.storage.tables import (
+    VERDICT_SCHEMA,
+    channel_published_table,
+    channel_reviews_table,
+    channel_tables,
+)
 
 #: Pairs shown on one page, each with its arms (a segment filter narrows them).
 PAGE_ROWS = 120
@@ -99,6 +105,7 @@ def previews(schema_dir: str, prompts: Path, name: str, segment: str | None = No
         failing.setdefault(r["input_hash"], []).append(
             f"{r['severity']} {r['check']}: {r['reason']}"
         )
+    review = _review_state(schema_dir, name) if rows.height else {}
     pairs: dict[tuple[str, str], dict] = {}
     for r in rows.iter_rows(named=True):
         key = (r["segment_id"], r["product_id"])
@@ -116,6 +123,8 @@ def previews(schema_dir: str, prompts: Path, name: str, segment: str | None = No
                 "rationale": r["rationale"],
                 "problem": problem or r["error"],
                 "failing": failing.get(r["input_hash"], []),
+                "input_hash": r["input_hash"],
+                **review.get(r["input_hash"], {"review_status": "pending", "published": None}),
             }
         )
     return {
@@ -125,4 +134,25 @@ def previews(schema_dir: str, prompts: Path, name: str, segment: str | None = No
         "segments": segments,
         "segment": segment or "",
         "total": rows.select("segment_id", "product_id").unique().height,
+        "reviews_table": channel_reviews_table(name),
+        "published_table": channel_published_table(name),
+    }
+
+
+def _review_state(schema_dir: str, name: str) -> dict[str, dict]:
+    """By input hash: the variant's review status (``review.service.review_queue``), who
+    decided, and its state in the channel's published table (None: not published)."""
+    from segcopy_assets.review.publication_state import read_published
+    from segcopy_assets.review.service import ReviewTables, review_queue
+
+    tables = ReviewTables.under(schema_dir, name)
+    queue = review_queue(tables)
+    live = dict(read_published(tables.published).select("input_hash", "state").iter_rows())
+    return {
+        r["input_hash"]: {
+            "review_status": r["review_status"],
+            "reviewer": r["reviewer"],
+            "published": live.get(r["input_hash"]),
+        }
+        for r in queue.iter_rows(named=True)
     }

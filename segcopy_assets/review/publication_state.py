@@ -7,14 +7,25 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from segcopy_assets.core.continuity import Continuity
-from segcopy_assets.core.publication import WITHHELD_SCHEMA, select_published
+from segcopy_assets.core.continuity import CHANNEL_SLOT, PAIR, Continuity
+from segcopy_assets.core.publication import (
+    WITHHELD_SCHEMA,
+    description_failures,
+    select_published,
+)
 from segcopy_assets.core.sampling import accepted_members
+from segcopy_assets.generation.channel_runs import read_channel_rows
+from segcopy_assets.generation.channels import Channel
 from segcopy_assets.quality.judge import CheckSettings
+from segcopy_assets.review.channel_review import channel_rules, channel_wanted
 from segcopy_assets.review.service import ReviewTables
 from segcopy_assets.storage import delta, review_log, variant_store
 from segcopy_assets.storage.review_batches import read_batches
-from segcopy_assets.storage.tables import PUBLISHED_SCHEMA, VERDICT_SCHEMA
+from segcopy_assets.storage.tables import (
+    CHANNEL_PUBLISHED_SCHEMA,
+    PUBLISHED_SCHEMA,
+    VERDICT_SCHEMA,
+)
 
 
 @dataclass(frozen=True)
@@ -35,11 +46,11 @@ def wanted_hashes(
     return {(s, p): h for s, p, h in expected.iter_rows()}
 
 
-def read_published(path: str) -> pl.DataFrame:
-    """The published_variants table as it is (columns it predates read null)."""
+def read_published(path: str, schema: pl.Schema = PUBLISHED_SCHEMA) -> pl.DataFrame:
+    """A published table as it is (columns it predates read null)."""
     if not delta.table_exists(path):
-        return PUBLISHED_SCHEMA.to_frame()
-    return variant_store.read_segments(path, schema=PUBLISHED_SCHEMA)
+        return schema.to_frame()
+    return variant_store.read_segments(path, schema=schema)
 
 
 def superseded_due(path: str, grace: timedelta, now: datetime | None = None) -> int:
@@ -65,12 +76,27 @@ def compute_publication(
     summaries: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
     now: datetime | None = None,
+    channel: Channel | None = None,
+    variants_per_pair: int = 1,
 ) -> Publication:
-    """Every current pair's published copy (current or superseded) and every variant withheld,
-    with why (``core.publication.select_published``)."""
+    """Every current slot's published copy (current or superseded) and every variant withheld,
+    with why (``core.publication.select_published``): the description's pairs, or (``channel``,
+    with ``tables`` its tables) a channel's pairs x arms, edits judged by its checks."""
     summaries = summaries if summaries is not None else pl.read_delta(tables.summaries)
     products = products if products is not None else pl.read_delta(tables.products)
-    variants = variant_store.read_segments(tables.variants)
+    key: tuple[str, ...]
+    if channel is None:
+        variants = variant_store.read_segments(tables.variants)
+        wanted = wanted_hashes(summaries, products, prompt_hash)
+        originals = dict(zip(products["product_id"], products["description"]))
+        rules, key, schema = description_failures(originals, settings), PAIR, PUBLISHED_SCHEMA
+    else:
+        variants = read_channel_rows(tables.variants, None).filter(
+            pl.col("variant_index") < max(variants_per_pair, 1)
+        )
+        wanted = channel_wanted(channel, summaries, products, variants_per_pair)
+        rules, key = channel_rules(channel, products), CHANNEL_SLOT
+        schema = CHANNEL_PUBLISHED_SCHEMA
     verdicts = variant_store.read_segments(tables.verdicts, schema=VERDICT_SCHEMA)
     decisions = review_log.read_reviews(tables.reviews)
     latest = review_log.latest_decisions(decisions)
@@ -78,10 +104,12 @@ def compute_publication(
         read_batches(tables.batches).to_dicts(), dict(zip(latest["input_hash"], latest["decision"]))
     )
     continuity = Continuity.build(
-        read_published(tables.published),
-        wanted_hashes(summaries, products, prompt_hash),
+        read_published(tables.published, schema),
+        wanted,
         now or datetime.now(UTC),
         grace,
+        key=key,
+        schema=schema,
     )
     published, withheld = select_published(
         variants,
@@ -94,6 +122,8 @@ def compute_publication(
         accepted=accepted,
         continuity=continuity,
         content_hashes=dict(zip(products["product_id"], products["content_hash"])),
+        rules=rules,
+        schema=schema,
     )
     return Publication(
         published,

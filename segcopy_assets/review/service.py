@@ -1,21 +1,23 @@
-"""The human review workflow over the warehouse tables: the queue, decisions, CSV round trip.
+"""The human review workflow over the warehouse tables: the queue and decisions (the CSV round
+trip is ``review.review_csv``).
 
 Used by the ``segcopy review`` commands and the review page. Decisions go to the
 append-only ``variant_reviews`` log; publishing reads them on its next materialization.
 """
 
-import csv
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from segcopy_assets import settings
+from segcopy_assets.core.continuity import CHANNEL_SLOT, PAIR
 from segcopy_assets.core.publication import failing_errors
 from segcopy_assets.errors import InputValidationError, SegcopyError
+from segcopy_assets.generation.channel_runs import read_channel_rows
+from segcopy_assets.generation.channels import WEB_DESCRIPTION
 from segcopy_assets.review.edit_rules import (
     EditRefused,
-    check_settings,
     failing_edits,
     judge_edit,
 )
@@ -35,22 +37,10 @@ from segcopy_assets.storage.tables import (
 )
 
 if TYPE_CHECKING:
+    from segcopy_assets.quality.judge import CheckSettings
     from segcopy_assets.resources import Warehouse
 
 STATUSES = ("pending", "approved", "rejected", "failed")
-EXPORT_COLUMNS = [
-    "segment_id",
-    "product_id",
-    "input_hash",
-    "status",
-    "failed_checks",
-    "original",
-    "variant_text",
-    "rationale",
-    "decision",
-    "edited_text",
-    "note",
-]
 
 
 @dataclass(frozen=True)
@@ -66,12 +56,19 @@ class ReviewTables:
     published: str
     retries: str
     auth_events: str  # the review page's shared session state
+    channel: str | None = None  # a channel's tables (review.channel_review); None: the description
 
     @classmethod
-    def under(cls, warehouse_schema_dir: str) -> "ReviewTables":
+    def under(cls, warehouse_schema_dir: str, channel: str | None = None) -> "ReviewTables":
+        """The description's tables under ``warehouse_schema_dir``, or a channel's."""
+
         def join(table: str) -> str:
             return delta.join(warehouse_schema_dir, table)
 
+        if channel is not None and channel != WEB_DESCRIPTION:
+            from segcopy_assets.review.channel_review import channel_review_tables
+
+            return channel_review_tables(cls.under(warehouse_schema_dir), channel)
         return cls(
             variants=join(DESCRIPTION_VARIANTS),
             verdicts=join(VARIANT_CHECKS),
@@ -85,14 +82,14 @@ class ReviewTables:
         )
 
     @classmethod
-    def for_warehouse(cls, warehouse: "Warehouse") -> "ReviewTables":
-        """The tables of a ``Warehouse`` resource."""
-        return cls.under(delta.parent(warehouse.table_path(DESCRIPTION_VARIANTS)))
+    def for_warehouse(cls, warehouse: "Warehouse", channel: str | None = None) -> "ReviewTables":
+        """The tables of a ``Warehouse`` resource (a channel's, if named)."""
+        return cls.under(delta.parent(warehouse.table_path(DESCRIPTION_VARIANTS)), channel)
 
     @classmethod
-    def from_env(cls) -> "ReviewTables":
-        """The tables of the warehouse under ``$SEGCOPY_HOME``."""
-        return cls.under(delta.join(settings.warehouse_uri(), settings.WAREHOUSE_SCHEMA))
+    def from_env(cls, channel: str | None = None) -> "ReviewTables":
+        """The tables of the warehouse under ``$SEGCOPY_HOME`` (a channel's, if named)."""
+        return cls.under(delta.join(settings.warehouse_uri(), settings.WAREHOUSE_SCHEMA), channel)
 
 
 def review_queue(tables: ReviewTables) -> pl.DataFrame:
@@ -102,8 +99,8 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
     ``rejected`` from the latest decision for this exact variant, else ``pending``.
     """
     if not delta.table_exists(tables.variants):
-        raise SegcopyError("no description_variants yet: run `segcopy run` first")
-    variants = variant_store.read_segments(tables.variants)
+        raise SegcopyError(f"no {delta.basename(tables.variants)} yet: run `segcopy run` first")
+    variants = _variants(tables)
     verdicts = variant_store.read_segments(tables.verdicts, schema=VERDICT_SCHEMA)
     decisions = reviews.latest_decisions(reviews.read_reviews(tables.reviews))
     originals = pl.read_delta(tables.products).select(
@@ -128,14 +125,14 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
             how="left",
         )
         .join(originals, on="product_id", how="left")
-        .join(_superseded_pairs(tables), on=["segment_id", "product_id"], how="left")
+        .join(_superseded_slots(tables), on=list(slot_key(tables)), how="left")
         .with_columns(pl.col("superseded").fill_null(False))
     )
     # an edit is judged when recorded, and again here: rules, original or segment may have
     # changed since (publication judges it anew too)
     edits = queue.filter(pl.col("decision") == "edit")
     if edits.height:
-        now = failing_edits(tables.summaries, edits)
+        now = _failing_edits(tables, edits)
         queue = queue.with_columns(
             pl.when(pl.col("decision") == "edit")
             .then(
@@ -170,40 +167,100 @@ def review_queue(tables: ReviewTables) -> pl.DataFrame:
         .then(pl.lit(None, pl.String))
         .otherwise(pl.col("failed_checks"))
     )
-    # superseded pairs first: their approved copy is live only until the grace period ends
+    # superseded slots first: their approved copy is live only until the grace period ends
+    key = list(slot_key(tables))
     return queue.with_columns(status.alias("review_status"), failed.alias("failed_checks")).sort(
-        "superseded", "segment_id", "product_id", descending=[True, False, False]
+        "superseded", *key, descending=[True] + [False] * len(key)
     )
 
 
-def _superseded_pairs(tables: ReviewTables) -> pl.DataFrame:
-    """(segment, product) whose published copy is superseded (the last publication's view)."""
-    schema = {"segment_id": pl.String, "product_id": pl.String, "superseded": pl.Boolean}
+def slot_key(tables: ReviewTables) -> tuple[str, ...]:
+    """The columns that name one published slot: a pair, or (a channel's) a pair and its arm."""
+    return CHANNEL_SLOT if tables.channel else PAIR
+
+
+def _variants(tables: ReviewTables) -> pl.DataFrame:
+    if tables.channel:
+        return read_channel_rows(tables.variants, None)
+    return variant_store.read_segments(tables.variants)
+
+
+def _failing_edits(tables: ReviewTables, edits: pl.DataFrame) -> dict[tuple, str]:
+    if not tables.channel:
+        return failing_edits(tables.summaries, edits)
+    out: dict[tuple, str] = {}
+    for r in edits.iter_rows(named=True):
+        failed = _failed_rules(edit_failures_of(tables, r, r["edited_text"] or ""))
+        if failed:
+            out[(r["segment_id"], r["product_id"], r["input_hash"])] = failed
+    return out
+
+
+def edit_failures_of(
+    tables: ReviewTables, variant: dict, edited_text: str, rules: "CheckSettings | None" = None
+) -> list[str]:
+    """``"check: reason"`` of every ERROR rule the edited text of ``variant`` (a queue row)
+    fails: the description's rules (``rules``: its settings, default the environment's), or the
+    channel's checks."""
+    if not tables.channel:
+        return judge_edit(tables.summaries, tables.products, variant, edited_text, rules)
+    from segcopy_assets.review.channel_review import channel_rules, load_review_channel
+
+    segment = (
+        pl.scan_delta(tables.summaries)
+        .filter(pl.col("segment_id") == variant["segment_id"])
+        .collect()
+    )
+    products = pl.read_delta(tables.products)
+    judge = channel_rules(load_review_channel(tables.channel), products)
+    return judge(
+        edited_text,
+        variant.get("rationale") or "",
+        segment.row(0, named=True) if segment.height else {},
+        variant["product_id"],
+    )
+
+
+def _superseded_slots(tables: ReviewTables) -> pl.DataFrame:
+    """The slots whose published copy is superseded (the last publication's view)."""
+    key = slot_key(tables)
+    schema = {
+        **{c: pl.Int64 if c == "variant_index" else pl.String for c in key},
+        "superseded": pl.Boolean,
+    }
     if not delta.table_exists(tables.published):
         return pl.DataFrame(schema=schema)
     published = pl.read_delta(tables.published)
     if "state" not in published.columns:
         return pl.DataFrame(schema=schema)
     return published.filter(pl.col("state") == "superseded").select(
-        "segment_id", "product_id", pl.lit(True).alias("superseded")
+        *key, pl.lit(True).alias("superseded")
     )
 
 
-def current_variant(tables: ReviewTables, segment_id: str, product_id: str) -> dict:
+def current_variant(
+    tables: ReviewTables, segment_id: str, product_id: str, arm: int | None = None
+) -> dict:
+    """The current variant of (segment, product), of one ``arm`` when a channel has several."""
+    table = delta.basename(tables.variants)
     queue = review_queue(tables)
     row = queue.filter((pl.col("segment_id") == segment_id) & (pl.col("product_id") == product_id))
     if row.is_empty():
         known = queue.filter(pl.col("segment_id") == segment_id)
         hint = "unknown segment" if known.is_empty() else "unknown product for this segment"
         raise InputValidationError(
-            "description_variants",
+            table,
             "segment_id" if known.is_empty() else "product_id",
             f"no variant for segment {segment_id!r}, product {product_id!r} ({hint})",
         )
+    if tables.channel:
+        from segcopy_assets.review.channel_review import pick_arm
+
+        row = pick_arm(row, table, f"{segment_id}/{product_id}", arm)
     found = row.row(0, named=True)
     if found["status"] != "ok":
         raise InputValidationError(
-            "description_variants",
+            table,
             "status",
             f"variant {segment_id}/{product_id} failed to generate ({found['error']}); regenerate it first",
         )
@@ -221,17 +278,19 @@ def decide(
     edited_text: str | None = None,
     force: bool = False,
     audit: dict | None = None,
+    arm: int | None = None,
 ) -> dict:
     """Record one decision on the current variant of (segment, product); returns the variant
     (with ``edit_failures``: the ERROR rules an edited text fails).
 
     An edited text is judged first: one that fails an ERROR rule is refused (``EditRefused``,
     nothing recorded) unless ``force``, which records it marked as failing (never published).
-    ``audit``: how the reviewer signed in, from where, the session (default: the command line)."""
-    variant = current_variant(tables, segment_id, product_id)
+    ``audit``: how the reviewer signed in, from where, the session (default: the command line);
+    ``arm``: which arm of a channel pair with several."""
+    variant = current_variant(tables, segment_id, product_id, arm)
     failures: list[str] = []
     if decision == "edit" and (edited_text or "").strip():
-        failures = judge_edit(tables.summaries, tables.products, variant, edited_text or "")
+        failures = edit_failures_of(tables, variant, edited_text or "")
         if failures and not force:
             raise EditRefused(segment_id, product_id, failures)
     row = reviews.make_decision(
@@ -252,94 +311,3 @@ def decide(
 def _failed_rules(failures: list[str]) -> str | None:
     """``"a, b"``: the rules of ``"rule: reason"`` failures (None when it passes)."""
     return ", ".join(sorted({f.split(":")[0] for f in failures})) or None
-
-
-def export_csv(tables: ReviewTables, path: str, status: str | None = None) -> int:
-    """A spreadsheet for reviewers: everything to judge, and empty decision columns."""
-    queue = review_queue(tables)
-    if status:
-        queue = queue.filter(pl.col("review_status") == status)
-    out = queue.select(
-        "segment_id",
-        "product_id",
-        "input_hash",
-        pl.col("review_status").alias("status"),
-        pl.col("failed_checks").fill_null(""),
-        "original",
-        "variant_text",
-        "rationale",
-        pl.lit("").alias("decision"),
-        pl.lit("").alias("edited_text"),
-        pl.lit("").alias("note"),
-    )
-    out.write_csv(path)
-    return out.height
-
-
-def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
-    """Validate every row, then append all decisions in one commit; any bad row → nothing written.
-
-    Rows with an empty decision are skipped (not reviewed yet).
-    """
-    table = f"review CSV {path}"
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise InputValidationError(table, None, "file not found") from None
-    required = {"segment_id", "product_id", "input_hash", "decision"}
-    missing = required - set(rows[0].keys() if rows else required)
-    if missing:
-        raise InputValidationError(
-            table, sorted(missing)[0], f"required column(s) missing: {sorted(missing)}"
-        )
-    queue = review_queue(tables)
-    current = {(r["segment_id"], r["product_id"]): r for r in queue.iter_rows(named=True)}
-    decisions, problems = [], []
-    rules = check_settings()
-    for line, row in enumerate(rows, start=2):  # line 1 is the header
-        decision = (row.get("decision") or "").strip().lower()
-        if not decision:
-            continue
-        pair = (row["segment_id"], row["product_id"])
-        variant = current.get(pair)
-        where = f"line {line} ({pair[0]}/{pair[1]})"
-        if variant is None:
-            problems.append(f"{where}: no such segment/product variant")
-        elif variant["input_hash"] != row["input_hash"]:
-            problems.append(f"{where}: the variant was regenerated since the export; export again")
-        elif variant["status"] != "ok":
-            problems.append(f"{where}: the variant failed to generate")
-        else:
-            edited = row.get("edited_text") or ""
-            failures = (
-                judge_edit(tables.summaries, tables.products, variant, edited, rules)
-                if decision == "edit" and edited.strip()
-                else []
-            )
-            if failures:
-                problems.append(f"{where}: the edited text fails " + "; ".join(failures))
-                continue
-            try:
-                decisions.append(
-                    reviews.make_decision(
-                        pair[0],
-                        pair[1],
-                        row["input_hash"],
-                        decision,
-                        reviewer=reviewer,
-                        note=(row.get("note") or "").strip() or None,
-                        edited_text=edited,
-                    )
-                )
-            except InputValidationError as exc:
-                problems.append(f"{where}: {exc}")
-    if problems:
-        raise InputValidationError(
-            table,
-            None,
-            f"{len(problems)} bad row(s), nothing imported:\n  " + "\n  ".join(problems),
-        )
-    if decisions:
-        reviews.append_reviews(tables.reviews, decisions)
-    return len(decisions)

@@ -38,6 +38,11 @@ def parent(location: str) -> str:
     return str(location).rstrip("/").rsplit("/", 1)[0]
 
 
+def basename(location: str) -> str:
+    """The last part of a location (a table's name)."""
+    return str(location).rstrip("/").rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
+
+
 def table_exists(path: str, storage_options: dict[str, str] | None = None) -> bool:
     """Whether a Delta table is at ``path`` (``DeltaTable.is_deltatable``: works on object stores).
 

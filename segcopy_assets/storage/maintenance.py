@@ -59,7 +59,7 @@ TABLES = (
 
 def warehouse_tables(channels: Iterable[str] = ()) -> tuple[str, ...]:
     """Every table of a warehouse: ``TABLES`` and the tables of ``channels``."""
-    return TABLES + tuple(name for c in channels for name in t.channel_tables(c))
+    return TABLES + tuple(name for c in channels for name in t.channel_all_tables(c))
 
 
 RETENTION_ENV = "SEGCOPY_MAINTENANCE_RETENTION_DAYS"

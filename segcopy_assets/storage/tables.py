@@ -50,11 +50,38 @@ def channel_journal_table(channel: str) -> str:
     return f"{channel}_journal"
 
 
+def channel_reviews_table(channel: str) -> str:
+    """A channel's append-only review log (``REVIEW_SCHEMA``): as variant_reviews."""
+    return f"{channel}_reviews"
+
+
+def channel_published_table(channel: str) -> str:
+    """A channel's published copy (``CHANNEL_PUBLISHED_SCHEMA``): as published_variants, one
+    row per pair x arm."""
+    return f"{channel}_published"
+
+
+def channel_review_batches_table(channel: str) -> str:
+    """A channel's acceptance-sampling batches (``REVIEW_BATCH_SCHEMA``): as review_batches."""
+    return f"{channel}_review_batches"
+
+
 def channel_tables(channel: str) -> tuple[str, str, str]:
+    """What a channel's variants run writes: variants, verdicts, journal."""
     return (
         channel_variants_table(channel),
         channel_checks_table(channel),
         channel_journal_table(channel),
+    )
+
+
+def channel_all_tables(channel: str) -> tuple[str, ...]:
+    """Every table of a channel: its run's, its review log, batches and published copy."""
+    return (
+        *channel_tables(channel),
+        channel_reviews_table(channel),
+        channel_review_batches_table(channel),
+        channel_published_table(channel),
     )
 
 
@@ -233,6 +260,15 @@ PUBLISHED_SCHEMA = _schema(
         "state": pl.String,
         "superseded_at": pl.Datetime("us", "UTC"),
         "superseded_by": pl.String,  # the input hash of the variant that replaces it
+    }
+)
+
+#: A channel's published copy: the description's columns, and the arm (one row per pair x arm).
+CHANNEL_PUBLISHED_SCHEMA = _schema(
+    {
+        **PUBLISHED_SCHEMA,
+        "variant_index": pl.Int64,
+        "angle": pl.String,
     }
 )
 

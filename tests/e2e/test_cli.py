@@ -37,6 +37,26 @@ def test_segcopy_run_end_to_end_then_rerun_calls_nothing(tmp_path, segcopy):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "196 pairs, 0 generated, 196 reused" in second.stdout
     assert second.stdout.count("variants (all current, not run); checks failing: 0 ERROR") == 3
+    # a channel's copy is reviewed from the command line, in its own log, and published by the
+    # next run, which generates nothing
+    sms_pair = ("tents--high-value", "TN-100", "--channel", "sms")
+    approve = segcopy("review", "approve", *sms_pair, home=home)
+    assert approve.returncode == 0, approve.stderr
+    assert "recorded approve of sms tents--high-value/TN-100 arm 0" in approve.stdout
+    listed = segcopy("review", "list", "--channel", "sms", "--status", "approved", home=home)
+    assert "tents--high-value" in listed.stdout and "total: 1 approved" in listed.stdout
+    unknown_channel = segcopy("review", "approve", *sms_pair[:2], "--channel", "mms", home=home)
+    assert unknown_channel.returncode == 1 and "unknown channel 'mms'" in unknown_channel.stderr
+    assert len(unknown_channel.stderr.strip().splitlines()) == 1
+    third = segcopy("run", home=home, env_extra=every_channel)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert (
+        "Channel sms: 196 variants (all current, not run); checks failing: 0 ERROR, 0 WARN; "
+        "published 1, 195 withheld" in third.stdout
+    )
+    assert "published 0, 196 withheld" in third.stdout  # email_subject and push: none approved
+    assert pl.read_delta(str(warehouse / "sms_published"))["product_id"].to_list() == ["TN-100"]
+
     again = pl.read_delta(str(warehouse / "description_variants"))
     key = ["segment_id", "product_id"]
     assert again.sort(key)["generated_at"].to_list() == variants.sort(key)["generated_at"].to_list()

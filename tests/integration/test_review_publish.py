@@ -11,7 +11,8 @@ from segcopy_assets.core.activation import customer_copy
 from segcopy_assets.errors import InputValidationError
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import Copywriter
-from segcopy_assets.review.service import ReviewTables, decide, export_csv, import_csv, review_queue
+from segcopy_assets.review.review_csv import export_csv, import_csv
+from segcopy_assets.review.service import ReviewTables, decide, review_queue
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage import variant_store
 

@@ -2,9 +2,9 @@
 factory, partitioned by segment like ``description_variants``; and a check of each.
 
 Which channels get an asset is ``SEGCOPY_CHANNELS`` (default: every folder of
-``prompts/channels/``). ``web_description`` is ``description_variants`` itself, with its review
-and publishing; the other channels are generated, cached by input hash, journalled, judged by
-their channel checks and reported here. A separate asset per channel rather than one asset
+``prompts/channels/``). ``web_description`` is ``description_variants`` itself; the other channels are generated,
+cached by input hash, journalled, judged by their channel checks and reported here, and
+published per pair x arm by ``<channel>_published`` (``defs/channels/publishing``). A separate asset per channel rather than one asset
 partitioned by channel × segment: each channel keeps its own code version (its prompt hash: a
 tweak to the SMS prompt marks only the SMS partitions stale), its own table and its own check,
 and the segments partitions stay the one dynamic dimension the sensors add to.
@@ -14,18 +14,25 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from segcopy_assets.core.continuity import CHANNEL_SLOT
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
+from segcopy_assets.defs.generation.run_support import carry_approvals
 from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import journal as generation_journal
-from segcopy_assets.generation.channel_runs import ChannelPaths, run_channel
+from segcopy_assets.generation.channel_runs import ChannelPaths, read_channel_rows, run_channel
 from segcopy_assets.quality.channel_checks import CHANNEL_CHECKS
 from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
 from segcopy_assets.storage import variant_store
-from segcopy_assets.storage.tables import CHANNEL_VARIANT_SCHEMA, VERDICT_SCHEMA, channel_tables
+from segcopy_assets.storage.tables import (
+    CHANNEL_VARIANT_SCHEMA,
+    VERDICT_SCHEMA,
+    channel_reviews_table,
+    channel_tables,
+)
 
 GROUP = "channels"
 
@@ -102,6 +109,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                     "online (channel_sensor and `segcopy run` leave channels alone in batch mode)"
                 )
             k = copywriter.variants_per_pair
+            previous = read_channel_rows(paths.variants, segment_ids)
             done = run_channel(
                 spec,
                 segments,
@@ -130,6 +138,10 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
             )
         if stats.calls or done.recovered:
             generation_journal.forget_segments(paths.journal, segment_ids)
+        # a prompt tweak that leaves an arm's text as it was keeps its approval (and its copy live)
+        carried = carry_approvals(
+            context, warehouse, previous, rows, channel_reviews_table(channel), CHANNEL_SLOT
+        )
         counts = failing_counts(verdicts)
         if any(counts.values()):
             context.log.warning(
@@ -153,6 +165,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 "failed": dg.MetadataValue.int(stats.failed),
                 "recovered_from_journal": dg.MetadataValue.int(done.recovered),
                 "parked": dg.MetadataValue.int(done.parked),
+                "approvals_carried": dg.MetadataValue.int(carried),
                 "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
                 "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
                 "estimated_cost_usd": cost_value(

@@ -1,4 +1,6 @@
-"""``channel_sensor``: regenerates exactly the channel partitions that went stale.
+"""``channel_sensor``: regenerates exactly the channel partitions that went stale;
+``channel_publishing_sensor``: publishes a channel again when its variants, verdicts, decisions
+or batches changed, or its superseded copy passed its grace period.
 
 A channel's row is current when its input hash (the channel's prompt hash, the segment's
 summary hash, the product's content hash) has an ``ok`` row and verdicts in the channel's
@@ -6,19 +8,35 @@ tables (``channel_runs.stale_segments``): one comparison covers a prompt or limi
 segment and a changed product. Runs cover contiguous partition ranges, one run each.
 """
 
+import json
+from datetime import timedelta
+
 import dagster as dg
 import polars as pl
 
 from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
 from segcopy_assets.defs.channels.assets import channel_paths
+from segcopy_assets.defs.channels.publishing import decision_tables
 from segcopy_assets.defs.generation.sensors import variant_run_requests
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.channel_runs import stale_segments
-from segcopy_assets.resources import Copywriter, Warehouse
+from segcopy_assets.resources import Copywriter, Publication, Warehouse
+from segcopy_assets.review.publication_state import superseded_due
 from segcopy_assets.storage import delta
-from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES
+from segcopy_assets.storage.tables import (
+    PRODUCTS,
+    SEGMENT_SUMMARIES,
+    channel_published_table,
+    channel_variants_table,
+)
+
+
+def build_channel_sensors(
+    assets: dict[str, dg.AssetsDefinition], published: dict[str, dg.AssetsDefinition]
+) -> list[dg.SensorDefinition]:
+    return [build_channel_sensor(assets), build_channel_publishing_sensor(published)]
 
 
 def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDefinition:
@@ -59,6 +77,7 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
                 products,
                 channel_paths(warehouse, name),
                 copywriter.max_attempts,
+                copywriter.variants_per_pair,
             )
             if not stale:
                 continue
@@ -77,3 +96,52 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
         return requests
 
     return channel_sensor
+
+
+def build_channel_publishing_sensor(
+    published: dict[str, dg.AssetsDefinition],
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="channel_publishing_sensor",
+        minimum_interval_seconds=interval(30),
+        default_status=RUNNING,
+        asset_selection=list(published.values()),
+        description="Publishes a channel again when its variants, verdicts, review decisions or "
+        "sampling batches change, or when its superseded copy passed its grace period.",
+    )
+    def channel_publishing_sensor(
+        context: dg.SensorEvaluationContext, warehouse: Warehouse, publication: Publication
+    ):
+        grace = timedelta(days=publication.superseded_grace_days)
+        states, selection = {}, []
+        for name, asset in published.items():
+            versions = {
+                t: delta.table_version(warehouse.table_path(t)) for t in decision_tables(name)
+            }
+            if versions[channel_variants_table(name)] is None:
+                continue
+            path = warehouse.table_path(channel_published_table(name))
+            if superseded_due(path, grace):
+                versions["superseded_due"] = delta.table_version(path)
+            states[name] = digest(versions)
+            if _changed(context.cursor, name, states):
+                selection.append(asset.key)
+        if not states:
+            return dg.SkipReason("no channel variants yet")
+        if not selection:
+            return dg.SkipReason("no new channel variants or decisions")
+        context.update_cursor(json.dumps(states, sort_keys=True))
+        return dg.RunRequest(
+            run_key=f"publish-channels:{digest(states)}", asset_selection=selection
+        )
+
+    return channel_publishing_sensor
+
+
+def _changed(cursor: str | None, name: str, states: dict[str, str]) -> bool:
+    """Whether channel ``name``'s state differs from the one the cursor recorded."""
+    try:
+        before = json.loads(cursor) if cursor else {}
+    except ValueError:
+        before = {}
+    return not isinstance(before, dict) or before.get(name) != states[name]

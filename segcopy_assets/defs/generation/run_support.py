@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from segcopy_assets.core.continuity import carried_approvals
+from segcopy_assets.core.continuity import PAIR, carried_approvals
 from segcopy_assets.defs.metadata import markdown_table
 from segcopy_assets.generation.failures import AttemptPlan, pending_failure
 from segcopy_assets.generation.freshness import current_rules_hash
@@ -48,12 +48,15 @@ def carry_approvals(
     warehouse: Warehouse,
     previous: pl.DataFrame,
     rows: pl.DataFrame,
+    reviews_table: str = VARIANT_REVIEWS,
+    key: tuple[str, ...] = PAIR,
 ) -> int:
     """Record the approvals that carry over to new variants with unchanged text
-    (``core.continuity.carried_approvals``); returns how many."""
-    path = warehouse.table_path(VARIANT_REVIEWS)
+    (``core.continuity.carried_approvals``) in ``reviews_table`` (a channel's: per ``key``,
+    its pair and arm); returns how many."""
+    path = warehouse.table_path(reviews_table)
     latest = review_log.latest_decisions(review_log.read_reviews(path))
-    carried = carried_approvals(previous, rows, latest, datetime.now(UTC))
+    carried = carried_approvals(previous, rows, latest, datetime.now(UTC), key)
     if carried:
         review_log.append_reviews(path, carried)
         context.log.info(
