@@ -15,10 +15,12 @@ def wait_for_batches(
     resources: dict,
     log: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
+    path: str | None = None,
 ) -> None:
-    """Poll every ``batch_poll_s`` seconds (SEGCOPY_BATCH_POLL_S) until no batch is open."""
+    """Poll every ``batch_poll_s`` seconds (SEGCOPY_BATCH_POLL_S) until no batch of the state
+    table at ``path`` (default: the description's ``generation_batches``) is open."""
     copywriter = resources["copywriter"]
-    path = resources["warehouse"].table_path(GENERATION_BATCHES)
+    path = path or resources["warehouse"].table_path(GENERATION_BATCHES)
     with copywriter.batch_client() as client:
         while True:
             still_open = batch_store.submitted_open(batch_flow.poll_open(path, client, log))

@@ -295,7 +295,8 @@ def run_pipeline(
             break
         # --wait: poll the open batches until they end, then run the same segments to collect
         batch_waiting.wait_for_batches(resources, log=log)
-        stale, force_regenerate = [s for b in waiting for s in b], False
+        stale = [s for b in waiting for s in b]  # the collect runs (same config: a forced
+        # refresh in batch mode keeps only this refresh's answers)
     pairs = expected_pair_count(resources)
     metadata = _variant_summary(resources, runs, pairs, waiting_pairs)
     metadata["segments_run"] = segments_run
@@ -325,6 +326,8 @@ def run_pipeline(
         instance=instance,
         force=force_regenerate,
         auto_approve_passing_checks=auto_approve_passing_checks,
+        wait=wait,
+        log=log,
     )
     return PipelineReport(
         added,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import dagster as dg
 import polars as pl
 
+from segcopy_assets import batch_waiting
 from segcopy_assets.core.refresh_planning import MAX_RANGE_RUNS, contiguous_blocks, merge_blocks
 from segcopy_assets.defs.channels.assets import channel_paths
 from segcopy_assets.defs.channels.definitions import CHANNEL_ASSETS, CHANNEL_PUBLISHED
@@ -39,14 +40,15 @@ def run_channels(
     instance: dg.DagsterInstance,
     force: bool = False,
     auto_approve_passing_checks: bool = False,
+    wait: bool = False,
+    log: Callable[[str], None] = print,
 ) -> dict[str, dict[str, object]]:
-    """Each channel's summed run metadata (``segments_run`` 0 when nothing was stale) and its
-    publication's (``published``, ``withheld``, ``superseded``): the channels
-    ``SEGCOPY_CHANNELS`` selects now, among those the code location defined. None in batch mode
-    (the channels have no batch path yet: they would be paid at the online price)."""
+    """Each channel's summed run metadata (``segments_run`` 0 when nothing was stale;
+    ``segments_waiting_on_batches``: segments whose run waits on a provider batch, in batch
+    mode) and its publication's (``published``, ``withheld``, ``superseded``): the channels
+    ``SEGCOPY_CHANNELS`` selects now, among those the code location defined. ``wait``: poll a
+    channel's open batches until they end, then run its waiting segments again to collect."""
     warehouse, copywriter = resources["warehouse"], resources["copywriter"]
-    if copywriter.batch_policy().mode != "online":
-        return {}
     selected = set(generated_channels())
     summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
     products = pl.read_delta(warehouse.table_path(PRODUCTS))
@@ -55,6 +57,7 @@ def run_channels(
         if name not in selected:
             continue
         channel = copywriter.channel(name)
+        paths = channel_paths(warehouse, name)
         stale = (
             keys
             if force
@@ -62,33 +65,28 @@ def run_channels(
                 channel,
                 summaries,
                 products,
-                channel_paths(warehouse, name),
+                paths,
                 copywriter.max_attempts,
                 copywriter.variants_per_pair,
             )
         )
         runs: list[dict[str, object]] = []
-        for block in merge_blocks(keys, contiguous_blocks(keys, stale), MAX_RANGE_RUNS):
-            result = materialize(
-                [asset.key],
-                run_config={"ops": {asset.op.name: {"config": {"force_regenerate": force}}}},
-                tags={
-                    "dagster/asset_partition_range_start": block[0],
-                    "dagster/asset_partition_range_end": block[-1],
-                },
-            )
-            # a range run records one materialization per partition, each with the run's metadata
-            event = result.asset_materializations_for_node(asset.key.path[-1])[0]
-            runs.append({k: v.value for k, v in event.metadata.items()})
+        todo, forced = stale, force
+        while True:
+            waiting = _runs(asset, keys, todo, forced, materialize, runs)
+            if not waiting or not wait:
+                break
+            batch_waiting.wait_for_batches(resources, log=log, path=paths.batches)
+            todo, forced = waiting, False  # the collect runs
         summary: dict[str, object] = {
             key: sum(int(str(m.get(key) or 0)) for m in runs) for key in RUN_COUNTS
         }
-        paths = channel_paths(warehouse, name)
         verdicts = variant_store.read_segments(paths.checks, keys, schema=VERDICT_SCHEMA)
         failing = verdicts.filter(~pl.col("passed"))
         rows = variant_store.read_segments(paths.variants, keys)
         summary.update(
             segments_run=len(stale),
+            segments_waiting_on_batches=len(waiting),
             channel_hash=channel.hash,
             range_runs=len(runs),
             variants=rows.height,
@@ -99,6 +97,10 @@ def run_channels(
             failing_error=int((failing["severity"] == "ERROR").sum()),
             failing_warn=int((failing["severity"] == "WARN").sum()),
             table=paths.variants,
+            batch_generated=sum(int(str(m.get("batch_generated") or 0)) for m in runs),
+            estimated_cost_usd=round(
+                sum(float(str(m.get("estimated_cost_usd") or 0)) for m in runs), 6
+            ),
         )
         summary.update(
             _publish(name, resources, materialize, instance, force, auto_approve_passing_checks)
@@ -137,3 +139,32 @@ def _publish(
         "published_run": ran,
         **{k: int(str(last.get(k) or 0)) for k in ("published", "withheld", "superseded")},
     }
+
+
+def _runs(
+    asset: dg.AssetsDefinition,
+    keys: list[str],
+    segments: list[str],
+    force: bool,
+    materialize: Callable[..., dg.ExecuteInProcessResult],
+    runs: list[dict[str, object]],
+) -> list[str]:
+    """Range runs of a channel's ``segments`` (their metadata appended to ``runs``); returns
+    the segments whose run wrote nothing because it waits on a provider batch."""
+    waiting: list[str] = []
+    for block in merge_blocks(keys, contiguous_blocks(keys, segments), MAX_RANGE_RUNS):
+        result = materialize(
+            [asset.key],
+            run_config={"ops": {asset.op.name: {"config": {"force_regenerate": force}}}},
+            tags={
+                "dagster/asset_partition_range_start": block[0],
+                "dagster/asset_partition_range_end": block[-1],
+            },
+        )
+        # a range run records one materialization per partition, each with the run's metadata
+        events = result.asset_materializations_for_node(asset.key.path[-1])
+        if not events:  # batch mode: submitted to (or waiting on) the provider's Batch API
+            waiting += block
+            continue
+        runs.append({k: v.value for k, v in events[0].metadata.items()})
+    return waiting

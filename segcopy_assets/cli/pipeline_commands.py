@@ -163,6 +163,11 @@ def cmd_run(args) -> int:
             if c["segments_run"]
             else "all current, not run"
         )
+        if c["segments_waiting_on_batches"]:
+            ran += (
+                f"; {c['segments_waiting_on_batches']} segment(s) wait on a provider batch: "
+                "channel_batch_sensor (or `segcopy run --wait`) collects it"
+            )
         superseded = f", {c['superseded']} superseded" if c["superseded"] else ""
         print(
             f"Channel {name}: {c['variants']} variants ({ran}); checks failing: "

@@ -37,7 +37,7 @@ from segcopy_assets.generation.batch_requests import (
     split_lines,
 )
 from segcopy_assets.generation.prompts import PromptSet
-from segcopy_assets.generation.variants import completion_row
+from segcopy_assets.generation.variants import AnswerProblem, completion_row
 from segcopy_assets.storage import batch_store
 from segcopy_assets.storage.tables import GENERATION_BATCH_SCHEMA, VARIANT_SCHEMA
 
@@ -119,8 +119,15 @@ def refresh(store_path: str, client: BatchClient, batch: dict) -> dict:
     return {**batch, **{k: v for k, v in row.items() if v is not None}}
 
 
-def collect(store_path: str, journal_path: str, client: BatchClient, batch: dict) -> pl.DataFrame:
-    """An ended batch's answers into the journal; the rest recorded as line errors.
+def collect(
+    store_path: str,
+    journal_path: str,
+    client: BatchClient,
+    batch: dict,
+    answer_problem: AnswerProblem | None = None,
+) -> pl.DataFrame:
+    """An ended batch's answers into the journal; the rest (and, with ``answer_problem``, the
+    answers it finds unusable: a channel's missing field) recorded as line errors.
 
     Returns the ``ok`` rows. A crash before the ``collected`` row only means collecting again:
     the journal then holds the answers twice, and its readers keep the first row of an input
@@ -142,7 +149,9 @@ def collect(store_path: str, journal_path: str, client: BatchClient, batch: dict
             "model": batch["model"],
             "prompt_hash": batch["prompt_hash"],
         }
-        row = completion_row(base, result.completion, batch_id=batch["batch_id"])
+        row = completion_row(
+            base, result.completion, batch_id=batch["batch_id"], answer_problem=answer_problem
+        )
         if row["status"] == "ok":
             rows.append(row)
         else:
@@ -307,6 +316,7 @@ def prepare(
     prompt_set: PromptSet,
     segment_ids: list[str] | None = None,
     log: Log = print,
+    answer_problem: AnswerProblem | None = None,
 ) -> BatchRound:
     """Adopt, refresh, collect, then decide (module docstring). ``todo``: input hash → pair.
 
@@ -330,7 +340,7 @@ def prepare(
         if batch["state"] in batch_store.OPEN and batch["batch_id"]:
             batch = refresh(store_path, client, batch)
         if batch["state"] in batch_store.ENDED:
-            rows = collect(store_path, journal_path, client, batch)
+            rows = collect(store_path, journal_path, client, batch, answer_problem)
             result.harvested = pl.concat([result.harvested, rows])
             result.collected.append(batch["batch_id"])
             log(f"collected batch {batch['batch_id']} ({batch['state']}): {rows.height} variant(s)")

@@ -45,6 +45,7 @@ class ChannelPaths:
     variants: str
     checks: str
     journal: str
+    batches: str = ""  # the Batch API state (batch mode only)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,67 @@ def _merged(parts: list[GenerationStats]) -> GenerationStats:
     return total
 
 
+@dataclass
+class ArmPlan:
+    arm: Arm
+    attempts: failures.AttemptPlan  # the pairs to send (parked ones left out) and their hashes
+    previous: pl.DataFrame  # the arm's rows in the table before the run
+
+
+@dataclass
+class ChannelPlan:
+    """What a channel run will do: per arm, the pairs to send; the answers it can reuse (the
+    table's ``ok`` rows, the journal's, and a batch's: ``add_reusable``)."""
+
+    arms: list[ArmPlan]
+    reusable: pl.DataFrame
+    recovered: int  # answers of an interrupted run, found in the journal
+
+    @property
+    def hashes(self) -> list[str]:
+        return [h for a in self.arms for h in a.attempts.hashes]
+
+    def todo(self, plan: ArmPlan) -> dict[str, tuple[dict, dict]]:
+        """Input hash → pair of the arm's pairs no answer is held for."""
+        held = set(self.reusable["input_hash"])
+        return {
+            h: pair
+            for pair, h in zip(plan.attempts.pairs, plan.attempts.hashes, strict=True)
+            if h not in held
+        }
+
+    def add_reusable(self, rows: pl.DataFrame) -> None:
+        self.reusable = pl.concat([self.reusable, rows.select(self.reusable.columns)])
+
+
+def plan_channel(
+    channel: Channel,
+    segments: pl.DataFrame,
+    products: pl.DataFrame,
+    paths: ChannelPaths,
+    *,
+    max_attempts: int,
+    variants_per_pair: int = 1,
+) -> ChannelPlan:
+    """Each pair once per arm (``variants_per_pair``, each with its angle and its own input
+    hash), but the parked ones (failed ``max_attempts`` runs in a row with the same inputs:
+    kept as they are until their inputs change, as the description's)."""
+    all_pairs = plan_pairs(segments, products)
+    previous_all = read_channel_rows(paths.variants, segments["segment_id"].to_list())
+    plans = []
+    for arm in arms(channel, variants_per_pair):
+        previous = previous_all.filter(pl.col("variant_index") == arm.index)
+        pairs = arm.pairs(all_pairs)
+        attempts = failures.attempt_plan(
+            pairs, arm.hashes(pairs), previous, RETRY_SCHEMA.to_frame(), max_attempts
+        )
+        plans.append(ArmPlan(arm, attempts, previous))
+    hashes = [h for p in plans for h in p.attempts.hashes]
+    journaled = generation_journal.read_journal(paths.journal, hashes)
+    reusable = pl.concat([variant_store.read_reusable(paths.variants, hashes), journaled])
+    return ChannelPlan(plans, reusable, journaled.height)
+
+
 def run_channel(
     channel: Channel,
     segments: pl.DataFrame,
@@ -109,36 +171,32 @@ def run_channel(
     force_regenerate: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     before_calls: Callable[[], None] | None = None,
+    plan: ChannelPlan | None = None,
 ) -> ChannelRun:
-    """Generate (or reuse) and judge every variant of ``segments``: each pair once per arm
-    (``variants_per_pair``, each with its angle and its own input hash), but the parked ones
-    (failed ``max_attempts`` runs in a row with the same inputs: kept as they are until their
-    inputs change, as the description's); writes only the journal. ``before_calls`` runs once
-    before the first call, only when there is one to make (the endpoint's preflight)."""
-    all_pairs = plan_pairs(segments, products)
-    segment_ids = segments["segment_id"].to_list()
-    previous_all = read_channel_rows(paths.variants, segment_ids)
-    plans = []
-    for arm in arms(channel, variants_per_pair):
-        previous = previous_all.filter(pl.col("variant_index") == arm.index)
-        pairs = arm.pairs(all_pairs)
-        plan = failures.attempt_plan(
-            pairs, arm.hashes(pairs), previous, RETRY_SCHEMA.to_frame(), max_attempts
+    """Generate (or reuse) and judge every variant of ``segments`` that ``plan`` (default:
+    ``plan_channel``) sends; writes only the journal. ``before_calls`` runs once before the
+    first call, only when there is one to make (the endpoint's preflight)."""
+    if plan is None:
+        plan = plan_channel(
+            channel,
+            segments,
+            products,
+            paths,
+            max_attempts=max_attempts,
+            variants_per_pair=variants_per_pair,
         )
-        plans.append((arm, plan, previous))
-    hashes = [h for _, plan, _ in plans for h in plan.hashes]
-    journaled = generation_journal.read_journal(paths.journal, hashes)
-    reusable = pl.concat([variant_store.read_reusable(paths.variants, hashes), journaled])
+    plans = [(p.arm, p.attempts, p.previous) for p in plan.arms]
+    hashes, reusable, recovered = plan.hashes, plan.reusable, plan.recovered
     if before_calls is not None and (force_regenerate or set(hashes) - set(reusable["input_hash"])):
         before_calls()
 
     async def generate(journal: generation_journal.GenerationJournal):
         out = []
         async with writer:
-            for arm, plan, _ in plans:
+            for arm, attempts, _ in plans:
                 out.append(
                     await generate_variants(
-                        plan.pairs,
+                        attempts.pairs,
                         arm.prompt_set,
                         writer,
                         reusable=reusable,
@@ -153,8 +211,8 @@ def run_channel(
     with generation_journal.GenerationJournal(paths.journal) as journal:
         generated = asyncio.run(generate(journal))
     parts = []
-    for (arm, plan, previous), (rows, _) in zip(plans, generated):
-        settled = pl.concat([failures.settle(rows, previous), plan.held(previous)])
+    for (arm, attempts, previous), (rows, _) in zip(plans, generated, strict=True):
+        settled = pl.concat([failures.settle(rows, previous), attempts.held(previous)])
         parts.append(
             settled.with_columns(
                 pl.lit(arm.index, pl.Int64).alias("variant_index"),
@@ -166,8 +224,8 @@ def run_channel(
         rows,
         judge_rows(channel, rows, segments, products),
         _merged([stats for _, stats in generated]),
-        journaled.height,
-        parked=sum(len(plan.parked) for _, plan, _ in plans),
+        recovered,
+        parked=sum(len(attempts.parked) for _, attempts, _ in plans),
     )
 
 

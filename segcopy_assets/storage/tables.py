@@ -66,6 +66,11 @@ def channel_review_batches_table(channel: str) -> str:
     return f"{channel}_review_batches"
 
 
+def channel_batches_table(channel: str) -> str:
+    """A channel's Batch API submissions (``GENERATION_BATCH_SCHEMA``): as generation_batches."""
+    return f"{channel}_batches"
+
+
 def channel_tables(channel: str) -> tuple[str, str, str]:
     """What a channel's variants run writes: variants, verdicts, journal."""
     return (
@@ -76,9 +81,11 @@ def channel_tables(channel: str) -> tuple[str, str, str]:
 
 
 def channel_all_tables(channel: str) -> tuple[str, ...]:
-    """Every table of a channel: its run's, its review log, batches and published copy."""
+    """Every table of a channel: its run's, its Batch API state, its review log, sampling
+    batches and published copy."""
     return (
         *channel_tables(channel),
+        channel_batches_table(channel),
         channel_reviews_table(channel),
         channel_review_batches_table(channel),
         channel_published_table(channel),

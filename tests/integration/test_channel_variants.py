@@ -164,7 +164,8 @@ def test_channel_sensor_regenerates_only_the_edited_channel(
     again, _ = tick(sensor, instance, resources, cursor)
     assert not again.run_requests  # already requested
 
-    # in batch mode channels are left alone (no batch path yet: they would cost the online price)
+    # in batch mode the sensor asks for the same runs: they submit to the Batch API
+    # (tests/integration/test_channel_batches.py), channel_batch_sensor asks for the collect runs
     resources["copywriter"] = Copywriter(
         backend="openai",
         base_url="http://127.0.0.1:9/v1",
@@ -173,8 +174,8 @@ def test_channel_sensor_regenerates_only_the_edited_channel(
         mode="batch",
     )
     batch, _ = tick(sensor, instance, resources)
-    assert not batch.run_requests
-    assert "batch mode" in batch.skip_message
+    requested = {r.asset_selection[0] for r in batch.run_requests}  # the model is in every hash
+    assert requested == {dg.AssetKey(f"{c}_variants") for c in CHANNELS}
 
 
 def test_channels_through_an_openai_compatible_endpoint(

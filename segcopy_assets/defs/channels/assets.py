@@ -17,19 +17,27 @@ from pydantic import Field
 from segcopy_assets.core.continuity import CHANNEL_SLOT
 from segcopy_assets.defs.cdp.assets import segment_definitions
 from segcopy_assets.defs.cdp.partitions import segments_partitions
+from segcopy_assets.defs.channels.batching import channel_batch_round
 from segcopy_assets.defs.failures import reported_as_failure
+from segcopy_assets.defs.generation.batching import batch_metadata, waiting_observation
 from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
 from segcopy_assets.defs.generation.run_support import carry_approvals
 from segcopy_assets.defs.metadata import cost_value, markdown_table
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import journal as generation_journal
-from segcopy_assets.generation.channel_runs import ChannelPaths, read_channel_rows, run_channel
+from segcopy_assets.generation.channel_runs import (
+    ChannelPaths,
+    plan_channel,
+    read_channel_rows,
+    run_channel,
+)
 from segcopy_assets.quality.channel_checks import CHANNEL_CHECKS
 from segcopy_assets.resources import Copywriter, Warehouse, copywriter_from_env
 from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.tables import (
     CHANNEL_VARIANT_SCHEMA,
     VERDICT_SCHEMA,
+    channel_batches_table,
     channel_reviews_table,
     channel_tables,
 )
@@ -40,7 +48,10 @@ GROUP = "channels"
 def channel_paths(warehouse: Warehouse, channel: str) -> ChannelPaths:
     variants, checks, journal = channel_tables(channel)
     return ChannelPaths(
-        warehouse.table_path(variants), warehouse.table_path(checks), warehouse.table_path(journal)
+        warehouse.table_path(variants),
+        warehouse.table_path(checks),
+        warehouse.table_path(journal),
+        warehouse.table_path(channel_batches_table(channel)),
     )
 
 
@@ -65,6 +76,19 @@ def failing_counts(verdicts: pl.DataFrame) -> dict[str, int]:
     return {check: int((failing["check"] == check).sum()) for check in CHANNEL_CHECKS}
 
 
+#: The sensor that requests a channel's collect runs (defs/channels/sensors.py).
+BATCH_SENSOR = "channel_batch_sensor"
+
+
+def _batch_metadata(mode: str, rows, previous, spec, stats) -> dict:
+    """Batch counts and costs of a run in batch or auto mode (none online)."""
+    if mode == "online":
+        return {}
+    written = set(previous.filter(pl.col("status") == "ok")["input_hash"].to_list())
+    online = (stats.prompt_tokens, stats.completion_tokens)
+    return batch_metadata(rows, written, spec.prompt_set, online, mode)
+
+
 class ChannelVariantsConfig(dg.Config):
     force_regenerate: bool = Field(
         default=False, description="Call the model even where an identical generation exists."
@@ -84,10 +108,13 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
         op_tags={"dagster/priority": "-1"},  # after segment_summaries (run_guards)
         pool="llm",
         deps=[segment_definitions],
+        # in batch mode a run that submitted (or waits on) a provider batch writes nothing
+        output_required=False,
         description=f"Copy of the {channel} channel (prompts/channels/{channel}/) for every "
         "product and segment, with a Rationale; cached by input hash, journalled, judged by the "
         f"channel's checks (verdicts in {channel_tables(channel)[1]}). A pair whose generation "
-        "fails keeps its last good row.",
+        "fails keeps its last good row. In batch mode (SEGCOPY_LLM_MODE) a run submits to the "
+        "provider's Batch API; channel_batch_sensor requests the run that collects it.",
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -95,7 +122,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
         copywriter: Copywriter,
         warehouse: Warehouse,
         products: pl.DataFrame,
-    ) -> dg.MaterializeResult:
+    ):
         segment_ids = list(context.partition_keys)
         require_summaries_landed(context)
         segments = read_run_segments(warehouse, segment_ids)
@@ -103,13 +130,30 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
         with reported_as_failure():
             spec = copywriter.channel(channel)
             writer = copywriter.writer(spec.prompt_set, spec)
-            if copywriter.batch_policy().mode != "online":
-                context.log.warning(
-                    f"{channel}: channels have no batch path yet; this run calls the endpoint "
-                    "online (channel_sensor and `segcopy run` leave channels alone in batch mode)"
-                )
             k = copywriter.variants_per_pair
             previous = read_channel_rows(paths.variants, segment_ids)
+            plan = plan_channel(
+                spec,
+                segments,
+                products,
+                paths,
+                max_attempts=copywriter.max_attempts,
+                variants_per_pair=k,
+            )
+            mode, round_ = copywriter.batch_policy().mode, None
+            if mode != "online":  # --force-regenerate in batch mode: online, as asked
+                round_ = (
+                    None
+                    if config.force_regenerate
+                    else (channel_batch_round(context, copywriter, spec, paths, plan))
+                )
+                if round_ is not None and round_.must_wait:
+                    context.log_event(
+                        waiting_observation(
+                            context, round_, paths.batches, len(plan.hashes), BATCH_SENSOR
+                        )
+                    )
+                    return
             done = run_channel(
                 spec,
                 segments,
@@ -122,6 +166,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 on_progress=lambda n, total: context.log.info(f"{channel}: generated {n}/{total}"),
                 # an unreachable endpoint: one line, nothing written
                 before_calls=copywriter.preflight,
+                plan=plan,
             )
         rows, verdicts, stats = done.rows, done.verdicts, done.stats
         if stats.calls == 0 and variant_store.unchanged(paths.variants, rows, segment_ids):
@@ -136,7 +181,8 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
             variant_store.replace_segments(
                 paths.checks, verdicts, segment_ids, schema=VERDICT_SCHEMA
             )
-        if stats.calls or done.recovered:
+        harvested = round_.harvested.height if round_ is not None else 0
+        if stats.calls or done.recovered or harvested:
             generation_journal.forget_segments(paths.journal, segment_ids)
         # a prompt tweak that leaves an arm's text as it was keeps its approval (and its copy live)
         carried = carry_approvals(
@@ -152,7 +198,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
             f"{channel}: {len(segment_ids)} segment(s), {rows.height} variants ({k} arm(s)); "
             f"{stats.calls} call(s), {stats.reused} reused, {stats.failed} failed"
         )
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "channel": channel,
                 "channel_hash": spec.hash,
@@ -161,7 +207,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 "arms": dg.MetadataValue.int(k),
                 "variants": dg.MetadataValue.int(rows.height),
                 "calls_made": dg.MetadataValue.int(stats.calls),
-                "reused": dg.MetadataValue.int(stats.reused),
+                "reused": dg.MetadataValue.int(stats.reused - harvested),
                 "failed": dg.MetadataValue.int(stats.failed),
                 "recovered_from_journal": dg.MetadataValue.int(done.recovered),
                 "parked": dg.MetadataValue.int(done.parked),
@@ -171,6 +217,8 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 "estimated_cost_usd": cost_value(
                     stats.cost_usd(spec.prompt_set.price_per_1m()), spec.prompt_set.params.name
                 ),
+                # batch answers at the batch price (overrides the estimate above)
+                **_batch_metadata(mode, rows, previous, spec, stats),
                 **{f"failing_{c}": dg.MetadataValue.int(n) for c, n in counts.items()},
                 "table_uri": paths.variants,
                 "table_version": dg.MetadataValue.int(version)

@@ -16,18 +16,20 @@ import polars as pl
 
 from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
-from segcopy_assets.defs.channels.assets import channel_paths
+from segcopy_assets.defs.channels.assets import BATCH_SENSOR, channel_paths
 from segcopy_assets.defs.channels.publishing import decision_tables
+from segcopy_assets.defs.generation.batch_sensor import collect_requests, poll_interval
 from segcopy_assets.defs.generation.sensors import variant_run_requests
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.resources import Copywriter, Publication, Warehouse
 from segcopy_assets.review.publication_state import superseded_due
-from segcopy_assets.storage import delta
+from segcopy_assets.storage import batch_store, delta
 from segcopy_assets.storage.tables import (
     PRODUCTS,
     SEGMENT_SUMMARIES,
+    channel_batches_table,
     channel_published_table,
     channel_variants_table,
 )
@@ -36,7 +38,43 @@ from segcopy_assets.storage.tables import (
 def build_channel_sensors(
     assets: dict[str, dg.AssetsDefinition], published: dict[str, dg.AssetsDefinition]
 ) -> list[dg.SensorDefinition]:
-    return [build_channel_sensor(assets), build_channel_publishing_sensor(published)]
+    return [
+        build_channel_sensor(assets),
+        build_channel_batch_sensor(assets),
+        build_channel_publishing_sensor(published),
+    ]
+
+
+def build_channel_batch_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=BATCH_SENSOR,
+        minimum_interval_seconds=poll_interval(),
+        default_status=RUNNING,
+        asset_selection=list(assets.values()),
+        description="Polls each channel's open Batch API batches (SEGCOPY_LLM_MODE=batch|auto) "
+        "and, when one ends, requests the runs that collect its answers into the channel.",
+    )
+    def channel_batch_sensor(
+        context: dg.SensorEvaluationContext, copywriter: Copywriter, warehouse: Warehouse
+    ):
+        requests: list[dg.RunRequest] = []
+        still_open = []
+        for name, asset in assets.items():
+            path = warehouse.table_path(channel_batches_table(name))
+            found, open_ = collect_requests(context, copywriter, path, asset.key, f"{name}-batch")
+            if isinstance(found, dg.SkipReason):
+                continue
+            requests += found
+            if open_.height:
+                still_open.append(f"{name}: {batch_store.summary(open_)}")
+        if not requests:
+            return dg.SkipReason(
+                "; ".join(still_open) + " still open" if still_open else "no open batch"
+            )
+        context.log.info(f"{len(requests)} channel collect run(s) requested")
+        return dg.SensorResult(run_requests=requests)
+
+    return channel_batch_sensor
 
 
 def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDefinition:
@@ -53,8 +91,7 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
         context: dg.SensorEvaluationContext, copywriter: Copywriter, warehouse: Warehouse
     ):
         try:
-            if copywriter.batch_policy().mode != "online":
-                return dg.SkipReason("batch mode: channels have no batch path yet")
+            copywriter.batch_policy()
         except SegcopyError as exc:
             return dg.SkipReason(f"copywriter settings unusable: {exc}")
         for table in (SEGMENT_SUMMARIES, PRODUCTS):

@@ -34,6 +34,7 @@ from segcopy_assets.resources import Copywriter, Judge, QualityRules, Warehouse,
 from segcopy_assets.storage import retry_requests, variant_store
 from segcopy_assets.storage.tables import (
     DESCRIPTION_VARIANTS,
+    GENERATION_BATCHES,
     GENERATION_JOURNAL,
     GENERATION_RETRIES,
     VARIANT_CHECKS,
@@ -172,7 +173,11 @@ def description_variants(
                 context, copywriter, policy, warehouse, prompt_set, plan.pairs, plan.hashes, base
             )
             if round_ is not None and round_.must_wait:
-                context.log_event(waiting_observation(context, round_, warehouse, len(pairs)))
+                context.log_event(
+                    waiting_observation(
+                        context, round_, warehouse.table_path(GENERATION_BATCHES), len(pairs)
+                    )
+                )
                 return
             if round_ is not None:
                 harvested = round_.harvested

@@ -21,7 +21,7 @@ from segcopy_assets.storage import batch_store, delta
 from segcopy_assets.storage.tables import GENERATION_BATCHES
 
 
-def _poll_interval() -> int:
+def poll_interval() -> int:
     """SEGCOPY_BATCH_POLL_S (default 30 s); a bad value fails when the resources are built."""
     try:
         return max(1, round(copywriter_from_env().batch_poll_s))
@@ -31,28 +31,49 @@ def _poll_interval() -> int:
 
 @dg.sensor(
     name="batch_sensor",
-    minimum_interval_seconds=_poll_interval(),
+    minimum_interval_seconds=poll_interval(),
     default_status=RUNNING,
     asset_selection=[description_variants],
     description="Polls the open Batch API batches (SEGCOPY_LLM_MODE=batch|auto) and, when one "
     "ends, requests the runs that collect its answers into its segments' variants.",
 )
 def batch_sensor(context: dg.SensorEvaluationContext, copywriter: Copywriter, warehouse: Warehouse):
-    path = warehouse.table_path(GENERATION_BATCHES)
+    requests, still_open = collect_requests(
+        context, copywriter, warehouse.table_path(GENERATION_BATCHES), description_variants.key
+    )
+    if isinstance(requests, dg.SkipReason):
+        return requests
+    if not requests:
+        return dg.SkipReason(batch_store.summary(still_open) + " still open")
+    context.log.info(f"{len(requests)} collect run(s) requested")
+    return dg.SensorResult(run_requests=requests)
+
+
+def collect_requests(
+    context: dg.SensorEvaluationContext,
+    copywriter: Copywriter,
+    path: str,
+    asset_key: dg.AssetKey,
+    reason: str = "batch",
+) -> tuple[list[dg.RunRequest] | dg.SkipReason, pl.DataFrame]:
+    """Poll the open batches of the state table at ``path`` once; the runs of ``asset_key``
+    over the segments of every batch that ended (a SkipReason when there is nothing to poll),
+    and the batches still open."""
+    none = pl.DataFrame()
     if not delta.table_exists(path):
-        return dg.SkipReason("no batch submitted yet")
+        return dg.SkipReason("no batch submitted yet"), none
     batches = batch_store.current(path)
     pending = batches.filter(
         pl.col("batch_id").is_not_null()
         & pl.col("state").is_in([*batch_store.OPEN, *batch_store.ENDED])
     )
     if pending.is_empty():
-        return dg.SkipReason("no open batch")
+        return dg.SkipReason("no open batch"), none
     try:
         with copywriter.batch_client() as client:
             polled = batch_flow.poll_open(path, client, context.log.info)
     except SegcopyError as exc:
-        return dg.SkipReason(f"could not poll the batches: {exc}")
+        return dg.SkipReason(f"could not poll the batches: {exc}"), none
     ended = polled.filter(pl.col("state").is_in(batch_store.ENDED))
     partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
     known = set(partitions)
@@ -60,10 +81,6 @@ def batch_sensor(context: dg.SensorEvaluationContext, copywriter: Copywriter, wa
     for batch in ended.iter_rows(named=True):
         segments = [s for s in batch["segment_ids"] or [] if s in known]
         requests += variant_run_requests(
-            partitions, segments, f"batch-{batch['batch_id']}", batch["batch_id"]
+            partitions, segments, f"{reason}-{batch['batch_id']}", batch["batch_id"], asset_key
         )
-    still_open = polled.filter(pl.col("state").is_in(batch_store.OPEN))
-    if not requests:
-        return dg.SkipReason(batch_store.summary(still_open) + " still open")
-    context.log.info(f"{ended.height} batch(es) ended: {len(requests)} collect run(s) requested")
-    return dg.SensorResult(run_requests=requests)
+    return requests, polled.filter(pl.col("state").is_in(batch_store.OPEN))

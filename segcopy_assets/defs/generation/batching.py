@@ -50,15 +50,17 @@ def batch_round(
 def waiting_observation(
     context: dg.AssetExecutionContext,
     round_: batch_flow.BatchRound,
-    warehouse: Warehouse,
+    store_uri: str,
     pairs: int,
+    sensor: str = "batch_sensor",
 ) -> dg.AssetObservation:
-    """What a run that has to wait records instead of a materialization."""
+    """What a run that has to wait records instead of a materialization (``store_uri``: the
+    batch state table; ``sensor``: the one that requests the collect run)."""
     waiting = round_.waiting
     text = batch_store.summary(waiting)
     context.log.info(
         f"waiting on {text} for {round_.waiting_pairs} pair(s); no variants written. "
-        "batch_sensor requests the collect run when they end (or run `segcopy run --wait`)"
+        f"{sensor} requests the collect run when they end (or run `segcopy run --wait`)"
     )
     return dg.AssetObservation(
         asset_key=context.asset_key,
@@ -71,7 +73,7 @@ def waiting_observation(
             "pairs_waiting": dg.MetadataValue.int(round_.waiting_pairs),
             "pairs": dg.MetadataValue.int(pairs),
             "segments": dg.MetadataValue.int(len(context.partition_keys)),
-            "generation_batches_uri": warehouse.table_path(GENERATION_BATCHES),
+            "generation_batches_uri": store_uri,
         },
     )
 
