@@ -124,6 +124,7 @@ class Channel:
             segment=segment,
             product_name=str(product["name"]),
             parse_problem=problem,
+            unparsed=answer.split("**Rationale")[0].strip() if not values else "",
         )
 
     def format_answer(self, values: dict[str, str], rationale: str) -> str:

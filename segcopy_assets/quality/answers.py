@@ -5,7 +5,9 @@ completed as specified.", "Unable to rewrite this description without more infor
 are a remark about the request, never product copy.
 """
 
+import functools
 import re
+from pathlib import Path
 
 from segcopy_assets.quality.normalise import cased
 
@@ -26,8 +28,22 @@ _REFUSAL = [
     r"\b(?:insufficient|not enough|missing)\s+(?:product\s+)?(?:information|details|context|data)\b"
     r"|\bwithout (?:more|additional|further|sufficient) (?:product\s+)?(?:information|details|context|data)\b"
     r"|\b(?:please|kindly) provide (?:more|additional|the)\b",
+    r"\bi(?:'d| would) rather not\b|\bi(?:'m| am) not comfortable\b|\bi (?:can't|cannot|won't|will not) "
+    r"(?:\w+ )?(?:write|draft|create|do) (?:this|that|it|the)\b",
 ]
-_REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in _REFUSAL), re.I)
+#: Talk to the operator instead of the shopper: a question back, an offer of another version,
+#: a note about what the writer did ("Here's the rewritten …", "I've kept every number").
+_OPERATOR = [
+    r"\b(?:could|can|would) you (?:please )?(?:share|provide|send|confirm|clarify|give me|tell me|let me know)\b",
+    r"\bwould you like me to\b|\bshall i\b|\bdo you want me to\b|\bif you(?:'d| would)? like(?:,)? i can\b",
+    r"\bif you (?:can |could )?(?:provide|share|send|give)\b[^.]{0,60}\bi(?:'ll|'m| will| am)\b",
+    r"\bonce i have (?:that|this|the|those|it)\b|\blet me know if (?:you(?:'d| would)? like|you want|this)\b",
+    r"\bhere(?:'s| is| are) (?:a |an |the |your |my )?(?:rewritten|tailored|revised|new|updated|adapted|"
+    r"personali[sz]ed|draft|suggested|proposed|final)\b|\bhere(?:'s| is) (?:a |the |your )?(?:version|copy|text|"
+    r"subject line|message|notification|sms|push)\b",
+    r"\bi(?:'ve| have) (?:rewritten|tailored|kept|written|revised|updated|adjusted|adapted|drafted|created)\b",
+]
+_REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in _REFUSAL + _OPERATOR), re.I)
 
 #: What a rationale with no content says.
 _PLACEHOLDER_RE = re.compile(
@@ -39,6 +55,18 @@ _PLACEHOLDER_RE = re.compile(
 )
 #: A rationale says at least this many words about the choices.
 MIN_RATIONALE_WORDS = 3
+#: The words of a rationale that say nothing about a choice: what was written, for whom in
+#: general ("This subject line was written to appeal to the segment.").
+_FILLER_FILE = Path(__file__).parent / "data" / "rationale_filler.txt"
+#: A rationale names at least this many words beyond the filler.
+MIN_CONTENT_WORDS = 2
+
+
+@functools.cache
+def filler_words() -> frozenset[str]:
+    """The words of ``data/rationale_filler.txt``."""
+    lines = _FILLER_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for line in lines if not line.startswith("#") for w in line.split())
 
 
 def refusals(copy: str) -> list[str]:
@@ -49,6 +77,8 @@ def refusals(copy: str) -> list[str]:
 
 
 def rationale_problems(copy: str, rationale: str) -> list[str]:
+    """Why the copy or its rationale is missing or empty: a placeholder, too few words, or
+    only words that say nothing about a choice (``data/rationale_filler.txt``)."""
     problems = []
     if not (copy or "").strip():
         problems.append("the copy is empty")
@@ -63,4 +93,9 @@ def rationale_problems(copy: str, rationale: str) -> list[str]:
         or len(re.findall(r"[A-Za-z]{2,}", bare)) < MIN_RATIONALE_WORDS
     ):
         problems.append(f'the rationale has no content ("{bare[:60]}")')
+    elif (
+        len([w for w in re.findall(r"[a-z][a-z'-]*|\d+", bare.lower()) if w not in filler_words()])
+        < MIN_CONTENT_WORDS
+    ):
+        problems.append(f'the rationale says nothing about a choice ("{bare[:60]}")')
     return problems

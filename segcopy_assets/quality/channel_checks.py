@@ -127,10 +127,12 @@ def judge_channel_copy(
     product_name: str = "",
     parse_problem: str | None = None,
     place_share_threshold: float = 0.5,
+    unparsed: str = "",
 ) -> list[Verdict]:
     """Every channel check for one answer, in ``CHANNEL_CHECKS`` order. The content rules read
     the fields joined, without the brand name and required phrases (the opt-out is no claim),
-    against the original with the product's name (a name may carry a number or an acronym)."""
+    against the original with the product's name (a name may carry a number or an acronym).
+    ``unparsed``: the answer's text when it has none of the fields (read for a refusal)."""
     original = f"{product_name}. {original}" if product_name else original
     texts = [values.get(f, "").strip() for f in fields]
     # each field its own sentence: a subject and its preheader are two clauses, not one
@@ -142,8 +144,9 @@ def judge_channel_copy(
     for f in fields:
         problems["within_limits"] += field_limit_problems(f, values.get(f, ""), limits.get(f, {}))
     problems["required_text"] = required_text_problems(joined, brand_name, checks)
-    problems["rationale_present"] = rationale_problems(joined, rationale)
-    problems["no_refusal"] = _quoted("reads like a refusal", refusals(joined))
+    problems["rationale_present"] = rationale_problems(joined or unparsed, rationale)
+    # an answer without the channel's fields is read whole: a refusal has none
+    problems["no_refusal"] = _quoted("reads like a refusal", refusals(joined or unparsed))
     if checks.get("content", True):
         problems["no_changed_facts"] = (
             unsupported_numbers(content, original)

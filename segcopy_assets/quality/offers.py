@@ -75,9 +75,27 @@ _SCARCITY = [
     r"|\blow (?:stock|inventory)\b|\bwhile (?:it|they) lasts?\b"
     r"|\b(?:ends?|ending) (?:today|tonight|soon|this week|(?:on )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
     r"|\buntil (?:mon|tues|wednes|thurs|fri|satur|sun)day\b",
+    # "it's going fast", "few left in regular", "get yours before the weekend"
+    r"\b(?:it's|it is|they're|they are|stock is|sizes are) (?:going|moving|flying) fast\b"
+    r"|\b(?:few|not many|a handful) (?:\w+ )?(?:left|remaining)\b"
+    r"|\b(?:get|grab|order|buy|claim|reserve) (?:yours|one|it|them|a pair) (?:before|by|while)\b",
+]
+#: Gifts and perks with the order, whatever their words: "a little surprise in every box",
+#: "subscribers get a little extra with every jacket", "something extra when you order".
+_PERKS = [
+    r"\b(?:a )?little (?:surprise|gift|bonus|treat|thank[\s-]you)\b",
+    # "a little extra with every jacket", not "a little extra warmth"
+    r"\b(?:a )?little (?:something(?: extra)?|extra)\b"
+    r"(?=\s*(?:[.,;:!?]|$|in\b|with\b|for\b|when\b|on\b|from\b))",
+    r"\bsomething (?:extra|special)\b(?=[^.]{0,40}\b(?:box|order|purchase|pair|with|when)\b)",
+    r"\b(?:surprises?|gifts?|bonus(?:es)?|freebies?|goodies|treats?|perks?|extras?|swag)\s+"
+    r"(?:in|with|for) (?:every|each|your|all|the first)\b",
+    r"\b(?:subscribers|members|you|everyone|buyers|customers)\s+(?:get|receive|earn|score|unlock)\s+"
+    r"(?:a |an |some )?(?:little |small |free |special |extra )*(?:extra|bonus|gift|perk|treat|reward|surprise)s?\b",
 ]
 OFFER_RE = re.compile(
-    "|".join(f"(?:{p})" for p in _PRICE + _VALUE + _FINANCING + _ASSURANCE + _SCARCITY), re.I
+    "|".join(f"(?:{p})" for p in _PRICE + _VALUE + _FINANCING + _ASSURANCE + _SCARCITY + _PERKS),
+    re.I,
 )
 
 

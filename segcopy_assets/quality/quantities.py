@@ -111,7 +111,8 @@ _TRADE_RE = re.compile(
 def _clean(text: str) -> str:
     """Normalised, with the trade's size names taken out (``650b`` states 27.5-inch, not 650)
     and a unit shared by two numbers written on both ("49 to 61 cm" → "49 cm to 61 cm")."""
-    out = norm(text).replace(",", "")
+    # thousands separators go ("3,000 mm" is 3000 mm); a comma between words stays a boundary
+    out = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", norm(text))
     out = _SHARED_UNIT.sub(
         lambda m: f"{m.group('a')} {m.group('unit')} {m.group('sep').strip()} ", out
     )
@@ -201,8 +202,20 @@ _BOUNDARY = re.compile(
 )
 
 
+#: The last word before a trailing "to", "of", "at" … and that preposition: it names what the
+#: number after it measures ("rated to 3,000 mm", "a weight of 1.6 kg").
+_BOUND_TO_NEXT = re.compile(r"[a-z][a-z'-]*\s+(?:to|of|at|by)\s*$")
+
+
+def _stem(word: str) -> str:
+    """A word's stem for tying numbers to attributes ("comfortable" and "comfort", "rated" and
+    "rating"): a common suffix dropped when three letters or more remain."""
+    stem = re.sub(r"(?:able|ably|ible|ing|ed|s)$", "", word)
+    return stem if len(stem) >= 3 else word
+
+
 def _content(words: list[str]) -> list[str]:
-    return [re.sub(r"s$", "", w) for w in words if len(w) > 2 and w not in _STOP]
+    return [_stem(w) for w in words if len(w) > 2 and w not in _STOP]
 
 
 def _contexts(text: str, found: list[Quantity]) -> dict[int, set[str]]:
@@ -217,6 +230,9 @@ def _contexts(text: str, found: list[Quantity]) -> dict[int, set[str]]:
         gap = text[q.end : nxt.start if nxt else stop]
         cut = _BOUNDARY.search(gap)
         mine, theirs = (gap[: cut.start()], gap[cut.start() :]) if cut else (gap, "")
+        bound = _BOUND_TO_NEXT.search(mine) if nxt is not None and not cut else None
+        if bound:  # "30D nylon rated to 3,000 mm": "rated" is the second number's
+            mine, theirs = mine[: bound.start()], mine[bound.start() :]
         out[q.start] |= set(_content(re.findall(r"[a-z][a-z'-]*", mine))[:3])
         if nxt is not None:
             out[nxt.start] |= set(_content(re.findall(r"[a-z][a-z'-]*", theirs))[-3:])

@@ -44,9 +44,11 @@ _IDENTITY_COMPLEMENT = (
     rf"serious about|passionate|committed|dedicated|devoted|no stranger|among|part of|used to|"
     rf"known for|proud|loyal|(?:{_PERSONA_ADJ})\b"
 )
+#: Words before "you're …" that make it a situation ("if you're a commuter"); "because" and
+#: "since" do not ("because you're a weekend warrior" still tells the reader who they are).
 _CONDITIONAL = re.compile(
     r"\b(?:if|when|whenever|whether|once|until|while|wherever|unless|in case|as long as|so|"
-    r"the moment|who|that|because|since)\s+(?:\w+\s+){0,2}$",
+    r"the moment|who|that)\s+(?:\w+\s+){0,2}$",
     re.I,
 )
 _ASSERTIONS = [
@@ -56,10 +58,22 @@ _ASSERTIONS = [
     r"\byou(?:'ve|’ve| have)\s+(?:always|never|been|spent|logged|ridden|hiked|earned|proven|shown|"
     r"racked up|put in|got(?:ten)? into|chosen us|trusted)\b",
     r"\byou (?:always|never|already|clearly|obviously|probably|certainly) (?!need\b)\w+",
+    # "you ride harder than anyone": the reader measured against everyone else
+    r"\byou(?:'re|’re| are)?\s+(?:\w+\s+)?(?:harder|faster|further|farther|longer|more|better|"
+    r"tougher|stronger|higher|braver|fitter)\s+than\s+(?:anyone|anybody|everyone|everybody|most|"
+    r"the rest|the others|other \w+)\b",
     # "you were born for the trail", "you're made to ride": what the reader is, by nature
     r"\byou(?:'re|’re| are| were) (?:born|made|built|meant) (?:for|to)\b",
     r"\byou (?:deserve|demand|insist on|refuse to settle|won'?t settle|know (?:your|good|quality|the difference|what you)|"
     r"appreciate (?:the finer|quality|good)|expect (?:the best|nothing less|more))\b",
+]
+#: The reader's life as the copy imagines it: a job, a family, a schedule ("Desk job all week?",
+#: "between the kids and the office"): one kind of person, not the segment.
+_LIFE = [
+    r"\b(?:desk|day|office|9[\s-]to[\s-]5|nine[\s-]to[\s-]five) jobs?\b|\bthe office\b|\byour (?:boss|job|work ?week|shift)\b",
+    r"\b(?:the|your) (?:kids|children|little ones|toddlers?|family|partner|spouse|wife|husband)\b",
+    r"\bschool (?:run|drop-?offs?|pick-?ups?)\b|\bbedtime\b|\bnap ?time\b",
+    r"\bbetween (?:work|meetings|shifts|the kids|school)\b|\byou squeeze\b",
 ]
 _IDENTITY = [
     # "As a cyclist and a New Yorker, you …" opening a sentence
@@ -100,6 +114,9 @@ _SEGMENT_LEAK = [
     # the CDP's value tiers and lifecycle statuses as kinds of customer ("our Gold and Silver customers")
     r"\b(?:platinum|gold|silver|bronze)(?:(?:,|\s+and|\s+or|\s+&)?\s+(?:platinum|gold|silver|bronze))*"
     r"\s+(?:\w+\s+)?(?:customers?|members?|riders?|shoppers?|tiers?|status|clients?|buyers?|levels?)\b"
+    # ... or as any kind of people, owned by the brand: "our Platinum sleepers", "our Gold campers"
+    r"|\b(?:our|for|to|all)\s+(?:platinum|gold|silver|bronze)(?:(?:,|\s+and|\s+or|\s+&)?\s+"
+    r"(?:platinum|gold|silver|bronze))*\s+[a-z-]+(?:ers|ists|ians|ees|ors|folks|people)\b"
     r"|\b(?:active|lost|at[\s-]risk|cooling[\s-]down|lapsed|inactive|dormant|churn(?:ed|ing)?)\s+"
     r"(?:customers?|members?|riders?|shoppers?|clients?|buyers?|accounts?)\b",
     r"\blifetime value\b|\bclv\b|\bpredicted (?:value|lifetime|spend|clv)\b",
@@ -111,6 +128,8 @@ _SEGMENT_LEAK = [
     r"\b(?:this|the|our|your|customer|audience|target|market) segments?\b",
     r"\b(?:our|the) (?:data|records|analysis|analytics) (?:shows?|says?|suggests?)\b",
     r"\bbased on your (?:purchases?|shopping|orders?|browsing|past|history|preferences?)\b|\bwe know (?:that )?you\b",
+    # the readers counted as a group: "many of you …", "we know plenty of you …"
+    r"\b(?:many|most|plenty|lots|a lot|half|some|several|quite a few|a few|all) of you\b",
     # the reader's habits and profile as the segment describes them
     r"\b(?:you|your)\s+(?:tend to|usually|typically|generally|mostly)\s+(?:prefer|buy|choose|shop|spend|look for|go for|pick|wait)\b"
     r"|\bsince you (?:prefer|like|love|usually|often|tend|always)\b|\bgiven your (?:love|preference|taste|interest|budget|history)\b"
@@ -128,6 +147,7 @@ _RULES = (
         re.compile("|".join(f"(?:{p})" for p in _IDENTITY), re.I),
     ),
     ("flatters the segment", re.compile("|".join(f"(?:{p})" for p in _FLATTERY), re.I)),
+    ("imagines the reader's life", re.compile("|".join(f"(?:{p})" for p in _LIFE), re.I)),
     ("mentions the segmentation", re.compile("|".join(f"(?:{p})" for p in _SEGMENT_LEAK), re.I)),
 )
 

@@ -25,7 +25,11 @@ def test_corpus_is_well_formed(prompts_dir):
     for case in cases:
         assert case["label"] in ("good", "bad") and case["split"] in ("tune", "heldout")
         assert (case["defect_class"] is None) == (case["label"] == "good"), case["id"]
-        assert "**Rationale:**" in case["answer"]
+        # a refusal or a missing rationale answers without the format: that is its defect
+        assert "**Rationale:**" in case["answer"] or case["defect_class"] in (
+            "refusal",
+            "empty_rationale",
+        ), case["id"]
     heldout = Counter((c["channel"], c["label"]) for c in cases if c["split"] == "heldout")
     for channel in ("email_subject", "sms", "push"):
         assert heldout[(channel, "good")] >= 10 and heldout[(channel, "bad")] >= 10
@@ -45,6 +49,9 @@ def test_a_number_given_to_another_attribute():
     (problem,) = misattributed_numbers("Alpine 20: comfort to -7 °C", SLEEPING_BAG)
     assert '"-7 °c" is given for comfort' in problem.lower()
     assert misattributed_numbers("Rated to -1 °C comfort", SLEEPING_BAG) == []
+    # another form of the attribute's word ties the number to it too
+    assert misattributed_numbers("Comfortable down to -7 °C", SLEEPING_BAG)
+    assert misattributed_numbers("Comfortable down to -1 °C", SLEEPING_BAG) == []
     assert misattributed_numbers("A limit rating of -7 °C", SLEEPING_BAG) == []
     # a word the original uses around many numbers ("bag") ties none of them
     assert misattributed_numbers("A 1.05 kg mummy bag", SLEEPING_BAG) == []
@@ -79,3 +86,58 @@ def test_identity_by_nature():
 def test_corpus_file_is_one_json_object_per_line(repo_root):
     lines = (repo_root / "tests/data/channel_eval.jsonl").read_text().splitlines()
     assert all(isinstance(json.loads(line), dict) for line in lines)
+
+
+def test_refusals_and_operator_talk_are_no_copy():
+    from segcopy_assets.quality.answers import refusals
+
+    for text in (
+        "I'd rather not write this push without more context.",
+        "Could you share the price first? Once I have that, I'll draft both fields.",
+        "Here's the rewritten subject line: Dry feet on wet stone.",
+        "I've kept every number. Let me know if you'd like another version.",
+        "Would you like me to try a shorter one?",
+    ):
+        assert refusals(text), text
+    for text in (
+        "Could the trail be any drier? The Ascent Mid keeps feet dry.",
+        "Here is where the Basecamp 2 shines: two doors, two vestibules.",
+        "You can share the tent with a friend: it sleeps two.",
+    ):
+        assert refusals(text) == [], text
+
+
+def test_perks_and_urgency_in_other_words_are_offers():
+    for claim in (
+        "Plus a little surprise in every box.",
+        "Subscribers get a little extra with every jacket.",
+        "A little something extra in the box when you order a pair.",
+        "It's going fast: get yours before the weekend.",
+        "Few left in regular.",
+    ):
+        assert invented_offers(claim, SLEEPING_BAG), claim
+    for text in (
+        "Built for going fast on the flats.",
+        "Get by with one bag from spring to fall.",
+        "A little extra warmth around the shoulders from the draft collar.",
+    ):
+        assert invented_offers(text, SLEEPING_BAG) == [], text
+
+
+def test_a_rationale_of_filler_says_nothing():
+    from segcopy_assets.quality.answers import rationale_problems
+
+    assert rationale_problems("x", "This copy was written to appeal to the segment.")
+    assert rationale_problems("x", "Tailored to resonate with the audience.")
+    assert rationale_problems("x", "The group is practical, so the copy keeps it short.") == []
+    assert rationale_problems("x", "47% prefer value, so weight leads.") == []
+
+
+def test_the_readers_life_imagined_is_one_kind_of_person():
+    for text in (
+        "Desk job all week? Take Saturday's climb back.",
+        "Between the kids and the office you get one hour.",
+        "A dawn ride before the school run.",
+    ):
+        assert voice_problems(text, SLEEPING_BAG), text
+    assert voice_problems("Room for a family of four.", "A tent for a family of four.") == []

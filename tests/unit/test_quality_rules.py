@@ -185,6 +185,10 @@ def test_an_offer_the_original_makes_is_allowed():
     "For shoppers who keep an eye out for discounts.",
     "As a cyclist and a New Yorker, you know traffic.",
     "Welcome back: it's been a while.",
+    "Because you're a weekend warrior, it packs small.",
+    "You ride harder than anyone, so the frame is stiff.",
+    "For our Platinum sleepers: warm down.",
+    "Many of you ride to work, so the fenders stay on.",
 ])  # fmt: skip
 def test_copy_for_one_kind_of_person_fails(copy):
     assert voice_problems(copy, BIKE), copy
@@ -196,6 +200,9 @@ def test_copy_for_one_kind_of_person_fails(copy):
     "When you're out all day, the pockets hold food.",
     "You're covered when the weather turns.",
     "It has a gold finish and a silver logo.",
+    "Because it's light, you're faster on the climbs.",
+    "Since you're out all day, the pockets hold food.",
+    "Most of your gear fits in the panniers.",
 ])  # fmt: skip
 def test_conditional_and_ordinary_second_person_passes(copy):
     assert voice_problems(copy, BIKE) == []
