@@ -164,8 +164,15 @@ _SUMMED = (
     "judge_failed",
     "judge_prompt_tokens",
     "judge_completion_tokens",
+    "repair_prompt_tokens",
+    "repair_completion_tokens",
 )
-_COSTS = ("estimated_cost_usd", "judge_estimated_cost_usd", "online_equivalent_cost_usd")
+_COSTS = (
+    "estimated_cost_usd",
+    "judge_estimated_cost_usd",
+    "online_equivalent_cost_usd",
+    "repair_cost_usd",
+)
 
 
 def _variant_summary(resources: dict, runs: list[dict], pairs: int, waiting: int = 0) -> dict:

@@ -29,6 +29,8 @@ RUN_COUNTS = (
     "failed",
     "prompt_tokens",
     "completion_tokens",
+    "repair_calls",
+    "repaired",
 )
 
 

@@ -139,6 +139,12 @@ def cmd_run(args) -> int:
         + f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
         f"prompt hash {m.get('prompt_hash')}; estimated cost {m.get('estimated_cost_usd')}"
     )
+    if m.get("repair_calls"):
+        print(
+            f"Repairs: {m['repair_calls']} answer(s) that failed an ERROR rule sent back "
+            f"(SEGCOPY_REPAIR_ATTEMPTS={m.get('repair_attempts_allowed')}), {m.get('repaired')} "
+            f"now pass; estimated cost {m.get('repair_cost_usd')}"
+        )
     if "judge_calls" in m:
         print(
             f"LLM judge {m['llm_judge']}: {m['judge_calls']} call(s), {m['judge_reused']} reused, "
@@ -163,6 +169,8 @@ def cmd_run(args) -> int:
             if c["segments_run"]
             else "all current, not run"
         )
+        if c.get("repair_calls"):
+            ran += f"; {c['repair_calls']} repair(s), {c['repaired']} now pass"
         if c["segments_waiting_on_batches"]:
             ran += (
                 f"; {c['segments_waiting_on_batches']} segment(s) wait on a provider batch: "

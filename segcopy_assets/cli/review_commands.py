@@ -47,8 +47,9 @@ def cmd_review_list(args) -> int:
     for row in queue.iter_rows(named=True):
         extra = f"  [{row['failed_checks']}]" if row["failed_checks"] else ""
         who = f"  by {row['reviewer']}" if row["reviewer"] else ""
-        arm = f" arm {row['variant_index']}" + (f" ({row['angle']})" if row["angle"] else "")
-        arm = arm if tables.channel else ""
+        arm = ""
+        if tables.channel:  # a channel's queue has one row per arm
+            arm = f" arm {row['variant_index']}" + (f" ({row['angle']})" if row["angle"] else "")
         print(
             f"{row['review_status']:<9} {row['segment_id']:<30} {row['product_id']:<8}{arm}"
             f"{who}{extra}"

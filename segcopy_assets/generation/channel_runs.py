@@ -18,17 +18,24 @@ from segcopy_assets.core.hashing import variant_hash
 from segcopy_assets.generation import failures
 from segcopy_assets.generation import journal as generation_journal
 from segcopy_assets.generation.channels import Channel
-from segcopy_assets.generation.freshness import FRESHNESS_SCHEMA
+from segcopy_assets.generation.freshness import FRESHNESS_SCHEMA, failure_states
 from segcopy_assets.generation.prompts import PromptSet
+from segcopy_assets.generation.repair import repairer
 from segcopy_assets.generation.variants import (
     GenerationStats,
     generate_variants,
     input_hash,
     plan_pairs,
 )
-from segcopy_assets.storage import variant_store
+from segcopy_assets.storage import retry_requests, variant_store
 from segcopy_assets.storage.retry_requests import RETRY_SCHEMA
-from segcopy_assets.storage.tables import CHANNEL_VARIANT_SCHEMA, VERDICT_SCHEMA
+from segcopy_assets.storage.tables import (
+    CHANNEL_VARIANT_SCHEMA,
+    VERDICT_SCHEMA,
+    channel_batches_table,
+    channel_retries_table,
+    channel_tables,
+)
 
 
 @dataclass
@@ -46,6 +53,24 @@ class ChannelPaths:
     checks: str
     journal: str
     batches: str = ""  # the Batch API state (batch mode only)
+    retries: str = ""  # requests to send parked pairs again (segcopy retry --channel)
+
+    @classmethod
+    def of(cls, warehouse, channel: str) -> "ChannelPaths":
+        """The tables of ``channel`` in a ``Warehouse`` resource's warehouse."""
+        variants, checks, journal = channel_tables(channel)
+        return cls(
+            warehouse.table_path(variants),
+            warehouse.table_path(checks),
+            warehouse.table_path(journal),
+            warehouse.table_path(channel_batches_table(channel)),
+            warehouse.table_path(channel_retries_table(channel)),
+        )
+
+    def retry_requests(self, segment_ids: list[str] | None = None) -> pl.DataFrame:
+        if not self.retries:
+            return RETRY_SCHEMA.to_frame()
+        return retry_requests.read_requests(self.retries, segment_ids)
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,17 @@ class Arm:
         if self.angle is None:
             return pairs
         return [(s, {**p, "angle": self.angle, "variant_index": self.index}) for s, p in pairs]
+
+    def expected(self, pairs: list[tuple[dict, dict]]) -> pl.DataFrame:
+        """``segment_id, product_id, input_hash`` a run of this arm would generate now."""
+        return pl.DataFrame(
+            {
+                "segment_id": [s["segment_id"] for s, _ in pairs],
+                "product_id": [p["product_id"] for _, p in pairs],
+                "input_hash": self.hashes(self.pairs(pairs)),
+            },
+            schema=dict.fromkeys(["segment_id", "product_id", "input_hash"], pl.String),
+        )
 
     def hashes(self, pairs: list[tuple[dict, dict]]) -> list[str]:
         return [
@@ -78,6 +114,21 @@ def answer_problem(channel: Channel) -> Callable[[str], str | None]:
     return lambda text: channel.parse(text)[2]
 
 
+def channel_failures(channel: Channel) -> Callable[[dict, dict, dict], list[str]]:
+    """``(row, segment, product) -> ["check: reason", ...]``: the channel's ERROR checks an
+    answer fails (what the repair loop sends back)."""
+
+    def failures(row: dict, segment: dict, product: dict) -> list[str]:
+        answer = row["raw_output"] or f"{row['variant_text']}\n\n**Rationale:** {row['rationale']}"
+        return [
+            f"{v.check}: {v.reason}"
+            for v in channel.judge(answer, segment, product)
+            if not v.passed and v.severity == "ERROR"
+        ]
+
+    return failures
+
+
 def _arm_index() -> pl.Expr:
     return pl.col("variant_index").fill_null(0)  # rows from before arms: the one arm
 
@@ -91,7 +142,7 @@ def read_channel_rows(path: str, segment_ids: list[str] | None) -> pl.DataFrame:
 def _merged(parts: list[GenerationStats]) -> GenerationStats:
     total = GenerationStats()
     for part in parts:
-        for name in ("pairs", "calls", "reused", "failed", "prompt_tokens", "completion_tokens"):
+        for name in GenerationStats.COUNTS:
             setattr(total, name, getattr(total, name) + getattr(part, name))
         total.latencies_ms.extend(part.latencies_ms)
         total.wall_s += part.wall_s
@@ -144,14 +195,14 @@ def plan_channel(
     hash), but the parked ones (failed ``max_attempts`` runs in a row with the same inputs:
     kept as they are until their inputs change, as the description's)."""
     all_pairs = plan_pairs(segments, products)
-    previous_all = read_channel_rows(paths.variants, segments["segment_id"].to_list())
+    segment_ids = segments["segment_id"].to_list()
+    previous_all = read_channel_rows(paths.variants, segment_ids)
+    retries = paths.retry_requests(segment_ids)
     plans = []
     for arm in arms(channel, variants_per_pair):
         previous = previous_all.filter(pl.col("variant_index") == arm.index)
         pairs = arm.pairs(all_pairs)
-        attempts = failures.attempt_plan(
-            pairs, arm.hashes(pairs), previous, RETRY_SCHEMA.to_frame(), max_attempts
-        )
+        attempts = failures.attempt_plan(pairs, arm.hashes(pairs), previous, retries, max_attempts)
         plans.append(ArmPlan(arm, attempts, previous))
     hashes = [h for p in plans for h in p.attempts.hashes]
     journaled = generation_journal.read_journal(paths.journal, hashes)
@@ -172,10 +223,12 @@ def run_channel(
     on_progress: Callable[[int, int], None] | None = None,
     before_calls: Callable[[], None] | None = None,
     plan: ChannelPlan | None = None,
+    repair_attempts: int = 0,
 ) -> ChannelRun:
     """Generate (or reuse) and judge every variant of ``segments`` that ``plan`` (default:
     ``plan_channel``) sends; writes only the journal. ``before_calls`` runs once before the
-    first call, only when there is one to make (the endpoint's preflight)."""
+    first call, only when there is one to make (the endpoint's preflight). An answer that fails
+    a channel check is sent back up to ``repair_attempts`` times (``generation.repair``)."""
     if plan is None:
         plan = plan_channel(
             channel,
@@ -204,6 +257,12 @@ def run_channel(
                         on_progress=on_progress,
                         on_generated=journal.add,
                         answer_problem=answer_problem(channel),
+                        repairer=repairer(
+                            repair_attempts,
+                            channel_failures(channel),
+                            arm.prompt_set.repair_source,
+                            arm.prompt_set.brand_name,
+                        ),
                     )
                 )
         return out
@@ -275,20 +334,14 @@ def stale_segments(
     rows = read_channel_rows(paths.variants, None)
     judged = variant_store.read_segments(paths.checks, None, schema=VERDICT_SCHEMA)
     key = ["segment_id", "product_id", "input_hash"]
+    retries = paths.retry_requests()
     stale: set[str] = set()
     planned = []
     for arm in arms(channel, variants_per_pair):
-        expected = pl.DataFrame(
-            {
-                "segment_id": [s["segment_id"] for s, _ in pairs],
-                "product_id": [p["product_id"] for _, p in pairs],
-                "input_hash": arm.hashes(arm.pairs(pairs)),
-            },
-            schema=dict.fromkeys(key, pl.String),
-        )
+        expected = arm.expected(pairs)
         mine = rows.filter(pl.col("variant_index") == arm.index)
         parked = failures.parked_pairs(
-            mine.select(list(FRESHNESS_SCHEMA)), expected, RETRY_SCHEMA.to_frame(), max_attempts
+            mine.select(list(FRESHNESS_SCHEMA)), expected, retries, max_attempts
         )
         active = expected.join(parked, on=["segment_id", "product_id"], how="anti")
         ok = mine.filter(pl.col("status") == "ok").select(key)
@@ -304,3 +357,26 @@ def stale_segments(
     stale |= set(extra["segment_id"].to_list())
     known = set(segments["segment_id"].to_list())
     return sorted(s for s in stale if s in known)
+
+
+def failing_arms(
+    channel: Channel,
+    segments: pl.DataFrame,
+    products: pl.DataFrame,
+    paths: ChannelPaths,
+    max_attempts: int,
+    variants_per_pair: int = 1,
+) -> pl.DataFrame:
+    """The channel's pairs x arms whose latest generation failed (``FAILING_SCHEMA`` and
+    ``variant_index``), each retrying or parked, as ``freshness.pending_failures`` reports the
+    description's."""
+    pairs = plan_pairs(segments, products)
+    rows = read_channel_rows(paths.variants, None)
+    retries = paths.retry_requests()
+    out = []
+    for arm in arms(channel, variants_per_pair):
+        expected = arm.expected(pairs)
+        failing = rows.filter((pl.col("variant_index") == arm.index) & failures.pending_failure())
+        states = failure_states(failing, expected, retries, max_attempts)
+        out.append(states.with_columns(pl.lit(arm.index, pl.Int64).alias("variant_index")))
+    return pl.concat(out).sort("segment_id", "product_id", "variant_index")

@@ -286,4 +286,5 @@ def _channel_prompt_set(directory: Path, section: dict, config: dict, root: Prom
         params=params,
         backend=root.backend,
         pricing=root.pricing,
+        repair_source=root.repair_source,
     )

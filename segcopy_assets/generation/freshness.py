@@ -144,12 +144,20 @@ def pending_failures(
     summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
     products = pl.read_delta(warehouse.table_path(PRODUCTS))
     expected = expected_pairs(summaries, products, copywriter.prompt_set().hash, pairing)
-    parked = parked_pairs(
-        failing,
-        expected,
-        retry_requests.read_requests(warehouse.table_path(GENERATION_RETRIES)),
-        copywriter.max_attempts,
-    ).with_columns(pl.lit("parked").alias("state"))
+    retries = retry_requests.read_requests(warehouse.table_path(GENERATION_RETRIES))
+    return failure_states(failing, expected, retries, copywriter.max_attempts)
+
+
+def failure_states(
+    failing: pl.DataFrame, expected: pl.DataFrame, retries: pl.DataFrame, max_attempts: int
+) -> pl.DataFrame:
+    """``FAILING_SCHEMA`` of the ``failing`` rows (``pending_failure``) of pairs still
+    ``expected`` (``segment_id, product_id, input_hash``), each retrying or parked."""
+    if failing.is_empty():
+        return FAILING_SCHEMA.to_frame()
+    parked = parked_pairs(failing, expected, retries, max_attempts).with_columns(
+        pl.lit("parked").alias("state")
+    )
     return (
         failing.join(expected.select("segment_id", "product_id"), on=["segment_id", "product_id"])
         .join(parked, on=["segment_id", "product_id"], how="left")

@@ -61,6 +61,8 @@ class PromptSet:
     #: More that the copy depends on (a channel's config: its limits are instructions too);
     #: hashed when set, so the root set's hash is what it always was.
     extra: str = ""
+    #: ``repair.md.j2`` (generation.repair): a repaired answer depends on it; hashed when set.
+    repair_source: str = ""
 
     @functools.cached_property
     def hash(self) -> str:
@@ -76,6 +78,8 @@ class PromptSet:
         }
         if self.extra:
             content["extra"] = self.extra
+        if self.repair_source:
+            content["repair"] = self.repair_source
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -103,6 +107,11 @@ class PromptSet:
 
     def price_per_1m(self, batch: bool = False) -> tuple[float, float] | None:
         return price_per_1m(self.pricing, self.params.name, batch)
+
+
+def render_template(source: str, variables: dict) -> str:
+    """``source`` rendered with ``variables`` (compiled once per text)."""
+    return _template(source).render(variables).strip()
 
 
 @functools.lru_cache(maxsize=64)
@@ -182,6 +191,12 @@ def load_toml(directory: Path, name: str, required: bool) -> dict:
         raise PromptError(f"{path}: not valid TOML: {exc}") from None
 
 
+def read_repair_template(directory: Path) -> str:
+    from segcopy_assets.generation.repair import read_repair_template as read
+
+    return read(directory)
+
+
 def load_prompt_set(
     directory: str | Path, *, backend: str, model_override: str | None = None
 ) -> PromptSet:
@@ -231,4 +246,5 @@ def load_prompt_set(
         params=params,
         backend=backend,
         pricing=load_toml(directory, PRICING, required=False),
+        repair_source=read_repair_template(directory),
     )

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
@@ -22,6 +22,9 @@ from segcopy_assets.generation.failures import counts_as_attempt
 from segcopy_assets.generation.openai_writer import Completion, describe_call_error
 from segcopy_assets.generation.prompts import PromptSet, cost_usd
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
+
+if TYPE_CHECKING:
+    from segcopy_assets.generation.repair import Repairer
 
 PAIRINGS = ("all", "own_category")
 #: Why a raw answer is unusable beyond having no copy or no rationale (None: it is usable).
@@ -60,6 +63,20 @@ def plan_pairs(
 
 @dataclass
 class GenerationStats:
+    #: The counters that add up over runs (``channel_runs`` sums a channel's arms).
+    COUNTS = (
+        "pairs",
+        "calls",
+        "reused",
+        "failed",
+        "prompt_tokens",
+        "completion_tokens",
+        "repair_calls",
+        "repaired",
+        "repair_prompt_tokens",
+        "repair_completion_tokens",
+    )
+
     pairs: int = 0
     calls: int = 0
     reused: int = 0
@@ -68,6 +85,11 @@ class GenerationStats:
     completion_tokens: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    # the repair loop (generation.repair), counted apart from the first calls
+    repair_calls: int = 0
+    repaired: int = 0  # answers that pass every ERROR rule after their repair
+    repair_prompt_tokens: int = 0
+    repair_completion_tokens: int = 0
 
     def latency_percentile(self, q: float) -> float | None:
         if not self.latencies_ms:
@@ -77,7 +99,11 @@ class GenerationStats:
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[int(q) - 1]
 
     def cost_usd(self, price: tuple[float, float] | None) -> float | None:
+        """The first calls' cost (repairs: ``repair_cost_usd``)."""
         return cost_usd(self.prompt_tokens, self.completion_tokens, price)
+
+    def repair_cost_usd(self, price: tuple[float, float] | None) -> float | None:
+        return cost_usd(self.repair_prompt_tokens, self.repair_completion_tokens, price)
 
 
 def _row(segment: dict, product: dict, prompt_set: PromptSet, writer: Writer, ihash: str) -> dict:
@@ -123,8 +149,47 @@ def completion_row(
     }
 
 
+async def _repair(
+    row: dict, segment, product, messages, writer, repairer: "Repairer", stats, answer_problem
+) -> dict:
+    """``row`` sent back while it fails an ERROR rule, up to ``repairer.attempts`` times
+    (``generation.repair``); the last usable answer, with the first one and its reasons."""
+    reasons = repairer.failures(row, segment, product)
+    if not reasons:
+        return row
+    first, current, failing, sent = row, row, reasons, 0
+    while failing and sent < repairer.attempts:
+        sent += 1
+        try:
+            completion = await writer.write(
+                segment,
+                product,
+                repairer.messages(messages, current["raw_output"] or "", failing, product),
+            )
+        except GenerationError:
+            raise
+        except Exception:  # a failed repair call: the answer before it stands, judged as it is
+            break
+        stats.repair_calls += 1
+        stats.repair_prompt_tokens += completion.prompt_tokens
+        stats.repair_completion_tokens += completion.completion_tokens
+        candidate = completion_row(row, completion, answer_problem=answer_problem)
+        if candidate["status"] != "ok":
+            continue  # an unusable repair: the answer before it stands
+        current = candidate
+        failing = repairer.failures(candidate, segment, product)
+    if not failing:
+        stats.repaired += 1
+    return {
+        **current,
+        "repair_attempts": sent,
+        "first_answer": first["raw_output"],
+        "first_failures": "; ".join(reasons),
+    }
+
+
 async def _generate_one(
-    segment, product, prompt_set, writer, ihash, stats, answer_problem=None
+    segment, product, prompt_set, writer, ihash, stats, answer_problem=None, repairer=None
 ) -> dict:
     row = _row(segment, product, prompt_set, writer, ihash)
     messages = prompt_set.render(segment, product)
@@ -149,6 +214,10 @@ async def _generate_one(
     result = completion_row(row, completion, answer_problem=answer_problem)
     if result["status"] == "failed":
         stats.failed += 1
+    elif repairer is not None:
+        result = await _repair(
+            result, segment, product, messages, writer, repairer, stats, answer_problem
+        )
     return result
 
 
@@ -162,13 +231,15 @@ async def generate_variants(
     on_progress: Callable[[int, int], None] | None = None,
     on_generated: Callable[[dict], None] | None = None,
     answer_problem: AnswerProblem | None = None,
+    repairer: "Repairer | None" = None,
 ) -> tuple[pl.DataFrame, GenerationStats]:
     """Rows for every pair (schema ``VARIANT_SCHEMA``) and what it cost.
 
     ``reusable`` holds earlier ``ok`` rows; a pair whose input_hash is among them is copied, not
     generated, unless ``force_regenerate``. ``on_generated`` receives each new ``ok`` row as it
-    completes (the journal makes it durable). A ``GenerationError`` (bad key, unknown model)
-    stops everything and propagates: the caller writes nothing.
+    completes (the journal makes it durable), after its repairs (``repairer``: an answer that
+    fails an ERROR rule is sent back, ``generation.repair``). A ``GenerationError`` (bad key,
+    unknown model) stops everything and propagates: the caller writes nothing.
     """
     started = time.perf_counter()
     stats = GenerationStats(pairs=len(pairs))
@@ -196,7 +267,7 @@ async def generate_variants(
     async def run(segment, product, ihash):
         nonlocal done
         result = await _generate_one(
-            segment, product, prompt_set, writer, ihash, stats, answer_problem
+            segment, product, prompt_set, writer, ihash, stats, answer_problem, repairer
         )
         if on_generated is not None and result["status"] == "ok":
             on_generated(result)

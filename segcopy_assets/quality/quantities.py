@@ -178,7 +178,12 @@ def unsupported_numbers(copy: str, original: str) -> list[str]:
     for q in quantities(copy):
         if q.dimension is not None:
             same = [o for o in originals if o.dimension == q.dimension]
-            if any(abs(o.base - q.base) <= _tolerance(q) + 1e-9 for o in same):
+            # in the original's own unit a number is the fact or another one ("240 by 241 cm"
+            # for "240 by 240 cm"); only a conversion to another unit is rounded
+            if any(
+                abs(o.base - q.base) <= (1e-9 if o.unit == q.unit else _tolerance(q) + 1e-9)
+                for o in same
+            ):
                 continue
             if same:
                 nearest = min(same, key=lambda o: abs(o.base - q.base))

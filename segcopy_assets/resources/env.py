@@ -127,12 +127,13 @@ COPYWRITER_ENV = {
     "batch_poll_s": "SEGCOPY_BATCH_POLL_S",
     "max_attempts": "SEGCOPY_MAX_ATTEMPTS",
     "variants_per_pair": "SEGCOPY_VARIANTS_PER_PAIR",
+    "repair_attempts": "SEGCOPY_REPAIR_ATTEMPTS",
 }
 
 
 def _batch_settings() -> dict[str, object]:
     """SEGCOPY_LLM_MODE, SEGCOPY_BATCH_MIN_PAIRS, SEGCOPY_BATCH_FALLBACK, SEGCOPY_BATCH_POLL_S,
-    SEGCOPY_MAX_ATTEMPTS, SEGCOPY_VARIANTS_PER_PAIR."""
+    SEGCOPY_MAX_ATTEMPTS, SEGCOPY_VARIANTS_PER_PAIR, SEGCOPY_REPAIR_ATTEMPTS."""
     extra: dict[str, object] = {}
     for field_name in ("mode", "batch_fallback"):
         value = os.environ.get(COPYWRITER_ENV[field_name], "").strip()
@@ -143,6 +144,7 @@ def _batch_settings() -> dict[str, object]:
         ("batch_poll_s", float),
         ("max_attempts", int),
         ("variants_per_pair", int),
+        ("repair_attempts", int),
     ):
         if os.environ.get(COPYWRITER_ENV[field_name]):
             extra[field_name] = _env_number(COPYWRITER_ENV[field_name], kind)

@@ -61,6 +61,23 @@ class Copywriter(dg.ConfigurableResource):
         "channel's prompt (angles in its config.toml); the web description stays one.",
     )
 
+    repair_attempts: int = Field(
+        default=1,
+        ge=0,
+        le=3,
+        description="Repairs of a fresh answer that fails an ERROR rule: it is sent back with the "
+        "failing rules' reasons (prompts/repair.md.j2) and judged again; 0 turns repairs off.",
+    )
+
+    def repairer(self, prompt_set: PromptSet, failures):
+        """The repair loop of a run (``generation.repair``), or None when it is off;
+        ``failures``: the ERROR rules an answer fails."""
+        from segcopy_assets.generation.repair import repairer
+
+        return repairer(
+            self.repair_attempts, failures, prompt_set.repair_source, prompt_set.brand_name
+        )
+
     def prompt_set(self) -> PromptSet:
         return load_prompt_set(self.prompts_dir, backend=self.backend, model_override=self.model)
 

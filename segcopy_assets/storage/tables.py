@@ -71,6 +71,11 @@ def channel_batches_table(channel: str) -> str:
     return f"{channel}_batches"
 
 
+def channel_retries_table(channel: str) -> str:
+    """Requests to send a channel's parked pairs again (``RETRY_SCHEMA``): as generation_retries."""
+    return f"{channel}_retries"
+
+
 def channel_tables(channel: str) -> tuple[str, str, str]:
     """What a channel's variants run writes: variants, verdicts, journal."""
     return (
@@ -86,6 +91,7 @@ def channel_all_tables(channel: str) -> tuple[str, ...]:
     return (
         *channel_tables(channel),
         channel_batches_table(channel),
+        channel_retries_table(channel),
         channel_reviews_table(channel),
         channel_review_batches_table(channel),
         channel_published_table(channel),
@@ -132,6 +138,11 @@ VARIANT_SCHEMA = _schema(
         "last_error": pl.String,
         "last_attempt_at": pl.Datetime("us", "UTC"),
         "failing_since": pl.Datetime("us", "UTC"),  # the first failed attempt of attempted_hash
+        # the repair loop (generation.repair): repairs sent for this answer (null: none), the
+        # first answer and the ERROR rules it failed ("check: reason; ...")
+        "repair_attempts": pl.Int64,
+        "first_answer": pl.String,
+        "first_failures": pl.String,
     }
 )
 

@@ -135,3 +135,17 @@ def test_scale_bench_tiny(run_bench):
 def test_check_events_bench_tiny(run_bench):
     result = run_bench("check_events", "--partitions", "6", timeout=300)
     assert result["sqlite/2 checks"]["events"] < result["sqlite/12 checks"]["events"]
+
+
+@pytest.mark.slow
+def test_repair_bench_tiny(run_bench):
+    result = run_bench("repair", "--products", "4", "--customers", "2000", "--rate", "0.3")
+    assert result["pairs"] % 4 == 0 and result["defective_first_answers"] > 0
+    # the fake fixes what it is told: every defective answer is repaired with one call each
+    assert result["repair_calls"] == result["defective_first_answers"]
+    assert result["calls_with_repair"] == result["calls_without_repair"] + result["repair_calls"]
+    assert result["repaired_share"] == 1.0 and result["publishable_share_with_repair"] == 1.0
+    assert result["publishable_share_without_repair"] < 1.0
+    assert (
+        result["published_failing_with_repair"] == 0 == result["published_failing_without_repair"]
+    )

@@ -11,9 +11,11 @@ import pytest
 from segcopy_assets.core import sms
 from segcopy_assets.definitions import ALL_SENSORS
 from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
+from segcopy_assets.errors import InputValidationError
 from segcopy_assets.generation.channels import generated_channels
 from segcopy_assets.pipeline import run_pipeline
 from segcopy_assets.resources import Copywriter
+from segcopy_assets.review.retries import channel_failing_arms, retry_channel_parked
 from segcopy_assets.storage.delta import table_version
 from tests.integration.sensor_ticks import tick
 
@@ -86,9 +88,28 @@ def test_an_unusable_answer_keeps_the_last_good_copy(
         calls = fake.call_count
         third = run_pipeline(instance, resources)
         assert fake.call_count == calls
+        # `segcopy retry --channel email_subject --segment tents--core`: its 14 parked pairs
+        # go out again with the next run, and only they
+        warehouse, copywriter = resources["warehouse"], resources["copywriter"]
+        listed = channel_failing_arms(warehouse, copywriter, "email_subject")
+        assert listed.height == 196 and set(listed["state"]) == {"parked"}
+        assert listed["last_good_kept"].all() and set(listed["variant_index"]) == {0}
+        sent = retry_channel_parked(
+            warehouse, copywriter, "email_subject", requested_by="ana", segment="tents--core"
+        )
+        assert sent.height == 14
+        with pytest.raises(InputValidationError, match="no segment_id 'nope'"):
+            retry_channel_parked(
+                warehouse, copywriter, "email_subject", requested_by="ana", segment="nope"
+            )
+        fourth = run_pipeline(instance, resources)
+        assert fake.call_count == calls + 14
+        assert fourth.channels["email_subject"]["calls_made"] == 14
+        assert fourth.channels["sms"]["calls_made"] == 0  # its pairs stay parked
     assert second.channels["email_subject"]["failed"] == 196
     assert third.channels["email_subject"]["segments_run"] == 0
-    assert pl.read_delta(path)["attempts"].unique().to_list() == [2]
+    attempts = pl.read_delta(path)["attempts"].value_counts().sort("attempts").rows()
+    assert attempts == [(2, 182), (3, 14)]  # the 14 retried pairs failed once more
     summary = report.channels["email_subject"]
     assert summary["calls_made"] == 196 and summary["failed"] == 196
     assert summary["failing_pairs"] == 196  # segcopy run exits PARTIAL on it

@@ -103,12 +103,14 @@ def test_copy_from_a_model_that_obeys_the_injection_is_rejected_and_never_publis
             for b in srv.requests
             if "Ignore previous instructions" in extract_product_description(b)
         ]
-    assert len(obeyed) == 14  # one per segment: the fake really did obey for every TN-100 pair
+    # one per segment and its repair (the reasons sent back): the fake obeyed every time
+    assert len(obeyed) == 28
 
     wh = resources["warehouse"]
     variants = pl.read_delta(wh.table_path("description_variants"))
     poems = variants.filter(pl.col("product_id") == "TN-100")
     assert poems.height == 14 and poems["variant_text"].str.contains("The sea rolls in").all()
+    assert poems["repair_attempts"].to_list() == [1] * 14  # sent back once, still a poem
     checks = pl.read_delta(wh.table_path("variant_checks"))
     facts = checks.filter(
         (pl.col("product_id") == "TN-100") & (pl.col("check") == "facts_preserved")

@@ -112,6 +112,15 @@ def test_a_new_number_is_named():
     assert unsupported_numbers("Rated 4.8 stars.", BIKE)
 
 
+def test_a_number_in_the_original_s_own_unit_must_be_exact():
+    tent = "A floor of 240 by 240 cm. It weighs 8.9 kg."
+    (problem,) = unsupported_numbers("A floor of 240 by 241 cm.", tent)
+    assert '"241 cm" matches no quantity' in problem
+    assert unsupported_numbers("It weighs 9.0 kg.", tent)
+    # a conversion is rounded, the original's unit is not
+    assert unsupported_numbers("240 by 240 cm (about 94 in), 8.9 kg (19.6 lb).", tent) == []
+
+
 def test_the_trade_names_of_sizes_are_no_new_numbers():
     assert (
         unsupported_numbers("It rolls on 650b wheels in XS to 2XL.", "27.5-inch wheels, XS to XXL.")

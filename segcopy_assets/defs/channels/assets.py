@@ -20,6 +20,7 @@ from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.defs.channels.batching import channel_batch_round
 from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.generation.batching import batch_metadata, waiting_observation
+from segcopy_assets.defs.generation.repairs import repair_metadata
 from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
 from segcopy_assets.defs.generation.run_support import carry_approvals
 from segcopy_assets.defs.metadata import cost_value, markdown_table
@@ -37,7 +38,6 @@ from segcopy_assets.storage import variant_store
 from segcopy_assets.storage.tables import (
     CHANNEL_VARIANT_SCHEMA,
     VERDICT_SCHEMA,
-    channel_batches_table,
     channel_reviews_table,
     channel_tables,
 )
@@ -46,13 +46,7 @@ GROUP = "channels"
 
 
 def channel_paths(warehouse: Warehouse, channel: str) -> ChannelPaths:
-    variants, checks, journal = channel_tables(channel)
-    return ChannelPaths(
-        warehouse.table_path(variants),
-        warehouse.table_path(checks),
-        warehouse.table_path(journal),
-        warehouse.table_path(channel_batches_table(channel)),
-    )
+    return ChannelPaths.of(warehouse, channel)
 
 
 def _code_version(channel: str) -> str | None:
@@ -167,6 +161,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 # an unreachable endpoint: one line, nothing written
                 before_calls=copywriter.preflight,
                 plan=plan,
+                repair_attempts=copywriter.repair_attempts,
             )
         rows, verdicts, stats = done.rows, done.verdicts, done.stats
         if stats.calls == 0 and variant_store.unchanged(paths.variants, rows, segment_ids):
@@ -219,6 +214,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
                 ),
                 # batch answers at the batch price (overrides the estimate above)
                 **_batch_metadata(mode, rows, previous, spec, stats),
+                **repair_metadata(stats, spec.prompt_set, copywriter.repair_attempts),
                 **{f"failing_{c}": dg.MetadataValue.int(n) for c, n in counts.items()},
                 "table_uri": paths.variants,
                 "table_version": dg.MetadataValue.int(version)

@@ -15,6 +15,7 @@ from segcopy_assets.defs.generation.batching import (
     waiting_observation,
 )
 from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
+from segcopy_assets.defs.generation.repairs import description_rules, repair_metadata
 from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
 from segcopy_assets.defs.generation.run_support import (
     carry_approvals,
@@ -188,6 +189,9 @@ def description_variants(
         if calls:  # an unreachable endpoint, a bad key or model: stop before anything is written
             copywriter.preflight()
         writer = copywriter.writer(prompt_set)
+        repairer = copywriter.repairer(
+            prompt_set, description_rules(quality_rules.settings(copywriter.prompts_dir))
+        )
         context.log.info(
             f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
             f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"
@@ -223,6 +227,7 @@ def description_variants(
                     force_regenerate=force,
                     on_progress=lambda done, total: context.log.info(f"generated {done}/{total}"),
                     on_generated=on_generated,
+                    repairer=repairer,
                 )
 
         try:
@@ -341,5 +346,6 @@ def description_variants(
         "preview": dg.MetadataValue.md(_preview(rows, products)),
         **judge_metadata(judge, judge_stats),
         **batch_meta,
+        **repair_metadata(stats, prompt_set, copywriter.repair_attempts),
     }
     yield dg.MaterializeResult(metadata=metadata)

@@ -290,6 +290,7 @@ def variant_context(
         "just_decided": just_decided,
         "edit_reasons": _edit_reasons(tables, v),
         "superseded": _superseded(tables, v),
+        "repair": _repair(v),
         "failure": pair_failure(tables, v),
         "retried": retry_notice(query),
         # a refused edit (app._record) shows its reasons, the text and the note typed
@@ -344,4 +345,19 @@ def _superseded(tables: ReviewTables, v: dict) -> dict[str, Any] | None:
         "ends": _when(ends),
         "text": live.get("published_text") or "",
         "input_hash": (live.get("input_hash") or "")[:12],
+    }
+
+
+def _repair(v: dict) -> dict | None:
+    """The repair loop's record of a variant (generation.repair): the rules its first answer
+    failed and what the repair changed, or None when it was not repaired."""
+    if not v.get("first_failures"):
+        return None
+    from segcopy_assets.generation.answer_parsing import split_copy_and_rationale
+
+    first = split_copy_and_rationale(v.get("first_answer") or "").copy
+    return {
+        "attempts": v.get("repair_attempts") or 1,
+        "reasons": v["first_failures"].split("; "),
+        "diff": inline_diff(first, v["variant_text"] or ""),
     }
