@@ -113,6 +113,7 @@ def preflight(resources: dict, reach_endpoints: bool = True) -> None:
     before any table is written, so bad input there fails the run with every table as it was."""
     try:
         delta.check_reachable(resources["warehouse"].root)  # also for callers of preflight alone
+        resources["cdp"].check_local()
         resources["product_repository"].load()
         copywriter = resources["copywriter"]
         copywriter.writer(copywriter.prompt_set())

@@ -13,8 +13,17 @@ from segcopy_assets.cli import (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line naming what is wrong and where the help is (argparse prints
+    the whole usage first; the subcommands' parsers are of this class too)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="segcopy", description=__doc__)
+    parser = _Parser(prog="segcopy", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"segcopy {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     pipeline_commands.add_commands(sub)
     review_commands.add_commands(sub)
@@ -24,9 +33,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("segcopy")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # `segcopy review list | head -3`: the reader has what it wanted; say nothing more
+        # (stdout is pointed at devnull so the interpreter's final flush cannot fail again)
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is no file (a test's capture)
+            pass
+        return 0
 
 
 if __name__ == "__main__":

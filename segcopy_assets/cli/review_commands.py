@@ -56,7 +56,10 @@ def cmd_review_list(args) -> int:
         )
     print(
         "total: "
-        + ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True))
+        + (
+            ", ".join(f"{r['len']} {r['review_status']}" for r in counts.iter_rows(named=True))
+            or "0 (nothing matches)"
+        )
     )
     return 0
 
@@ -220,6 +223,10 @@ def cmd_review_bulk(args) -> int:
     f = BulkFilter(args.segment, args.product, args.status, args.checks, args.batch)
     rows = select(tables, f)
     if rows.is_empty():
+        unknown = _unknown_filter(tables, args)
+        if unknown:
+            print(f"segcopy review bulk: {unknown}", file=sys.stderr)
+            return 1
         print(f"nothing matches ({f.describe()})")
         return 0
     print(f"{args.decision} {rows.height} variant(s) matching {f.describe()}:")
@@ -235,6 +242,23 @@ def cmd_review_bulk(args) -> int:
         f"recorded {n} {args.decision} decision(s) by {_reviewer(args)}; an undo is a later decision"
     )
     return 0
+
+
+def _unknown_filter(tables, args) -> str | None:
+    """A --segment or --product that names nothing in the queue: what is wrong, with the known
+    ones (a typo must not read as "nothing to do")."""
+    from segcopy_assets.review.service import review_queue
+
+    queue = review_queue(tables)
+    for flag, column, value in (
+        ("--segment", "segment_id", args.segment),
+        ("--product", "product_id", args.product),
+    ):
+        known = sorted(set(queue[column].to_list()))
+        if value and value not in known:
+            shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "")
+            return f"{flag} {value!r} is not in the review queue; known: {shown}"
+    return None
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

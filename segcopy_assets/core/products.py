@@ -16,6 +16,10 @@ def scan_products(path: str, storage_options: dict | None = None) -> pl.LazyFram
     """A lazy frame over the repository at ``path``: ``.csv`` and ``.parquet`` files by their
     suffix, anything else as a Delta table (local path or object-store URI)."""
     suffix = Path(path).suffix.lower()
+    if "://" not in str(path) and not Path(path).exists():
+        raise SourceUnavailableError(
+            f"product repository not found: no file or folder {path} (SEGCOPY_PRODUCTS_PATH)"
+        )
     try:
         if suffix == ".csv":
             return pl.scan_csv(path, infer_schema_length=10_000)

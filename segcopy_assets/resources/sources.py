@@ -29,6 +29,16 @@ class CdpSource(dg.ConfigurableResource):
                 "configure exactly one CDP source: SEGCOPY_CDP_SHARE_URL or SEGCOPY_CDP_DELTA_PATH"
             )
 
+    def check_local(self) -> None:
+        """A local Delta path that does not exist: one error naming the variable (a share or an
+        object store says what is wrong when it is read)."""
+        self._check()
+        path = str(self.delta_path or "")
+        if path and "://" not in path and not os.path.exists(path):
+            raise SourceUnavailableError(
+                f"no CDP table at {path}: no such folder (SEGCOPY_CDP_DELTA_PATH)"
+            )
+
     @property
     def table_name(self) -> str:
         if self.share_url:
