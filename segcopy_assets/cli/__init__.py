@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `segcopy review list | head -3`: the reader has what it wanted; say nothing more
         # (stdout is pointed at devnull so the interpreter's final flush cannot fail again)
+        import contextlib
         import os
 
-        try:
+        # stdout may be no file (a test's capture): then there is nothing to point away
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):  # stdout is no file (a test's capture)
-            pass
         return 0
 
 
