@@ -11,7 +11,8 @@ split separately:
 - the false-positive rate: good cases that fail any ERROR check.
 
 The last stdout line (with ``--json``) is ``{"recall", "false_positive_rate", "heldout_recall",
-"heldout_false_positive_rate", "per_class": {...}, "channels": {...}, ...}``; ``channels`` holds
+"heldout_false_positive_rate", "ms_per_variant", "per_class": {...}, "channels": {...}, ...}``
+(``ms_per_variant``: CPU per variant for every rule, median of 5 passes); ``channels`` holds
 the same measures per channel of ``prompts/channels/`` on ``tests/data/channel_eval.jsonl``
 (``bench.quality_channels``). With ``--misses`` the cases that are
 missed or wrongly failed are listed (tuning split only: the held-out split is measured, never
@@ -54,6 +55,50 @@ def judge_cases(cases, settings) -> list[dict]:
         warned = sorted(v.check for v in verdicts if not v.passed and v.severity != ERROR)
         out.append({"case": case, "errors": failing, "warnings": warned})
     return out
+
+
+def _clear_text_caches() -> None:
+    """Forget what the rules memoised per text (``lru_cache`` of functions with arguments), so
+    a pass judges every case anew; vocabularies loaded once (no arguments) stay loaded."""
+    import inspect
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("segcopy_assets.quality") or module is None:
+            continue
+        for value in vars(module).values():
+            wrapped = getattr(value, "__wrapped__", None)
+            if (
+                callable(wrapped)
+                and hasattr(value, "cache_clear")
+                and inspect.signature(wrapped).parameters
+            ):
+                value.cache_clear()
+
+
+def cpu_ms_per_variant(cases, settings, passes: int = 5) -> float:
+    """CPU milliseconds to judge one variant with every deterministic rule: the median of
+    ``passes`` passes over ``cases``, each after the per-text memos are cleared."""
+    import statistics
+    import time
+
+    from segcopy_assets.quality.judge import judge_variant
+
+    texts = originals()
+    timings = []
+    for _ in range(passes):
+        _clear_text_caches()
+        started = time.process_time()
+        for case in cases:
+            judge_variant(
+                case.variant_text,
+                case.rationale,
+                case.original or texts[case.product_id],
+                case.segment,
+                settings,
+            )
+        timings.append((time.process_time() - started) * 1000 / max(len(cases), 1))
+    return round(statistics.median(timings), 3)
 
 
 def measure(judged: list[dict]) -> dict:
@@ -150,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     results, judged = run(args.corpus)
     channel_results, channel_judged = quality_channels.run(args.channel_corpus)
     tune, heldout = results["tune"], results["heldout"]
+    from segcopy_assets.quality.corpus import load_cases
+
+    ms_per_variant = cpu_ms_per_variant(load_cases(args.corpus), check_settings())
     summary = {
         "corpus": str(args.corpus),
+        # issue 25: CPU per variant for every deterministic rule (median of 5 passes; target 1.0)
+        "ms_per_variant": ms_per_variant,
         "recall": tune["recall"],
         "false_positive_rate": tune["false_positive_rate"],
         "heldout_recall": heldout["recall"],
