@@ -7,8 +7,7 @@ import csv
 import polars as pl
 
 from segcopy_assets.errors import InputValidationError
-from segcopy_assets.review.edit_rules import check_settings
-from segcopy_assets.review.service import ReviewTables, edit_failures_of, review_queue
+from segcopy_assets.review.service import ReviewTables, edit_judge, review_queue
 from segcopy_assets.storage import review_log as reviews
 
 
@@ -58,7 +57,7 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
     for r in queue.iter_rows(named=True):  # a channel pair has one row per arm
         current.setdefault((r["segment_id"], r["product_id"]), []).append(r)
     decisions, problems = [], []
-    rules = None if tables.channel else check_settings()
+    judge = edit_judge(tables)
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         decision = (row.get("decision") or "").strip().lower()
         if not decision:
@@ -75,11 +74,7 @@ def import_csv(tables: ReviewTables, path: str, *, reviewer: str) -> int:
             problems.append(f"{where}: the variant failed to generate")
         else:
             edited = row.get("edited_text") or ""
-            failures = (
-                edit_failures_of(tables, variant, edited, rules)
-                if decision == "edit" and edited.strip()
-                else []
-            )
+            failures = judge(variant, edited) if decision == "edit" and edited.strip() else []
             if failures:
                 problems.append(f"{where}: the edited text fails " + "; ".join(failures))
                 continue

@@ -5,6 +5,7 @@ Used by the ``segcopy review`` commands and the review page. Decisions go to the
 append-only ``variant_reviews`` log; publishing reads them on its next materialization.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from segcopy_assets.generation.channel_runs import read_channel_rows
 from segcopy_assets.generation.channels import WEB_DESCRIPTION
 from segcopy_assets.review.edit_rules import (
     EditRefused,
+    check_settings,
     failing_edits,
     judge_edit,
 )
@@ -37,7 +39,6 @@ from segcopy_assets.storage.tables import (
 )
 
 if TYPE_CHECKING:
-    from segcopy_assets.quality.judge import CheckSettings
     from segcopy_assets.resources import Warehouse
 
 STATUSES = ("pending", "approved", "rejected", "failed")
@@ -188,37 +189,34 @@ def _variants(tables: ReviewTables) -> pl.DataFrame:
 def _failing_edits(tables: ReviewTables, edits: pl.DataFrame) -> dict[tuple, str]:
     if not tables.channel:
         return failing_edits(tables.summaries, edits)
+    judge = edit_judge(tables)
     out: dict[tuple, str] = {}
     for r in edits.iter_rows(named=True):
-        failed = _failed_rules(edit_failures_of(tables, r, r["edited_text"] or ""))
+        failed = _failed_rules(judge(r, r["edited_text"] or ""))
         if failed:
             out[(r["segment_id"], r["product_id"], r["input_hash"])] = failed
     return out
 
 
-def edit_failures_of(
-    tables: ReviewTables, variant: dict, edited_text: str, rules: "CheckSettings | None" = None
-) -> list[str]:
-    """``"check: reason"`` of every ERROR rule the edited text of ``variant`` (a queue row)
-    fails: the description's rules (``rules``: its settings, default the environment's), or the
-    channel's checks."""
+def edit_judge(tables: ReviewTables) -> Callable[[dict, str], list[str]]:
+    """``(variant, edited_text) -> ["check: reason", ...]``: the ERROR rules an edited text of a
+    queue row fails; the description's rules (the environment's settings), or the channel's
+    checks. What they read (settings, channel, products, segments) is read once here."""
     if not tables.channel:
-        return judge_edit(tables.summaries, tables.products, variant, edited_text, rules)
+        rules = check_settings()
+        return lambda variant, text: judge_edit(
+            tables.summaries, tables.products, variant, text, rules
+        )
     from segcopy_assets.review.channel_review import channel_rules, load_review_channel
 
-    segment = (
-        pl.scan_delta(tables.summaries)
-        .filter(pl.col("segment_id") == variant["segment_id"])
-        .collect()
-    )
-    products = pl.read_delta(tables.products)
-    judge = channel_rules(load_review_channel(tables.channel), products)
-    return judge(
-        edited_text,
-        variant.get("rationale") or "",
-        segment.row(0, named=True) if segment.height else {},
-        variant["product_id"],
-    )
+    judge = channel_rules(load_review_channel(tables.channel), pl.read_delta(tables.products))
+    segments = {s["segment_id"]: s for s in pl.read_delta(tables.summaries).to_dicts()}
+
+    def failures(variant: dict, text: str) -> list[str]:
+        segment = segments.get(variant["segment_id"], {})
+        return judge(text, variant.get("rationale") or "", segment, variant["product_id"])
+
+    return failures
 
 
 def _superseded_slots(tables: ReviewTables) -> pl.DataFrame:
@@ -290,7 +288,7 @@ def decide(
     variant = current_variant(tables, segment_id, product_id, arm)
     failures: list[str] = []
     if decision == "edit" and (edited_text or "").strip():
-        failures = edit_failures_of(tables, variant, edited_text or "")
+        failures = edit_judge(tables)(variant, edited_text or "")
         if failures and not force:
             raise EditRefused(segment_id, product_id, failures)
     row = reviews.make_decision(
