@@ -34,7 +34,7 @@ from segcopy_assets.generation.freshness import (
     expected_pair_count,
     pending_failures,
 )
-from segcopy_assets.pipeline_channels import RUN_COUNTS, run_channels
+from segcopy_assets.pipeline_channels import RUN_COUNTS, range_run, run_channels
 from segcopy_assets.quality.judge import CHECKS
 from segcopy_assets.storage import delta, variant_store
 from segcopy_assets.storage.tables import (
@@ -228,25 +228,17 @@ def _variant_runs(
     the blocks whose run wrote nothing because it waits on a provider batch, and their pairs."""
     waiting, waiting_pairs = [], 0
     for block in blocks:
-        result = _materialize(
-            [description_variants.key],
-            resources,
-            instance,
-            run_config=run_config,
-            tags={
-                "dagster/asset_partition_range_start": block[0],
-                "dagster/asset_partition_range_end": block[-1],
-            },
+        metadata, observed = range_run(
+            lambda selection, **kw: _materialize(selection, resources, instance, **kw),
+            description_variants.key,
+            block,
+            run_config,
         )
-        node = description_variants.key.path[-1]
-        materializations = result.asset_materializations_for_node(node)
-        if materializations:
-            runs.append({k: v.value for k, v in materializations[0].metadata.items()})
+        if metadata is not None:
+            runs.append(metadata)
         else:
             waiting.append(block)
-            observed = result.asset_observations_for_node(node)
-            meta = {k: v.value for k, v in observed[-1].metadata.items()} if observed else {}
-            waiting_pairs += int(meta.get("pairs") or 0)
+            waiting_pairs += int(observed.get("pairs") or 0)
     return waiting, waiting_pairs
 
 

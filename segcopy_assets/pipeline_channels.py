@@ -154,19 +154,37 @@ def _runs(
     """Range runs of a channel's ``segments`` (their metadata appended to ``runs``); returns
     the segments whose run wrote nothing because it waits on a provider batch."""
     waiting: list[str] = []
+    run_config = {"ops": {asset.op.name: {"config": {"force_regenerate": force}}}}
     for block in merge_blocks(keys, contiguous_blocks(keys, segments), MAX_RANGE_RUNS):
-        result = materialize(
-            [asset.key],
-            run_config={"ops": {asset.op.name: {"config": {"force_regenerate": force}}}},
-            tags={
-                "dagster/asset_partition_range_start": block[0],
-                "dagster/asset_partition_range_end": block[-1],
-            },
-        )
-        # a range run records one materialization per partition, each with the run's metadata
-        events = result.asset_materializations_for_node(asset.key.path[-1])
-        if not events:  # batch mode: submitted to (or waiting on) the provider's Batch API
+        metadata, _ = range_run(materialize, asset.key, block, run_config)
+        if metadata is None:
             waiting += block
-            continue
-        runs.append({k: v.value for k, v in events[0].metadata.items()})
+        else:
+            runs.append(metadata)
     return waiting
+
+
+def range_run(
+    materialize: Callable[..., dg.ExecuteInProcessResult],
+    key: dg.AssetKey,
+    block: list[str],
+    run_config: dict,
+) -> tuple[dict | None, dict]:
+    """One run of the variants asset ``key`` over the partitions ``block`` (a range): its
+    materialization's metadata (a range run records one per partition, each with the run's
+    metadata), or None when it wrote nothing (batch mode: it submitted to, or waits on, the
+    provider's Batch API), and then its last observation's metadata."""
+    result = materialize(
+        [key],
+        run_config=run_config,
+        tags={
+            "dagster/asset_partition_range_start": block[0],
+            "dagster/asset_partition_range_end": block[-1],
+        },
+    )
+    node = key.path[-1]
+    events = result.asset_materializations_for_node(node)
+    if events:
+        return {k: v.value for k, v in events[0].metadata.items()}, {}
+    observed = result.asset_observations_for_node(node)
+    return None, ({k: v.value for k, v in observed[-1].metadata.items()} if observed else {})
