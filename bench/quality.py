@@ -58,22 +58,9 @@ def judge_cases(cases, settings) -> list[dict]:
 
 
 def _clear_text_caches() -> None:
-    """Forget what the rules memoised per text (``lru_cache`` of functions with arguments), so
-    a pass judges every case anew; vocabularies loaded once (no arguments) stay loaded."""
-    import inspect
-    import sys
+    from segcopy_assets.quality.gate import clear_text_memos
 
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("segcopy_assets.quality") or module is None:
-            continue
-        for value in vars(module).values():
-            wrapped = getattr(value, "__wrapped__", None)
-            if (
-                callable(wrapped)
-                and hasattr(value, "cache_clear")
-                and inspect.signature(wrapped).parameters
-            ):
-                value.cache_clear()
+    clear_text_memos()
 
 
 def cpu_ms_per_variant(cases, settings, passes: int = 5) -> float:

@@ -9,6 +9,7 @@ import functools
 import re
 from pathlib import Path
 
+from segcopy_assets.quality.gate import GatedAlternation
 from segcopy_assets.quality.normalise import cased
 
 _REFUSAL = [
@@ -43,7 +44,7 @@ _OPERATOR = [
     r"subject line|message|notification|sms|push)\b",
     r"\bi(?:'ve| have) (?:rewritten|tailored|kept|written|revised|updated|adjusted|adapted|drafted|created)\b",
 ]
-_REFUSAL_RE = re.compile("|".join(f"(?:{p})" for p in _REFUSAL + _OPERATOR), re.I)
+_REFUSAL_RE = GatedAlternation(_REFUSAL + _OPERATOR, re.I)
 
 #: What a rationale with no content says.
 _PLACEHOLDER_RE = re.compile(

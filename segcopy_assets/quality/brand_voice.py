@@ -2,10 +2,33 @@
 
 import re
 
+from segcopy_assets.quality.gate import GateIndex, literal_gate, pattern_cache
 
+
+@pattern_cache(maxsize=1024)
 def phrase_re(phrase: str) -> re.Pattern:
     body = r"[\s-]+".join(map(re.escape, re.split(r"[\s-]+", phrase.strip().lower())))
     return re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])")
+
+
+@pattern_cache(maxsize=64)
+def _avoid_index(phrases: tuple[str, ...]) -> GateIndex:
+    return GateIndex([literal_gate(phrase_re(p).pattern) if p.strip() else None for p in phrases])
+
+
+def avoided_in(copy: str, original: str, phrases: tuple[str, ...]) -> list[str]:
+    """The phrases to avoid that the copy uses and the original does not (in their order)."""
+    copy_lower, original_lower = copy.lower(), original.lower()
+    starts = _avoid_index(phrases).starts(copy_lower)  # only phrases whose words are there
+    used = []
+    for i in sorted(starts):
+        phrase = phrases[i]
+        if not phrase.strip():
+            continue
+        pattern = phrase_re(phrase)
+        if pattern.search(copy_lower, starts[i]) and not pattern.search(original_lower):
+            used.append(phrase)
+    return used
 
 
 def avoid_words_from_brand_voice(text: str) -> tuple[str, ...]:

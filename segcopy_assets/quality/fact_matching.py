@@ -11,9 +11,15 @@ trade's shorthand for a size (``27.5-inch`` = ``650b``; ``29-inch`` = ``29er``; 
 """
 
 import re
-from functools import lru_cache
 
 from segcopy_assets.quality.facts import COUNT_WORDS, NUMBER_WORD, is_plural
+from segcopy_assets.quality.gate import (
+    Gate,
+    LiteralScanner,
+    literal_gate,
+    pattern_cache,
+    search_from,
+)
 from segcopy_assets.quality.normalise import norm
 
 _UNIT_ALIASES: dict[str, str] = {}
@@ -207,7 +213,7 @@ def _counted(count: str, noun: str) -> str:
     return "|".join(f"(?:{form})" for form in forms)
 
 
-@lru_cache(maxsize=4096)
+@pattern_cache()
 def fact_regex(fact: str) -> re.Pattern:
     """One regex for every way of stating ``fact``: as written, in another metric unit, by
     its trade name."""
@@ -316,4 +322,32 @@ def fact_present(fact: str, text: str) -> bool:
     """
     if not fact or not fact.strip():
         return True
-    return fact_regex(fact).search(norm(text)) is not None
+    return stated_in(fact, norm(text))
+
+
+@pattern_cache()
+def _fact_gate(fact: str) -> Gate:
+    regex = fact_regex(fact)
+    return literal_gate(regex.pattern, regex.flags)
+
+
+def stated_in(fact: str, normalized: str) -> bool:
+    """Whether ``fact`` is stated in an already normalised text."""
+    return not facts_missing((fact,), normalized)
+
+
+@pattern_cache(maxsize=1024)
+def _facts_scanner(facts: tuple[str, ...]) -> LiteralScanner:
+    return LiteralScanner([_fact_gate(f) for f in facts])
+
+
+def facts_missing(facts: tuple[str, ...], normalized: str) -> list[str]:
+    """The facts not stated in an already normalised text; a fact's regex runs only when one
+    of the words it needs is there, from where its match can start at the earliest."""
+    first = _facts_scanner(facts).first_positions(normalized)
+    missing = []
+    for fact in facts:
+        start = search_from(_fact_gate(fact), first)
+        if start is None or fact_regex(fact).search(normalized, start) is None:
+            missing.append(fact)
+    return missing

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
+from segcopy_assets.quality.gate import Gate, GateIndex, literal_gate
 from segcopy_assets.quality.normalise import clean
 
 
@@ -22,6 +23,8 @@ class Concept:
     implied: re.Pattern | None
     domains: frozenset[str]
     neutral: bool
+    #: literals one of which a text must hold for ``match`` to find anything in it
+    gate: Gate
 
 
 def _alternation(patterns: list[str]) -> re.Pattern:
@@ -35,10 +38,12 @@ def concepts() -> tuple[Concept, ...]:
     )
     out = []
     for name, spec in tomllib.loads(text)["concept"].items():
+        match = _alternation(spec["match"])
         out.append(
             Concept(
                 name=name,
-                match=_alternation(spec["match"]),
+                match=match,
+                gate=literal_gate(match.pattern),
                 implied=_alternation(spec["implied"]) if spec.get("implied") else None,
                 domains=frozenset(spec.get("domains", ["any"])),
                 neutral=bool(spec.get("neutral", False)),
@@ -47,16 +52,28 @@ def concepts() -> tuple[Concept, ...]:
     return tuple(out)
 
 
+@functools.cache
+def _index() -> GateIndex:
+    return GateIndex([c.gate for c in concepts()])
+
+
+_SPACES = re.compile(r"\s+")
+
+
+@functools.lru_cache(maxsize=2048)
 def _text(value: str) -> str:
-    return re.sub(r"\s+", " ", clean(value).lower())
+    return _SPACES.sub(" ", clean(value).lower())
 
 
 @functools.lru_cache(maxsize=2048)
 def _found(text: str) -> dict[str, str]:
     """concept name → the first words that state it in (normalised) ``text``."""
     out = {}
-    for concept in concepts():
-        m = concept.match.search(text)
+    every = concepts()
+    starts = _index().starts(text)  # only concepts whose words are in the text can match
+    for i in sorted(starts):
+        concept = every[i]
+        m = concept.match.search(text, starts[i])
         if m:
             out[concept.name] = m.group(0)
     return out

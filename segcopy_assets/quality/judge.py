@@ -14,8 +14,8 @@ import polars as pl
 
 from segcopy_assets.core.hashing import variant_hash
 from segcopy_assets.quality.answers import rationale_problems, refusals
-from segcopy_assets.quality.brand_voice import phrase_re
-from segcopy_assets.quality.fact_matching import fact_regex
+from segcopy_assets.quality.brand_voice import avoided_in
+from segcopy_assets.quality.fact_matching import facts_missing
 from segcopy_assets.quality.facts import extract_facts
 from segcopy_assets.quality.features import dropped_features, invented_features
 from segcopy_assets.quality.normalise import norm, word_count
@@ -101,7 +101,7 @@ def fact_problems(copy: str, original: str) -> list[str]:
     """Facts of the original the copy drops, changes, moves or adds to (each quoted)."""
     problems = []
     normalized = norm(copy)
-    missing = [f for f in extract_facts(original) if not fact_regex(f).search(normalized)]
+    missing = facts_missing(tuple(extract_facts(original)), normalized)
     if missing:
         problems.append("missing facts: " + ", ".join(f'"{f}"' for f in missing))
     dropped = dropped_features(copy, original)
@@ -130,11 +130,7 @@ def length_problems(copy: str, original: str, settings: CheckSettings) -> list[s
 
 
 def brand_voice_problems(copy: str, original: str, settings: CheckSettings) -> list[str]:
-    used = []
-    for word in settings.avoid_words:
-        pattern = phrase_re(word) if word.strip() else None
-        if pattern and pattern.search(copy.lower()) and not pattern.search(original.lower()):
-            used.append(word)
+    used = avoided_in(copy, original, tuple(settings.avoid_words))
     return (
         ["uses words the brand voice avoids: " + ", ".join(f'"{w}"' for w in used)] if used else []
     )
@@ -157,9 +153,7 @@ def judge_variant(
     places = places_named(copy, original, segment, threshold)
     problems = {
         "rationale_present": rationale_problems(copy, rationale),
-        "plain_prose": _quoted("not plain prose", structure_found(copy))
-        if structure_found(copy)
-        else [],
+        "plain_prose": _quoted("not plain prose", structure_found(copy)),
         "facts_preserved": fact_problems(copy, original),
         "no_invented_features": _quoted(
             "features the original does not state", invented_features(copy, original)

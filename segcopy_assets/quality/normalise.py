@@ -1,5 +1,6 @@
 """Text normalisation shared by the checks: dash, quote and space styles unified."""
 
+import functools
 import re
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"), "-")
@@ -8,17 +9,29 @@ _SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u2002\u2003\u200a"), 
 _TABLE = str.maketrans({**_DASHES, **_QUOTES, **_SPACES})
 
 
+#: A no-break / thin space between digit groups is a thousands separator: "1 500" -> "1,500".
+_SPACED_THOUSANDS = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}(?!\d))")
+_COMMA_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean(text: str) -> str:
+    return _SPACED_THOUSANDS.sub(",", text).translate(_TABLE)
+
+
 def clean(text: str | None) -> str:
     """Dashes, quotes and exotic spaces unified; case and thousands separators kept."""
-    text = text or ""
-    # A no-break / thin space between digit groups is a thousands separator: "1 500" -> "1,500".
-    text = re.sub(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}(?!\d))", ",", text)
-    return text.translate(_TABLE)
+    return _clean(text or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _cased(text: str) -> str:
+    return _COMMA_THOUSANDS.sub("", _clean(text))
 
 
 def cased(text: str | None) -> str:
     """_clean with thousands separators dropped ("1,500" -> "1500")."""
-    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", clean(text))
+    return _cased(text or "")
 
 
 _TEENS = {
@@ -49,9 +62,14 @@ def spelled_numbers(text: str) -> str:
     return _SPELLED.sub(digits, text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _norm(text: str) -> str:
+    return spelled_numbers(_cased(text).lower())
+
+
 def norm(text: str | None) -> str:
     """_cased, lower case, numbers 13-99 in words as digits."""
-    return spelled_numbers(cased(text).lower())
+    return _norm(text or "")
 
 
 def word_count(text: str | None) -> int:

@@ -9,6 +9,7 @@ original already makes (the same words) is allowed.
 import re
 from functools import lru_cache
 
+from segcopy_assets.quality.gate import GatedAlternation
 from segcopy_assets.quality.normalise import cased
 
 _PRICE = [
@@ -93,10 +94,7 @@ _PERKS = [
     r"\b(?:subscribers|members|you|everyone|buyers|customers)\s+(?:get|receive|earn|score|unlock)\s+"
     r"(?:a |an |some )?(?:little |small |free |special |extra )*(?:extra|bonus|gift|perk|treat|reward|surprise)s?\b",
 ]
-OFFER_RE = re.compile(
-    "|".join(f"(?:{p})" for p in _PRICE + _VALUE + _FINANCING + _ASSURANCE + _SCARCITY + _PERKS),
-    re.I,
-)
+OFFER_RE = GatedAlternation(_PRICE + _VALUE + _FINANCING + _ASSURANCE + _SCARCITY + _PERKS, re.I)
 
 
 def _key(hit: str) -> str:

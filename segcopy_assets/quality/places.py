@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from segcopy_assets.core.vocabulary import REGIONS
+from segcopy_assets.quality.gate import GatedAlternation, pattern_cache
 from segcopy_assets.quality.normalise import clean
 
 _PLACE_LISTS = {"regions": "top_regions", "states": "top_states", "cities": "top_cities"}
@@ -102,12 +103,13 @@ def share_of(place: Place, segment: dict) -> float:
     return max(sums, default=0.0)
 
 
-@functools.lru_cache(maxsize=256)
-def _regex(spellings: frozenset[str]) -> re.Pattern:
-    """One regex for every spelling, longest first ("Colorado Springs" before "Colorado")."""
+@pattern_cache(maxsize=256)
+def _regex(spellings: frozenset[str]) -> GatedAlternation:
+    """One regex for every spelling, longest first ("Colorado Springs" before "Colorado"),
+    matched through the spellings whose words the text holds."""
     alts = sorted(spellings, key=lambda n: (-len(n), n))
-    body = "|".join(r"\s+".join(map(re.escape, n.split())) for n in alts)
-    return re.compile(rf"(?<![\w'’-])(?:{body})(?![\w-])")
+    branches = [r"\s+".join(map(re.escape, n.split())) for n in alts]
+    return GatedAlternation(branches, prefix=r"(?<![\w'’-])", suffix=r"(?![\w-])")
 
 
 def _used_as_place(text: str, start: int, end: int) -> bool:
@@ -119,8 +121,10 @@ def _used_as_place(text: str, start: int, end: int) -> bool:
     return bool(re.match(r"(?:'s|’s)\b|,\s+[A-Z][a-z]+", after))
 
 
-@functools.lru_cache(maxsize=256)
-def _names_and_regex(extra: tuple[tuple[str, str], ...]) -> tuple[dict[str, Place], re.Pattern]:
+@pattern_cache(maxsize=256)
+def _names_and_regex(
+    extra: tuple[tuple[str, str], ...],
+) -> tuple[dict[str, Place], GatedAlternation]:
     names = dict(gazetteer())
     for kind, value in extra:
         names.setdefault(value, Place(value, **{kind: (value,)}))
@@ -128,7 +132,7 @@ def _names_and_regex(extra: tuple[tuple[str, str], ...]) -> tuple[dict[str, Plac
 
 
 @functools.lru_cache(maxsize=1024)
-def _named_in(regex: re.Pattern, text: str) -> frozenset[str]:
+def _named_in(regex: GatedAlternation, text: str) -> frozenset[str]:
     return frozenset(" ".join(m.group().split()) for m in regex.finditer(text))
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from segcopy_assets.quality.fact_matching import TRADE_NAMES
 from segcopy_assets.quality.facts import COUNT_WORDS
+from segcopy_assets.quality.gate import pattern_cache
 from segcopy_assets.quality.normalise import norm
 
 # unit spelling → (canonical unit, dimension, factor to the dimension's base unit)
@@ -82,7 +83,7 @@ class Quantity:
     text: str
 
 
-@lru_cache(maxsize=512)
+@pattern_cache(maxsize=512)
 def _canonical(unit: str) -> tuple[str, str | None, float]:
     unit = unit.strip()
     for pattern, canonical, dimension, factor in _UNITS:
@@ -108,15 +109,20 @@ _TRADE_RE = re.compile(
 )
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_TIMES = re.compile(r"(?<=\d)\s?[x×]\s?(?=\d)")
+
+
+@lru_cache(maxsize=2048)
 def _clean(text: str) -> str:
     """Normalised, with the trade's size names taken out (``650b`` states 27.5-inch, not 650)
     and a unit shared by two numbers written on both ("49 to 61 cm" → "49 cm to 61 cm")."""
     # thousands separators go ("3,000 mm" is 3000 mm); a comma between words stays a boundary
-    out = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", norm(text))
+    out = _THOUSANDS.sub("", norm(text))
     out = _SHARED_UNIT.sub(
         lambda m: f"{m.group('a')} {m.group('unit')} {m.group('sep').strip()} ", out
     )
-    out = re.sub(r"(?<=\d)\s?[x×]\s?(?=\d)", " x ", out)  # "1x12": the numbers 1 and 12
+    out = _TIMES.sub(" x ", out)  # "1x12": the numbers 1 and 12
     return _TRADE_RE.sub(" ", out)
 
 
@@ -212,11 +218,20 @@ _BOUNDARY = re.compile(
 _BOUND_TO_NEXT = re.compile(r"[a-z][a-z'-]*\s+(?:to|of|at|by)\s*$")
 
 
+_SUFFIXES = ("able", "ably", "ible", "ing", "ed", "s")
+_WORD = re.compile(r"[a-z][a-z'-]*")
+_CLAUSE_END = re.compile(r"[.;!?]")
+
+
+@lru_cache(maxsize=8192)
 def _stem(word: str) -> str:
     """A word's stem for tying numbers to attributes ("comfortable" and "comfort", "rated" and
     "rating"): a common suffix dropped when three letters or more remain."""
-    stem = re.sub(r"(?:able|ably|ible|ing|ed|s)$", "", word)
-    return stem if len(stem) >= 3 else word
+    for suffix in _SUFFIXES:  # at most one can end a word: the regex's one match
+        if word.endswith(suffix):
+            stem = word[: -len(suffix)]
+            return stem if len(stem) >= 3 else word
+    return word
 
 
 def _content(words: list[str]) -> list[str]:
@@ -229,8 +244,8 @@ def _contexts(text: str, found: list[Quantity]) -> dict[int, set[str]]:
     rest to the second; the first quantity of a clause also takes up to two words before it."""
     out: dict[int, set[str]] = {q.start: set() for q in found}
     for i, q in enumerate(found):
-        clause_end = re.search(r"[.;!?]", text[q.end :])
-        stop = q.end + (clause_end.start() if clause_end else len(text) - q.end)
+        clause_end = _CLAUSE_END.search(text, q.end)
+        stop = clause_end.start() if clause_end else len(text)
         nxt = found[i + 1] if i + 1 < len(found) and found[i + 1].start < stop else None
         gap = text[q.end : nxt.start if nxt else stop]
         cut = _BOUNDARY.search(gap)
@@ -238,13 +253,13 @@ def _contexts(text: str, found: list[Quantity]) -> dict[int, set[str]]:
         bound = _BOUND_TO_NEXT.search(mine) if nxt is not None and not cut else None
         if bound:  # "30D nylon rated to 3,000 mm": "rated" is the second number's
             mine, theirs = mine[: bound.start()], mine[bound.start() :]
-        out[q.start] |= set(_content(re.findall(r"[a-z][a-z'-]*", mine))[:3])
+        out[q.start] |= set(_content(_WORD.findall(mine))[:3])
         if nxt is not None:
-            out[nxt.start] |= set(_content(re.findall(r"[a-z][a-z'-]*", theirs))[-3:])
+            out[nxt.start] |= set(_content(_WORD.findall(theirs))[-3:])
         previous = found[i - 1] if i else None
         clause_start = max(text.rfind(c, 0, q.start) for c in ".;!?") + 1
         if previous is None or previous.end < clause_start:
-            before = re.findall(r"[a-z][a-z'-]*", text[clause_start : q.start])
+            before = _WORD.findall(text[clause_start : q.start])
             out[q.start] |= set(_content(before)[-2:])
     return out
 
@@ -259,14 +274,17 @@ def _attributed(
 ) -> tuple[list[Quantity], list[Quantity], dict[int, set[str]], dict[int, set[str]]]:
     """The quantities with a unit of the original and of the copy, and the words each belongs
     to (``_contexts``)."""
-    originals = [q for q in quantities(original) if q.unit]
-    copies = [q for q in quantities(copy) if q.unit]
-    return (
-        originals,
-        copies,
-        _contexts(_clean(original), originals),
-        _contexts(_clean(copy), copies),
-    )
+    originals, original_contexts = _with_contexts(original)
+    copies, copy_contexts = _with_contexts(copy)
+    return originals, copies, original_contexts, copy_contexts
+
+
+@lru_cache(maxsize=256)
+def _with_contexts(text: str) -> tuple[list[Quantity], dict[int, set[str]]]:
+    """The quantities with a unit and the words each belongs to (read, never changed: the
+    original's are shared by every copy judged against it)."""
+    found = [q for q in quantities(text) if q.unit]
+    return found, _contexts(_clean(text), found)
 
 
 def swapped_numbers(copy: str, original: str) -> list[str]:
@@ -274,15 +292,24 @@ def swapped_numbers(copy: str, original: str) -> list[str]:
     originals, copies, o_ctx, c_ctx = _attributed(copy, original)
 
     problems = []
+    kinds = [kind(q) for q in originals]
+    copy_kinds = [kind(c) for c in copies]
+    # per number of the original, the copy's numbers that state it
+    kept = [
+        [c for c, k in zip(copies, copy_kinds) if k == kinds[i] and abs(c.base - a.base) < 1e-9]
+        for i, a in enumerate(originals)
+    ]
     for i, a in enumerate(originals):
-        for b in originals[i + 1 :]:
-            if kind(a) != kind(b) or abs(a.base - b.base) < 1e-9:
+        if not kept[i]:
+            continue
+        for j in range(i + 1, len(originals)):
+            b = originals[j]
+            if kinds[i] != kinds[j] or abs(a.base - b.base) < 1e-9:
                 continue
             own_a, own_b = o_ctx[a.start] - o_ctx[b.start], o_ctx[b.start] - o_ctx[a.start]
             if not own_a or not own_b:
                 continue
-            ca = [c for c in copies if kind(c) == kind(a) and abs(c.base - a.base) < 1e-9]
-            cb = [c for c in copies if kind(c) == kind(b) and abs(c.base - b.base) < 1e-9]
+            ca, cb = kept[i], kept[j]
             if not ca or not cb:
                 continue
             around_a = set().union(*(c_ctx[c.start] for c in ca))
@@ -309,7 +336,7 @@ def misattributed_numbers(copy: str, original: str) -> list[str]:
     # only words the original uses once ("comfort", "limit") tie a number to an attribute; the
     # product's noun ("bag") is around many of its numbers
     counts: dict[str, int] = {}
-    for word in _content(re.findall(r"[a-z][a-z'-]*", _clean(original))):
+    for word in _content(_WORD.findall(_clean(original))):
         counts[word] = counts.get(word, 0) + 1
     distinctive = {w for w, n in counts.items() if n == 1}
     problems = []

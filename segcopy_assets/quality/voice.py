@@ -10,6 +10,7 @@ not the reader. Places are judged in ``places``.
 import re
 from functools import lru_cache
 
+from segcopy_assets.quality.gate import GatedRules
 from segcopy_assets.quality.normalise import cased
 
 _PERSON = (
@@ -140,28 +141,27 @@ _SEGMENT_LEAK = [
     r"|\bhaven'?t (?:seen|heard from) you\b|\bwin(?:ning)? you back\b|\blapsed\b|\byour (?:next|last) (?:order|purchase|visit)\b"
     r"|\b(?:returning|repeat|new) customers?\b|\bloyalty (?:program(?:me)?|points|members?|rewards?)\b",
 ]
-_RULES = (
-    ("tells the reader who they are", re.compile("|".join(f"(?:{p})" for p in _ASSERTIONS), re.I)),
-    (
-        "gives the whole segment one identity",
-        re.compile("|".join(f"(?:{p})" for p in _IDENTITY), re.I),
-    ),
-    ("flatters the segment", re.compile("|".join(f"(?:{p})" for p in _FLATTERY), re.I)),
-    ("imagines the reader's life", re.compile("|".join(f"(?:{p})" for p in _LIFE), re.I)),
-    ("mentions the segmentation", re.compile("|".join(f"(?:{p})" for p in _SEGMENT_LEAK), re.I)),
+_RULES = GatedRules(
+    [
+        ("tells the reader who they are", _ASSERTIONS),
+        ("gives the whole segment one identity", _IDENTITY),
+        ("flatters the segment", _FLATTERY),
+        ("imagines the reader's life", _LIFE),
+        ("mentions the segmentation", _SEGMENT_LEAK),
+    ],
+    re.I,
 )
 
 
 @lru_cache(maxsize=1024)
 def _matches(text: str) -> tuple[tuple[str, str], ...]:
     out = []
-    for label, rule in _RULES:
-        for m in rule.finditer(text):
-            if label == "tells the reader who they are" and _CONDITIONAL.search(
-                text[: m.start()][-60:]
-            ):
-                continue  # "if you're a commuter …": a situation, not an identity
-            out.append((label, " ".join(m.group().split())))
+    for label, m in _RULES.finditer(text):
+        if label == "tells the reader who they are" and _CONDITIONAL.search(
+            text[: m.start()][-60:]
+        ):
+            continue  # "if you're a commuter …": a situation, not an identity
+        out.append((label, " ".join(m.group().split())))
     return tuple(out)
 
 

@@ -19,3 +19,11 @@ def test_the_cost_is_measured_per_variant():
     cases = load_cases(quality.CORPUS)[:6]
     ms = quality.cpu_ms_per_variant(cases, quality.check_settings(), passes=1)
     assert 0 < ms < 1000
+
+
+def test_patterns_built_from_facts_stay_between_passes():
+    from segcopy_assets.quality.fact_matching import fact_regex
+
+    fact_regex("9.4 kg")
+    quality._clear_text_caches()
+    assert fact_regex.cache_info().currsize >= 1  # a run builds each fact's pattern once
