@@ -167,7 +167,7 @@ def run(corpus: Path) -> tuple[dict, list[dict]]:
     judged = judge_cases(cases, check_settings())
     results = {
         split: measure([j for j in judged if j["case"].split == split])
-        for split in ("tune", "heldout")
+        for split in ("tune", "heldout", "fresh")
     }
     return results, judged
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results, judged = run(args.corpus)
     channel_results, channel_judged = quality_channels.run(args.channel_corpus)
-    tune, heldout = results["tune"], results["heldout"]
+    tune, heldout, fresh = results["tune"], results["heldout"], results["fresh"]
     from segcopy_assets.quality.corpus import load_cases
 
     ms_per_variant = cpu_ms_per_variant(load_cases(args.corpus), check_settings())
@@ -193,12 +193,23 @@ def main(argv: list[str] | None = None) -> int:
         "false_positive_rate": tune["false_positive_rate"],
         "heldout_recall": heldout["recall"],
         "heldout_false_positive_rate": heldout["false_positive_rate"],
+        # issue 25: the part written after tuning by a writer that had not seen the checks
+        "fresh_recall": fresh["recall"],
+        "fresh_false_positive_rate": fresh["false_positive_rate"],
         "per_class": {
-            cls: {"tune": tune["per_class"][cls]["recall"], "heldout": m["recall"]}
+            cls: {
+                "tune": tune["per_class"][cls]["recall"],
+                "heldout": m["recall"],
+                "fresh": fresh["per_class"][cls]["recall"],
+            }
             for cls, m in heldout["per_class"].items()
         },
         "per_check": {
-            check: {"tune": tune["per_check"][check], "heldout": m}
+            check: {
+                "tune": tune["per_check"][check],
+                "heldout": m,
+                "fresh": fresh["per_check"][check],
+            }
             for check, m in heldout["per_check"].items()
         },
         "splits": results,

@@ -29,6 +29,11 @@ _REFUSAL = [
     r"\b(?:insufficient|not enough|missing)\s+(?:product\s+)?(?:information|details|context|data)\b"
     r"|\bwithout (?:more|additional|further|sufficient) (?:product\s+)?(?:information|details|context|data)\b"
     r"|\b(?:please|kindly) provide (?:more|additional|the)\b",
+    # the request weighed instead of answered: "not available for this request", "falls outside
+    # what can be produced", "a general rewrite can be supplied on request"
+    r"\bnot (?:available|possible|permitted|allowed) (?:for|with|under) (?:this|your|the) (?:request|brief|prompt|policy)\b"
+    r"|\bfalls? (?:outside|beyond) (?:what|the scope|the bounds|the limits)\b"
+    r"|\bcan be (?:supplied|provided|produced|written|prepared) (?:on|upon) request\b",
     r"\bi(?:'d| would) rather not\b|\bi(?:'m| am) not comfortable\b|\bi (?:can't|cannot|won't|will not) "
     r"(?:\w+ )?(?:write|draft|create|do) (?:this|that|it|the)\b",
 ]
@@ -43,6 +48,14 @@ _OPERATOR = [
     r"personali[sz]ed|draft|suggested|proposed|final)\b|\bhere(?:'s| is) (?:a |the |your )?(?:version|copy|text|"
     r"subject line|message|notification|sms|push)\b",
     r"\bi(?:'ve| have) (?:rewritten|tailored|kept|written|revised|updated|adjusted|adapted|drafted|created)\b",
+    # "Here's a rewrite of the Tempo description:", "Here is my take:", "Sure! …"
+    r"\bhere(?:'s| is| are) (?:a |an |the |your |my )?(?:[\w-]+ ){0,3}?(?:rewrite|rework|take|variant|"
+    r"variation|blurb|attempt|version|draft)s?\b|^\W*(?:sure|certainly|of course|absolutely)\b[,!.]",
+    # an offer of more work or a note on the work: "Want me to trim this …?", "I kept every spec"
+    r"\b(?:want|need) me to\b|\b(?:should|shall) i (?:also )?(?:trim|shorten|lengthen|make|try|write|"
+    r"add|adjust|tweak|rework|change|tone)\b",
+    r"\bi (?:kept|preserved|retained|maintained|included|removed|trimmed|avoided|stuck to|focused on|"
+    r"chose|went with|leaned into|emphasi[sz]ed|highlighted|rewrote|reworded|tailored)\b",
 ]
 _REFUSAL_RE = GatedAlternation(_REFUSAL + _OPERATOR, re.I)
 

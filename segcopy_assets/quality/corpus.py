@@ -33,11 +33,17 @@ CHECK_FOR_CLASS: dict[str, str] = {
     "refusal": "no_refusal",
     "impersonal_refusal": "no_refusal",
     "empty_rationale": "rationale_present",
+    # issue 25: an answer that talks to the operator ("Here's a rewrite …", "Want a shorter
+    # take?"), a rationale of generic words that names no segment fact
+    "operator_talk": "no_refusal",
+    "filler_rationale": "rationale_present",
 }
 #: A defect a reviewer found that no class names yet (exported disagreements).
 UNCLASSIFIED = "unclassified"
 LABELS = ("good", "bad")
-SPLITS = ("tune", "heldout")
+#: ``fresh``: the part written after the checks were tuned, by a writer that had not seen them,
+#: measured once (issue 25) and never tuned on
+SPLITS = ("tune", "heldout", "fresh")
 #: Segment fields a case carries (what the checks read of a segment).
 SEGMENT_FIELDS = ("segment_id", "segment_description", "top_regions", "top_states", "top_cities")
 

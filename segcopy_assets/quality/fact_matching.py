@@ -87,8 +87,9 @@ COUNT_SYNONYMS: dict[int, tuple[str, ...]] = {
     1: ("single", "a single", "mono", "uni"),
     2: ("a pair of", "pair of", "dual", "twin", "double", "both", "a couple of", "two sets of"),
     3: ("triple", "a trio of", "trio of", "tri"),
-    4: ("quad", "quadruple"),
-    6: ("half a dozen", "half-dozen", "a half dozen"),
+    4: ("quad", "quadruple", "a quartet of", "quartet of"),
+    5: ("a quintet of", "quintet of"),
+    6: ("half a dozen", "half-dozen", "a half dozen", "a sextet of", "sextet of"),
     12: ("a dozen", "dozen"),
 }
 #: The trade's names for a size, by the fact they state.
@@ -204,6 +205,10 @@ def _counted(count: str, noun: str) -> str:
     forms = [
         rf"{count}(?:,?[\s-]+(?!(?:and|or|with|plus|but|while)\b)[\w'-]+){{0,3}}?,?[\s-]+{head}(?![a-z])",
         rf"(?<![a-z]){head}(?![a-z])[^.!?]{{0,80}}?\b(?:the|these|those)\s+{count}(?![\w-])",
+        # said per item of another count: "each of the two sleepers gets their own door"
+        rf"\beach of the {count}\b[^.!?]{{0,60}}?\b(?:own|a|an|one)\s+(?:[\w'-]+\s+){{0,2}}?{head}(?![a-z])"
+        rf"|\beach of the {count}\b[^.!?]{{0,40}}?\b(?:its|their|his|her) own\b[^.!?]{{0,40}}?\band\s+"
+        rf"(?:[\w'-]+\s+){{0,2}}?{head}(?![a-z])",
     ]
     if noun.lower() in _PEOPLE:
         forms.append(

@@ -20,10 +20,17 @@ _PRICE = [
     r"\b(?:discount(?:s|ed)?|coupons?|vouchers?|promo codes?|promo(?:s|tions?|tional)?|rebates?)\b"
     r"|\bclearance (?:sales?|prices?|events?|items?|racks?|deals?|stock)\b|\bon clearance\b",
     r"\b(?:on|for) sale\b|\bsale (?:price|ends?|event)s?\b|\b(?:big|annual|seasonal|summer|winter|holiday|flash) sales?\b",
-    r"\bdeals?\b(?!(?:\s+\w+){0,3}\s+with\b)(?!\s+of\b)",
+    r"\bdeals?\b(?!(?:\s+\w+){0,3}\s+with\b)(?!\s+(?:of|out)\b)",
     r"\bfree\s+(?:shipping|delivery|returns?|gifts?|postage|upgrades?|accessor(?:y|ies)|service|tune[- ]?ups?)\b"
     r"|\bships?\s+(?:for\s+)?free\b|\b(?:shipping|delivery|postage|returns?)\s+(?:is|are|comes?)\s+(?:free|complimentary|on us)\b"
-    r"|\bcomplimentary\s+(?:shipping|delivery|returns?|gifts?|service)\b|\bon (?:all )?orders?\s+(?:over|above|of|placed|this)\b",
+    r"|\bcomplimentary\s+(?:shipping|delivery|returns?|gifts?|service)\b"
+    # a free service with words between: "a complimentary first-year tune-up", "free lifetime
+    # trail servicing", "a free 30-day bike fit"
+    r"|\b(?:free|complimentary|no-charge|free-of-charge)\s+(?!(?:to|of|from|and|or|up|in|on|with|for)\b)"
+    r"(?:[\w-]+\s+){1,3}?(?:shipping|delivery|returns?|"
+    r"gifts?|upgrades?|service|servicing|tune[\s-]?ups?|fit(?:ting)?s?|check(?:s|-ups?)?|inspections?|"
+    r"maintenance|repairs?|adjustments?|install(?:ation)?|assembly|setup|set-up|accessor(?:y|ies)|"
+    r"lessons?|sessions?|consultations?|trials?)\b|\bon (?:all )?orders?\s+(?:over|above|of|placed|this)\b",
     r"\blimited[\s-]time\b|\bwhile (?:supplies|stocks?) last\b|\btoday only\b|\bact (?:now|fast)\b"
     r"|\b(?:order|buy|shop) (?:now|today)\b|\bdon'?t miss (?:out|this)\b|\bfor a limited time\b"
     r"|\b(?:this|next) (?:month|week|weekend|season)(?: only)?\b(?=[^.]{0,40}\b(?:order|price|free|off|sale|deal|offer)\w*)"

@@ -81,6 +81,8 @@ class Quantity:
     start: int
     end: int
     text: str
+    #: feet and inches, pounds and ounces written together: rounded to the smaller unit only
+    compound: bool = False
 
 
 @pattern_cache(maxsize=512)
@@ -149,7 +151,36 @@ def quantities(text: str) -> tuple[Quantity, ...]:
         unit, dimension, _ = _canonical(m.group("unit"))
         value = float(COUNT_WORDS[m.group("word")])
         out.append(Quantity(value, unit, dimension, value, 0, m.start(), m.end(), m.group(0)))
-    return tuple(sorted(out, key=lambda q: q.start))
+    return _compounds(text, sorted(out, key=lambda q: q.start))
+
+
+#: the larger unit of a compound imperial quantity → its smaller unit ("6 ft 3 in", "3 lb 12 oz")
+_COMPOUND = {"ft": "in", "lb": "oz"}
+_COMPOUND_GAP = re.compile(r"\s*(?:,|and)?\s*")
+
+
+def _compounds(text: str, found: list[Quantity]) -> tuple[Quantity, ...]:
+    """Feet and inches, pounds and ounces written together as one quantity of the smaller unit
+    ("about 6 ft 3 in" is 75 in, not 6 ft and a new 3 in)."""
+    out: list[Quantity] = []
+    for q in found:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.unit in _COMPOUND
+            and q.unit == _COMPOUND[last.unit]
+            and q.value >= 0
+            and _COMPOUND_GAP.fullmatch(text, last.end, q.start)
+        ):
+            base = last.base + q.base
+            _, _, factor = _canonical(q.unit or "")
+            out[-1] = Quantity(
+                base / factor, q.unit, q.dimension, base, q.decimals, last.start, q.end,
+                text[last.start : q.end], compound=True,
+            )  # fmt: skip
+            continue
+        out.append(q)
+    return tuple(out)
 
 
 @lru_cache(maxsize=1024)
@@ -172,6 +203,8 @@ def _tolerance(q: Quantity) -> float:
     if q.dimension == "temperature":
         return (1.0 + 0.5 * 10**-q.decimals) / 1.8 if q.unit == "f" else 0.5 * 10**-q.decimals
     _, _, factor = _canonical(q.unit or "")
+    if q.compound:  # "6 ft 2 in" is said to the inch: half an inch and 0.5 % of rounding
+        return 0.5 * 10**-q.decimals * factor + 0.005 * abs(q.base)
     return 0.5 * 10**-q.decimals * factor + 0.02 * abs(q.base)
 
 

@@ -36,6 +36,8 @@ _ROLE_NOUN = (
 #: covered", "you're an hour from camp", "you're always dry").
 _IDENTITY_COMPLEMENT = (
     rf"an? (?:[\w'-]+ ){{0,2}}?(?:{_ROLE_NOUN})\b|the (?:kind|type|sort|one|first|last)\b|"
+    # any agent noun the reader is said to be, then what they do: "a fast-and-light walker who"
+    r"an? (?:[\w'-]+ ){0,2}?[a-z-]+(?:er|or|ist|ian|ant|ent)s? (?:who|that|whose)\b|"
     rf"the (?:[\w'-]+ )?(?:{_PERSON})\b|someone|somebody|one of|"
     r"always (?!(?:covered|protected|dry|warm|ready|comfortable|in control|prepared|safe|visible|seen|set|good to go)\b)|"
     r"never (?!(?:far|stuck|left|caught|cold|wet|without)\b)|just (?:getting|starting|beginning)|"
@@ -104,10 +106,13 @@ _FLATTERY = [
     r"\byou(?:'ve| have) earned\b|\btreat yourself\b|\bbecause you(?:'re| are) worth it\b"
     r"|\b(?:hand[- ]?picked|selected|chosen|curated|made|reserved) (?:just |especially )?for you\b"
     r"|\bexclusively for you\b|\byou have (?:great|good|excellent|impeccable) taste\b",
+    # the reader's standards praised: "riders with your standards deserve …"
+    r"\b(?:with|of|share) your (?:high |exacting |discerning )?(?:standards|taste|calibre|caliber|"
+    r"discernment|eye for (?:quality|detail))\b|\bdeserves? (?:nothing less|only the best|the best|better)\b",
 ]
 _SEGMENT_LEAK = [
     r"\b(?:your|our|customer|value|loyalty|membership|clv|platinum|gold|silver|bronze)[\s-]+tiers?\b"
-    r"|\btiers? (?:customers?|members?|status)\b|\btop[\s-]tier (?:customers?|riders?|members?|shoppers?)\b"
+    r"|\btiers? (?:customers?|members?|status)\b|\b(?:low|medium|high)[\s-]tier\b|\btop[\s-]tier (?:customers?|riders?|members?|shoppers?)\b"
     r"|\bhigh[\s-]value (?:customers?|riders?|shoppers?|members?|buyers?|clients?|segments?|groups?)\b",
     r"\bour (?:core|high[\s-]value|premium|value|budget|low[\s-]value)(?:\s+[\w-]+){0,3}?\s+"
     r"(?:customers?|riders?|members?|shoppers?|clients?|buyers?|groups?|segments?|audiences?|base)\b",
