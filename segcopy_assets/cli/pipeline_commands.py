@@ -207,8 +207,23 @@ def cmd_dev(args) -> int:
     workspace = Path(__file__).resolve().parents[2] / "workspace.yaml"
     dagster = Path(sys.executable).parent / "dagster"
     argv = [str(dagster), "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", str(args.port)]
-    os.execv(argv[0], argv)
+    os.execve(argv[0], argv, _dev_environment(os.environ))
     return 0
+
+
+#: Dagster 1.13 warns on every `dagster dev` that the command is superseded by `dg dev`; `dg`
+#: (dagster-dg-cli) is not one of segcopy's dependencies and a `dg` project would not load the
+#: workspace.yaml that `segcopy dev` and `dagster dev -w` share, so the advice does not apply.
+_DEV_SUPERSEDED = "ignore:Function `dev_command` is superseded"
+
+
+def _dev_environment(environ) -> dict[str, str]:
+    """``environ`` with the superseded-command warning of ``dagster dev`` filtered out (a
+    user's own PYTHONWARNINGS kept, before ours)."""
+    env = dict(environ)
+    mine = env.get("PYTHONWARNINGS", "")
+    env["PYTHONWARNINGS"] = f"{mine},{_DEV_SUPERSEDED}" if mine else _DEV_SUPERSEDED
+    return env
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -144,8 +144,9 @@ def test_channel_publishing_sensor_publishes_a_channel_again_after_a_decision(
     resources["copywriter"] = Copywriter(backend="offline", prompts_dir=str(sms_only))
     run_pipeline(instance, resources)
     (sensor,) = [s for s in ALL_SENSORS if s.name == "channel_publishing_sensor"]
+    # `segcopy run` published the channel: the daemon's first tick launches no run (issue 26)
     first, cursor = tick(sensor, instance, resources)
-    assert [r.asset_selection for r in first.run_requests] == [[dg.AssetKey("sms_published")]]
+    assert not first.run_requests and "no new channel variants" in first.skip_message
     quiet, cursor = tick(sensor, instance, resources, cursor)
     assert not quiet.run_requests and "no new channel variants" in quiet.skip_message
 

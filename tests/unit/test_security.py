@@ -97,11 +97,14 @@ def test_dev_starts_dagster_on_loopback(monkeypatch):
     class Execd(Exception):
         pass
 
-    def fake_execv(path, argv):
+    def fake_execve(path, argv, env):
         calls.append(argv)
+        envs.append(env)
         raise Execd
 
-    monkeypatch.setattr(os, "execv", fake_execv)
+    envs: list[dict] = []
+    monkeypatch.setenv("PYTHONWARNINGS", "default::DeprecationWarning")
+    monkeypatch.setattr(os, "execve", fake_execve)
     monkeypatch.setattr(signal, "signal", lambda *a: None)
     with pytest.raises(Execd):
         cli.main(["dev", "--port", "3999"])
@@ -109,6 +112,10 @@ def test_dev_starts_dagster_on_loopback(monkeypatch):
     assert argv[1] == "dev" and argv[argv.index("-h") + 1] == "127.0.0.1"
     assert argv[argv.index("-p") + 1] == "3999"
     assert "--host" not in argv and "0.0.0.0" not in argv
+    # the superseded-by-dg warning is filtered, a user's own filter kept first
+    assert envs[0]["PYTHONWARNINGS"] == (
+        "default::DeprecationWarning,ignore:Function `dev_command` is superseded"
+    )
     assert "host" not in vars(
         cli.build_parser().parse_args(["dev"])
     )  # no way to bind elsewhere by accident

@@ -17,10 +17,11 @@ import polars as pl
 from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
 from segcopy_assets.defs.channels.assets import BATCH_SENSOR, channel_paths
-from segcopy_assets.defs.channels.publishing import decision_tables
+from segcopy_assets.defs.channels.publishing import channel_publishing_inputs, decision_tables
 from segcopy_assets.defs.generation.batch_sensor import collect_requests, poll_interval
 from segcopy_assets.defs.generation.sensors import variant_run_requests
-from segcopy_assets.defs.sensor_support import RUNNING, interval
+from segcopy_assets.defs.publishing.assets import PublishingConfig
+from segcopy_assets.defs.sensor_support import RUNNING, interval, last_inputs_fingerprint
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.resources import Copywriter, Publication, Warehouse
@@ -147,7 +148,10 @@ def build_channel_publishing_sensor(
         "sampling batches change, or when its superseded copy passed its grace period.",
     )
     def channel_publishing_sensor(
-        context: dg.SensorEvaluationContext, warehouse: Warehouse, publication: Publication
+        context: dg.SensorEvaluationContext,
+        warehouse: Warehouse,
+        publication: Publication,
+        copywriter: Copywriter,
     ):
         grace = timedelta(days=publication.superseded_grace_days)
         states, selection = {}, []
@@ -161,18 +165,29 @@ def build_channel_publishing_sensor(
             if superseded_due(path, grace):
                 versions["superseded_due"] = delta.table_version(path)
             states[name] = digest(versions)
-            if _changed(context.cursor, name, states):
+            if _changed(context.cursor, name, states) and not _published_current(
+                context, name, asset, warehouse, copywriter, publication
+            ):
                 selection.append(asset.key)
         if not states:
             return dg.SkipReason("no channel variants yet")
+        context.update_cursor(json.dumps(states, sort_keys=True))
         if not selection:
             return dg.SkipReason("no new channel variants or decisions")
-        context.update_cursor(json.dumps(states, sort_keys=True))
         return dg.RunRequest(
             run_key=f"publish-channels:{digest(states)}", asset_selection=selection
         )
 
     return channel_publishing_sensor
+
+
+def _published_current(context, name, asset, warehouse, copywriter, publication) -> bool:
+    """Whether the channel's last publication read the inputs a run now would (the daemon's
+    first tick after ``segcopy run`` published them)."""
+    current = channel_publishing_inputs(
+        name, warehouse, PublishingConfig(), copywriter, publication
+    )
+    return last_inputs_fingerprint(context.instance, asset.key) == current
 
 
 def _changed(cursor: str | None, name: str, states: dict[str, str]) -> bool:

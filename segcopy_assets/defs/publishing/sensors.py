@@ -6,9 +6,13 @@ from datetime import timedelta
 import dagster as dg
 
 from segcopy_assets.core.hashing import digest
-from segcopy_assets.defs.publishing.assets import published_variants
-from segcopy_assets.defs.sensor_support import RUNNING, interval
-from segcopy_assets.resources import Publication, Warehouse
+from segcopy_assets.defs.publishing.assets import (
+    PublishingConfig,
+    published_variants,
+    publishing_inputs,
+)
+from segcopy_assets.defs.sensor_support import RUNNING, interval, last_inputs_fingerprint
+from segcopy_assets.resources import Copywriter, Publication, QualityRules, Warehouse
 from segcopy_assets.review.publication_state import superseded_due
 from segcopy_assets.storage import delta
 from segcopy_assets.storage.tables import (
@@ -29,7 +33,11 @@ from segcopy_assets.storage.tables import (
     "batches change, or when superseded copy passed its grace period.",
 )
 def publishing_sensor(
-    context: dg.SensorEvaluationContext, warehouse: Warehouse, publication: Publication
+    context: dg.SensorEvaluationContext,
+    warehouse: Warehouse,
+    publication: Publication,
+    quality_rules: QualityRules,
+    copywriter: Copywriter,
 ):
     versions: dict[str, int | None] = {
         t: delta.table_version(warehouse.table_path(t))
@@ -45,6 +53,13 @@ def publishing_sensor(
     if context.cursor == state:
         return dg.SkipReason("no new variants or decisions")
     context.update_cursor(state)
+    # the last publication (this sensor's run or `segcopy run`'s) read these very inputs with the
+    # config a sensor run has: a run now would publish the same rows (the daemon's first tick)
+    current = publishing_inputs(
+        warehouse, PublishingConfig(), quality_rules, copywriter, publication
+    )
+    if last_inputs_fingerprint(context.instance, published_variants.key) == current:
+        return dg.SkipReason("the published copy is current: every table it reads is unchanged")
     return dg.RunRequest(
         run_key=f"publish:{state}",
         asset_selection=[published_variants.key],
