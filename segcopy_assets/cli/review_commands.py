@@ -191,8 +191,17 @@ def cmd_review_sample(args) -> int:
     names = {r["input_hash"]: r for r in queue.iter_rows(named=True)}
     print(
         f"plan: zero defects in the sample bound the defect rate at {plan.p:.0%} with "
-        f"{plan.c:.0%} confidence (n = {plan.n} for a large batch)"
+        f"{plan.c:.0%} confidence (n = {plan.n} for a large batch; a batch of n or fewer "
+        "variants is reviewed whole); decisions count from the draw on"
     )
+    small = [b for b in drawn if len(b.members) <= plan.n]
+    if small and not args.all_segments and len(drawn) > 1:
+        total = sum(len(b.members) for b in drawn)
+        print(
+            f"{len(small)} of {len(drawn)} batches have {plan.n} variants or fewer: each is "
+            f"reviewed whole. `segcopy review sample --all-segments` draws one batch per prompt "
+            f"across segments ({total} variants, a sample of {min(plan.n, total)} or fewer)"
+        )
     for b in drawn:
         o = b.outcome
         print(

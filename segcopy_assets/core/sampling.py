@@ -24,6 +24,8 @@ import math
 import random
 from dataclasses import dataclass
 
+import polars as pl
+
 ACCEPTED, REJECTED, PENDING = "accepted", "rejected", "pending"
 ALL_SEGMENTS = "*"
 
@@ -123,12 +125,50 @@ class Acceptance:
     bound: str
 
 
-def accepted_members(batches: list[dict], decisions: dict[str, str]) -> dict[str, Acceptance]:
+def decisions_since_draw(batches: list[dict], reviews: pl.DataFrame) -> dict[str, dict[str, str]]:
+    """batch id → {input hash of a sampled variant: the latest decision on it made since the
+    batch was drawn}. A decision made before the draw (a variant rejected last week, then drawn
+    into today's sample) says nothing about the batch: it neither accepts nor rejects it.
+    ``batches``: rows of the review_batches table (``created_at``); ``reviews``: the review log."""
+    out: dict[str, dict[str, str]] = {b["batch_id"]: {} for b in batches}
+    if reviews.is_empty() or not batches:
+        return out
+    drawn = pl.DataFrame(
+        {
+            "batch_id": [b["batch_id"] for b in batches],
+            "input_hash": [list(b["sample"]) for b in batches],
+            "drawn_at": [b["created_at"] for b in batches],
+        },
+        schema={
+            "batch_id": pl.String,
+            "input_hash": pl.List(pl.String),
+            "drawn_at": reviews.schema["decided_at"],
+        },
+    ).explode("input_hash")
+    since = (
+        drawn.join(
+            reviews.select("input_hash", "decision", "decided_at").with_row_index("_order"),
+            on="input_hash",
+        )
+        .filter(pl.col("decided_at") >= pl.col("drawn_at"))
+        .sort("decided_at", "_order")
+        .group_by("batch_id", "input_hash", maintain_order=True)
+        .last()
+    )
+    for row in since.iter_rows(named=True):
+        out[row["batch_id"]][row["input_hash"]] = row["decision"]
+    return out
+
+
+def accepted_members(
+    batches: list[dict], decisions: dict[str, dict[str, str]]
+) -> dict[str, Acceptance]:
     """input hash → the accepted batch that covers it (``batches``: rows of the review_batches
-    table; ``decisions``: the latest decision per input hash)."""
+    table; ``decisions``: per batch id, the latest decision per sampled input hash made since
+    the draw, :func:`decisions_since_draw`)."""
     out: dict[str, Acceptance] = {}
     for batch in batches:
-        result = outcome(list(batch["sample"]), decisions)
+        result = outcome(list(batch["sample"]), decisions.get(batch["batch_id"], {}))
         if result.state != ACCEPTED:
             continue
         plan = SamplingPlan.recorded(batch["plan_p"], batch["plan_c"])

@@ -13,6 +13,7 @@ from segcopy_assets.core.sampling import (
     BatchOutcome,
     SamplingPlan,
     batch_id,
+    decisions_since_draw,
     draw_sample,
     outcome,
 )
@@ -86,16 +87,12 @@ def draw_batches(
     return [b for b in batches(tables) if b.batch_id in wanted]
 
 
-def latest_decision_by_hash(tables: ReviewTables) -> dict[str, str]:
-    latest = review_log.latest_decisions(review_log.read_reviews(tables.reviews))
-    return dict(zip(latest["input_hash"], latest["decision"]))
-
-
 def batches(tables: ReviewTables) -> list[Batch]:
-    """Every registered batch with its state (newest first)."""
-    decisions = latest_decision_by_hash(tables)
+    """Every registered batch with its state (newest first): each counts the decisions made
+    on its sample since it was drawn."""
     current = set(publishable(tables)["input_hash"].to_list())
     frame = read_batches(tables.batches).sort("created_at", descending=True)
+    decisions = decisions_since_draw(frame.to_dicts(), review_log.read_reviews(tables.reviews))
     out = []
     for row in frame.iter_rows(named=True):
         sample, members = list(row["sample"]), list(row["members"])
@@ -107,7 +104,7 @@ def batches(tables: ReviewTables) -> list[Batch]:
                 members=members,
                 sample=sample,
                 plan=SamplingPlan.recorded(row["plan_p"], row["plan_c"]),
-                outcome=outcome(sample, decisions),
+                outcome=outcome(sample, decisions[row["batch_id"]]),
                 current=set(members) <= current,
             )  # fmt: skip
         )

@@ -13,7 +13,7 @@ from segcopy_assets.core.publication import (
     description_failures,
     select_published,
 )
-from segcopy_assets.core.sampling import accepted_members
+from segcopy_assets.core.sampling import accepted_members, decisions_since_draw
 from segcopy_assets.generation.channel_runs import read_channel_rows
 from segcopy_assets.generation.channels import Channel
 from segcopy_assets.quality.judge import CheckSettings
@@ -99,10 +99,8 @@ def compute_publication(
         schema = CHANNEL_PUBLISHED_SCHEMA
     verdicts = variant_store.read_segments(tables.verdicts, schema=VERDICT_SCHEMA)
     decisions = review_log.read_reviews(tables.reviews)
-    latest = review_log.latest_decisions(decisions)
-    accepted = accepted_members(
-        read_batches(tables.batches).to_dicts(), dict(zip(latest["input_hash"], latest["decision"]))
-    )
+    drawn = read_batches(tables.batches).to_dicts()
+    accepted = accepted_members(drawn, decisions_since_draw(drawn, decisions))
     continuity = Continuity.build(
         read_published(tables.published, schema),
         wanted,

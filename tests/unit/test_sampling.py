@@ -64,10 +64,41 @@ def test_outcome_accepts_only_a_clean_sample():
 def test_accepted_members_cover_the_batch_not_its_later_regenerations():
     batch = {"batch_id": "b1", "members": ["a", "b", "c", "d"], "sample": ["a", "c"],
              "plan_p": 0.05, "plan_c": 0.95}  # fmt: skip
-    covered = accepted_members([batch], {"a": "approve", "c": "approve"})
+    covered = accepted_members([batch], {"b1": {"a": "approve", "c": "approve"}})
     assert set(covered) == {"a", "b", "c", "d"}
     assert covered["b"].batch_id == "b1" and covered["b"].sample_size == 2
     assert covered["b"].rejections == 0 and covered["b"].bound.startswith("≤ 5 %")
     assert "e" not in covered  # a regenerated variant (a new input hash) left the batch
-    assert accepted_members([batch], {"a": "approve", "c": "reject"}) == {}
-    assert accepted_members([batch], {"a": "approve"}) == {}
+    assert accepted_members([batch], {"b1": {"a": "approve", "c": "reject"}}) == {}
+    assert accepted_members([batch], {"b1": {"a": "approve"}}) == {}
+    assert accepted_members([batch], {}) == {}
+
+
+def test_only_decisions_made_since_the_draw_count_for_a_batch():
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from segcopy_assets.core.sampling import decisions_since_draw
+
+    drawn_at = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    batch = {"batch_id": "b1", "members": ["a", "b", "c"], "sample": ["a", "c"],
+             "plan_p": 0.05, "plan_c": 0.95, "created_at": drawn_at}  # fmt: skip
+    reviews = pl.DataFrame(
+        {
+            "input_hash": ["a", "c", "a", "b"],
+            "decision": ["reject", "approve", "approve", "reject"],
+            "decided_at": [
+                drawn_at - timedelta(days=7),  # before the draw: says nothing about the batch
+                drawn_at + timedelta(minutes=1),
+                drawn_at + timedelta(minutes=2),
+                drawn_at + timedelta(minutes=3),  # not sampled
+            ],
+        }
+    )
+    since = decisions_since_draw([batch], reviews)
+    assert since == {"b1": {"c": "approve", "a": "approve"}}
+    assert set(accepted_members([batch], since)) == {"a", "b", "c"}
+    # only the old rejection: the batch waits for its review instead of being rejected at once
+    early = decisions_since_draw([batch], reviews.head(1))
+    assert early == {"b1": {}} and outcome(["a", "c"], early["b1"]).state == PENDING
