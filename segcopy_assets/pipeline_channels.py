@@ -14,6 +14,7 @@ from segcopy_assets.core.refresh_planning import MAX_RANGE_RUNS, contiguous_bloc
 from segcopy_assets.defs.channels.assets import channel_paths
 from segcopy_assets.defs.channels.definitions import CHANNEL_ASSETS, CHANNEL_PUBLISHED
 from segcopy_assets.defs.channels.publishing import channel_publishing_inputs
+from segcopy_assets.defs.generation.partition_metadata import run_view
 from segcopy_assets.defs.publishing.assets import PublishingConfig
 from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.generation.channels import generated_channels
@@ -184,7 +185,7 @@ def range_run(
     )
     node = key.path[-1]
     events = result.asset_materializations_for_node(node)
-    if events:
-        return {k: v.value for k, v in events[0].metadata.items()}, {}
+    if events:  # the run's figures: a range run's partitions each carry their own
+        return run_view({k: v.value for k, v in events[0].metadata.items()}), {}
     observed = result.asset_observations_for_node(node)
     return None, ({k: v.value for k, v in observed[-1].metadata.items()} if observed else {})

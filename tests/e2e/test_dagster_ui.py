@@ -633,6 +633,18 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
         )
         range_runs.add(executions[0]["runId"])
     assert len(range_runs) == 1, range_runs
+    # ... and each partition's materialization from that range run carries its own figures
+    # (issue 26), read back through GraphQL as the UI reads them
+    (range_run,) = range_runs
+    own = {
+        m["partition"]: metadata(m["metadataEntries"])
+        for m in server.materializations()
+        if m["runId"] == range_run
+    }
+    assert len(own) == 14, sorted(own)
+    for partition, meta in own.items():
+        assert (meta["segments"], meta["pairs"], meta["run_segments"]) == (1, 14, 14), meta
+        assert (meta["calls_made"], meta["run_calls_made"]) == (14, 196), meta
 
     # The Materialize button, step by step, as the UI sends it.
     before = server.materialization_counts()

@@ -1,6 +1,7 @@
 """``description_variants``: one tailored description per product for each segment partition."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
@@ -15,6 +16,7 @@ from segcopy_assets.defs.generation.batching import (
     waiting_observation,
 )
 from segcopy_assets.defs.generation.judging import judge_metadata, judge_run
+from segcopy_assets.defs.generation.partition_metadata import partition_metadata, run_totals
 from segcopy_assets.defs.generation.repairs import description_rules, repair_metadata
 from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
 from segcopy_assets.defs.generation.run_support import (
@@ -130,6 +132,7 @@ def description_variants(
     products: pl.DataFrame,
 ):
     segment_ids = list(context.partition_keys)
+    run_started = datetime.now(UTC)
     path = warehouse.table_path(DESCRIPTION_VARIANTS)
     require_summaries_landed(context)
     if config.pairing not in PAIRINGS:
@@ -348,4 +351,18 @@ def description_variants(
         **batch_meta,
         **repair_metadata(stats, prompt_set, copywriter.repair_attempts),
     }
+    # a range run: each partition's own figures (issue 26), the run's as run_*
+    per_segment = partition_metadata(
+        rows,
+        generated,
+        segment_ids,
+        run_started,
+        prompt_set.price_per_1m(),
+        prompt_set.params.name,
+        lambda own: _preview(own, products),
+    )
+    if per_segment:
+        metadata.update(run_totals(metadata))
+    for segment, values in per_segment.items():
+        context.add_asset_metadata(values, partition_key=segment)
     yield dg.MaterializeResult(metadata=metadata)
