@@ -642,7 +642,7 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
         if m["runId"] == range_run
     }
     assert len(own) == 14, sorted(own)
-    for partition, meta in own.items():
+    for meta in own.values():
         assert (meta["segments"], meta["pairs"], meta["run_segments"]) == (1, 14, 14), meta
         assert (meta["calls_made"], meta["run_calls_made"]) == (14, 196), meta
 
