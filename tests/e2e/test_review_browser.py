@@ -252,3 +252,52 @@ def test_channel_previews_fit_the_screen(channel_variants, tmp_path, review_app_
                 page.close()
         finally:
             browser.close()
+
+
+#: the pages a reviewer opens, without a horizontal scrollbar at each of these widths (issue 26)
+PAGES = (
+    "/queue",
+    "/dashboard",
+    "/stats",
+    "/batches",
+    "/bulk",
+    "/variant/tents--high-value/TN-100",
+)
+WIDTHS = (1920, 1280, 390)
+
+
+@pytest.mark.slow
+def test_every_page_fits_desktop_and_phone_widths(real_variants, tmp_path, review_app_server):
+    """/queue, /dashboard, /stats, /batches, /bulk and a variant at 1,920 and 1,280 px and on a
+    390 px phone: nothing wider than the window (tables collapse or wrap), a screenshot of
+    each."""
+    from segcopy_assets.core.sampling import SamplingPlan
+    from segcopy_assets.review.batches import draw_batches
+
+    draw_batches(real_variants, SamplingPlan(), reviewer="marta")  # /batches lists some
+    sync_playwright, chromium = _browser_or_skip()
+    with review_app_server(real_variants) as (base, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            overflowing = {}
+            for width in WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.set_default_timeout(15_000)
+                errors: list[str] = []
+                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+                for path in PAGES:
+                    page.goto(f"{base}{path}")
+                    overflow = page.evaluate(
+                        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                    )
+                    if overflow > 0:
+                        overflowing[(path, width)] = overflow
+                    name = path.strip("/").replace("/", "-")
+                    shot = tmp_path / f"{name}-{width}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+                assert errors == [], (width, errors)
+                page.close()
+            assert overflowing == {}, overflowing
+        finally:
+            browser.close()
