@@ -48,11 +48,38 @@ def test_draw_batches_and_walk_a_sample_to_acceptance(pipeline_tables):
             assert done.status_code == 303, done.text
         after = client.get("/batches").text
         assert re.search(
-            rf'data-batch="{batch}">\s*<td><span class="badge accepted">accepted', after
+            rf'data-batch="{batch}">\s*<td>[\w-]+</td>\s*<td><span class="badge accepted">accepted',
+            after,
         )
         assert (
             client.post("/batches/draw", data={"p": "0.2", "c": "0.9"}).status_code == 403
         )  # no CSRF token
+
+
+def test_batches_of_regenerated_variants_are_listed_apart_and_closed(pipeline_tables):
+    """A batch whose variants were regenerated since the draw is no longer offered for review
+    (issue 26: stale batches had live "Review sample" links); current batches come sorted."""
+    from segcopy_assets.storage import variant_store
+
+    client, token = client_for(pipeline_tables)
+    with client:
+        client.post("/batches/draw", data={"csrf_token": token, "p": "0.2", "c": "0.9"})
+        path = pipeline_tables.variants
+        rows = variant_store.read_segments(path, ["tents--core"])
+        regenerated = rows.with_columns(  # TN-100 regenerated: a new input hash
+            pl.when(pl.col("product_id") == "TN-100")
+            .then(pl.lit("f" * 64))
+            .otherwise(pl.col("input_hash"))
+            .alias("input_hash")
+        )
+        variant_store.replace_segments(path, regenerated, ["tents--core"])
+        page = client.get("/batches").text
+    current, _, closed = page.partition('id="stale-batches"')
+    assert current.count('<tr data-batch="') == 13 and "tents--core" not in current
+    segments = re.findall(r'data-batch="\w+">\s*<td>([\w-]+)</td>', current)
+    assert segments == sorted(segments)
+    assert "1 closed batch(es)" in closed and "tents--core" in closed
+    assert "Review sample" not in closed and "/queue?batch=" not in closed
 
 
 def test_bulk_decisions_need_a_confirmation_and_record_each_variant(pipeline_tables):

@@ -42,8 +42,13 @@ def batches_context(tables: ReviewTables, plan: SamplingPlan) -> dict[str, Any]:
             "rejections": b.outcome.rejections, "pending": b.outcome.pending, "bound": b.bound,
             "current": b.current, "url": "/queue?" + urlencode({"batch": b.batch_id}),
         })  # fmt: skip
+    # current batches first, sorted by segment then prompt; batches whose variants were
+    # regenerated since are closed: listed apart, without a link to review their sample
+    order = {"pending": 0, "rejected": 1, "accepted": 2}
+    rows.sort(key=lambda r: (r["segment_id"], order.get(r["state"], 3), r["prompt_hash"]))
     return {
-        "batches": rows,
+        "batches": [r for r in rows if r["current"]],
+        "stale_batches": [r for r in rows if not r["current"]],
         "plan": plan,
         "plan_text": f"zero rejections in n = {plan.n} bound the defect rate at "
         f"{plan.p * 100:g} % with {plan.c * 100:g} % confidence",
