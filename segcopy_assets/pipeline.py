@@ -214,7 +214,9 @@ def table_check_results(resources: dict, segment_ids: list[str]) -> dict[str, bo
         resources["warehouse"].table_path(VARIANT_CHECKS), segment_ids, schema=VERDICT_SCHEMA
     )
     failing = set(verdicts.filter(~pl.col("passed"))["check"].unique().to_list())
-    return {check: check not in failing for check in CHECKS}
+    # the checks that ran: llm_judge only when the judge is on (the review page counts so too)
+    ran = [c for c in CHECKS if c != "llm_judge" or resources["judge"].enabled]
+    return {check: check not in failing for check in ran}
 
 
 def _variant_runs(

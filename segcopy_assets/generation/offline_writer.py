@@ -8,7 +8,9 @@ majority of the segment lives there), and explains those choices in a Rationale.
 
 import re
 
-OFFLINE_MODEL = "offline-template-v2"  # v2: shorter added lines (within 1.5x the original)
+# v2: shorter added lines (within 1.5x the original); v3: the rationale gives the segment's size
+# as its summary does ("about 240 customers", not 245 beside the summary's 240)
+OFFLINE_MODEL = "offline-template-v3"
 MAJORITY = 0.5
 
 _OPENERS = {
@@ -74,7 +76,7 @@ def write_offline_variant(segment: dict, product: dict) -> str:
     copy = " ".join(parts)
 
     reasons = [
-        f"Written for segment {segment['segment_id']} ({value_group}, {segment.get('customer_count', '?')} customers).",
+        f"Written for segment {segment['segment_id']} ({value_group}, {_size(segment)}).",
     ]
     if price:
         reasons.append(
@@ -140,3 +142,13 @@ class OfflineWriter:
             latency_ms=0.0,
             finish_reason="stop",
         )
+
+
+def _size(segment: dict) -> str:
+    """The segment's size as its summary gives it (``core.segments.approximate_count``)."""
+    from segcopy_assets.core.segments import approximate_count
+
+    count = segment.get("customer_count")
+    return (
+        f"about {approximate_count(int(count)):,} customers" if count is not None else "? customers"
+    )

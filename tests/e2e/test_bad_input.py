@@ -102,3 +102,32 @@ def test_bad_input_is_one_clear_error_that_writes_nothing(
 
 def test_the_table_has_thirty_cases_or_more():
     assert len(CASES) >= 30 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.slow
+def test_review_serve_on_a_busy_port_says_so_before_printing_an_address(
+    home, segcopy_exe, segcopy_env, repo_root
+):
+    """Issue 26: with the port taken, the URL was printed before uvicorn's bind error."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [segcopy_exe, "review", "serve", "--port", str(port)],
+            cwd=repo_root,
+            env=segcopy_env(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    said = (done.stdout + done.stderr).strip()
+    assert done.returncode == 1, said
+    assert "http://" not in said and "Traceback" not in said, said
+    assert (
+        said == f"segcopy review: 127.0.0.1:{port} is in use: choose another port with "
+        f"--port (e.g. --port {port + 1})"
+    ), said

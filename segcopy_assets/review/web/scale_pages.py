@@ -45,7 +45,7 @@ def batches_context(tables: ReviewTables, plan: SamplingPlan) -> dict[str, Any]:
     # current batches first, sorted by segment then prompt; batches whose variants were
     # regenerated since are closed: listed apart, without a link to review their sample
     order = {"pending": 0, "rejected": 1, "accepted": 2}
-    rows.sort(key=lambda r: (r["segment_id"], order.get(r["state"], 3), r["prompt_hash"]))
+    rows.sort(key=lambda r: (r["segment_id"], order.get(str(r["state"]), 3), r["prompt_hash"]))
     return {
         "batches": [r for r in rows if r["current"]],
         "stale_batches": [r for r in rows if not r["current"]],

@@ -10,9 +10,11 @@ is refused without one of them. The tables are the ones under ``$SEGCOPY_HOME``
 (:meth:`ReviewTables.from_env`).
 """
 
+import errno
 import getpass
 import ipaddress
 import os
+import socket
 import sys
 from typing import Any
 
@@ -76,10 +78,30 @@ def serve(
         if auth.header:
             ways.append(f"header {auth.header} from {', '.join(map(str, auth.trusted_proxies))}")
         who = "sign-in by " + " or ".join(ways)
+    sock = bind(host, port)  # before the address is printed: a busy port is the only message
     print(f"segcopy review: http://{shown}:{port}/queue  ({who}; Ctrl+C stops)", flush=True)
     make_server(
         tables, reviewer, host, port, log_level="info", auth=auth, allowed_hosts=allowed_hosts
-    ).run()
+    ).run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a SettingsError naming the address and --port when
+    it cannot be had (in use, not this machine's address, a privileged port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+        raise SettingsError(
+            f"{host}:{port} {why}: choose another port with --port (e.g. --port {port + 1})"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def is_loopback(host: str) -> bool:
@@ -202,22 +224,26 @@ def cmd_review_serve(args: Any) -> int:
             "with --allowed-host (e.g. --allowed-host review.example.com)",
             file=sys.stderr,
         )
-    if auth is None:
-        reviewer = (
-            getattr(args, "reviewer", None)
-            or os.environ.get("SEGCOPY_REVIEWER")
-            or getpass.getuser()
-        )
-        if hosts is None:
-            serve(tables, reviewer, host=host, port=args.port)
-        else:
-            serve(tables, reviewer, host=host, port=args.port, allowed_hosts=hosts)
-        return 0
-    if getattr(args, "reviewer", None):
-        print(
-            "segcopy review: --reviewer is ignored with sign-in: decisions carry the signed-in "
-            "user's name",
-            file=sys.stderr,
-        )
-    serve(tables, None, host=host, port=args.port, auth=auth, allowed_hosts=hosts)
+    try:
+        if auth is None:
+            reviewer = (
+                getattr(args, "reviewer", None)
+                or os.environ.get("SEGCOPY_REVIEWER")
+                or getpass.getuser()
+            )
+            if hosts is None:
+                serve(tables, reviewer, host=host, port=args.port)
+            else:
+                serve(tables, reviewer, host=host, port=args.port, allowed_hosts=hosts)
+            return 0
+        if getattr(args, "reviewer", None):
+            print(
+                "segcopy review: --reviewer is ignored with sign-in: decisions carry the "
+                "signed-in user's name",
+                file=sys.stderr,
+            )
+        serve(tables, None, host=host, port=args.port, auth=auth, allowed_hosts=hosts)
+    except SettingsError as exc:
+        print(f"segcopy review: {exc}", file=sys.stderr)
+        return 1
     return 0
