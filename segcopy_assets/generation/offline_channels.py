@@ -10,7 +10,7 @@ added as a folder) get the product name and a fitting sentence, cut to the field
 
 from segcopy_assets.core import sms
 from segcopy_assets.generation.channels import Channel
-from segcopy_assets.generation.offline_writer import ANGLES, dominant, sentences
+from segcopy_assets.generation.offline_writer import ANGLES, dominant, segment_size, sentences
 
 _HOOKS = {
     "performance": "built to perform",
@@ -107,8 +107,8 @@ def channel_rationale(channel: Channel, segment: dict, product: dict) -> str:
         else f"Led on {angle} because {why}"
     )
     return (
-        f"Written for segment {segment['segment_id']} ({segment.get('customer_count', '?')} "
-        f"customers) as {channel.description.lower()}. {led}. Any product "
+        f"Written for segment {segment['segment_id']} ({segment_size(segment)}) as "
+        f"{channel.description.lower()}. {led}. Any product "
         "detail is quoted verbatim from the original; no price or offer was added. (Offline "
         "template writer, not an LLM.)"
     )

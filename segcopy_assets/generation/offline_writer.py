@@ -76,7 +76,7 @@ def write_offline_variant(segment: dict, product: dict) -> str:
     copy = " ".join(parts)
 
     reasons = [
-        f"Written for segment {segment['segment_id']} ({value_group}, {_size(segment)}).",
+        f"Written for segment {segment['segment_id']} ({value_group}, {segment_size(segment)}).",
     ]
     if price:
         reasons.append(
@@ -144,7 +144,7 @@ class OfflineWriter:
         )
 
 
-def _size(segment: dict) -> str:
+def segment_size(segment: dict) -> str:
     """The segment's size as its summary gives it (``core.segments.approximate_count``)."""
     from segcopy_assets.core.segments import approximate_count
 
