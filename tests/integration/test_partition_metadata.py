@@ -40,3 +40,21 @@ def test_each_partition_of_a_range_run_carries_its_own_figures(
     # a rerun generates nothing: no new materialization, the figures stay each partition's own
     again = run_pipeline(instance, resources)
     assert again.variant_metadata["calls_made"] == 0
+
+
+def test_a_channels_range_run_partitions_carry_their_own_figures(
+    tmp_path, sample_tables, make_resources, instance, monkeypatch
+):
+    monkeypatch.setenv("SEGCOPY_CHANNELS", "sms")
+    resources = make_resources(tmp_path, sample_tables)
+    run_pipeline(instance, resources)
+    key = dg.AssetKey("sms_variants")
+    partitions = instance.get_dynamic_partitions("segments")
+    for segment in partitions:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[segment]), limit=1
+        ).records
+        own = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+        assert (own["segments"], own["pairs"], own["calls_made"]) == (1, 14, 14), own
+        assert (own["run_segments"], own["run_pairs"]) == (14, 196), own
+        assert segment in own["preview"]

@@ -10,6 +10,8 @@ tweak to the SMS prompt marks only the SMS partitions stale), its own table and 
 and the segments partitions stay the one dynamic dimension the sensors add to.
 """
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -20,6 +22,7 @@ from segcopy_assets.defs.cdp.partitions import segments_partitions
 from segcopy_assets.defs.channels.batching import channel_batch_round
 from segcopy_assets.defs.failures import reported_as_failure
 from segcopy_assets.defs.generation.batching import batch_metadata, waiting_observation
+from segcopy_assets.defs.generation.partition_metadata import partition_metadata, run_totals
 from segcopy_assets.defs.generation.repairs import repair_metadata
 from segcopy_assets.defs.generation.run_guards import read_run_segments, require_summaries_landed
 from segcopy_assets.defs.generation.run_support import carry_approvals
@@ -118,6 +121,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
         products: pl.DataFrame,
     ):
         segment_ids = list(context.partition_keys)
+        run_started = datetime.now(UTC)
         require_summaries_landed(context)
         segments = read_run_segments(warehouse, segment_ids)
         paths = channel_paths(warehouse, channel)
@@ -193,36 +197,50 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
             f"{channel}: {len(segment_ids)} segment(s), {rows.height} variants ({k} arm(s)); "
             f"{stats.calls} call(s), {stats.reused} reused, {stats.failed} failed"
         )
-        yield dg.MaterializeResult(
-            metadata={
-                "channel": channel,
-                "channel_hash": spec.hash,
-                "segments": dg.MetadataValue.int(len(segment_ids)),
-                "pairs": dg.MetadataValue.int(rows.height // max(k, 1)),
-                "arms": dg.MetadataValue.int(k),
-                "variants": dg.MetadataValue.int(rows.height),
-                "calls_made": dg.MetadataValue.int(stats.calls),
-                "reused": dg.MetadataValue.int(stats.reused - harvested),
-                "failed": dg.MetadataValue.int(stats.failed),
-                "recovered_from_journal": dg.MetadataValue.int(done.recovered),
-                "parked": dg.MetadataValue.int(done.parked),
-                "approvals_carried": dg.MetadataValue.int(carried),
-                "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
-                "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
-                "estimated_cost_usd": cost_value(
-                    stats.cost_usd(spec.prompt_set.price_per_1m()), spec.prompt_set.params.name
-                ),
-                # batch answers at the batch price (overrides the estimate above)
-                **_batch_metadata(mode, rows, previous, spec, stats),
-                **repair_metadata(stats, spec.prompt_set, copywriter.repair_attempts),
-                **{f"failing_{c}": dg.MetadataValue.int(n) for c, n in counts.items()},
-                "table_uri": paths.variants,
-                "table_version": dg.MetadataValue.int(version)
-                if version is not None
-                else dg.MetadataValue.text("unchanged"),
-                "preview": dg.MetadataValue.md(_preview(rows)),
-            }
+        metadata = {
+            "channel": channel,
+            "channel_hash": spec.hash,
+            "segments": dg.MetadataValue.int(len(segment_ids)),
+            "pairs": dg.MetadataValue.int(rows.height // max(k, 1)),
+            "arms": dg.MetadataValue.int(k),
+            "variants": dg.MetadataValue.int(rows.height),
+            "calls_made": dg.MetadataValue.int(stats.calls),
+            "reused": dg.MetadataValue.int(stats.reused - harvested),
+            "failed": dg.MetadataValue.int(stats.failed),
+            "recovered_from_journal": dg.MetadataValue.int(done.recovered),
+            "parked": dg.MetadataValue.int(done.parked),
+            "approvals_carried": dg.MetadataValue.int(carried),
+            "prompt_tokens": dg.MetadataValue.int(stats.prompt_tokens),
+            "completion_tokens": dg.MetadataValue.int(stats.completion_tokens),
+            "estimated_cost_usd": cost_value(
+                stats.cost_usd(spec.prompt_set.price_per_1m()), spec.prompt_set.params.name
+            ),
+            # batch answers at the batch price (overrides the estimate above)
+            **_batch_metadata(mode, rows, previous, spec, stats),
+            **repair_metadata(stats, spec.prompt_set, copywriter.repair_attempts),
+            **{f"failing_{c}": dg.MetadataValue.int(n) for c, n in counts.items()},
+            "table_uri": paths.variants,
+            "table_version": dg.MetadataValue.int(version)
+            if version is not None
+            else dg.MetadataValue.text("unchanged"),
+            "preview": dg.MetadataValue.md(_preview(rows)),
+        }
+        # a range run: each partition's own figures, the run's as run_* (as the description)
+        per_segment = partition_metadata(
+            rows,
+            rows,
+            segment_ids,
+            run_started,
+            spec.prompt_set.price_per_1m(),
+            spec.prompt_set.params.name,
+            _preview,
+            arms=k,
         )
+        if per_segment:
+            metadata.update(run_totals(metadata))
+        for segment, values in per_segment.items():
+            context.add_asset_metadata(values, partition_key=segment)
+        yield dg.MaterializeResult(metadata=metadata)
 
     return _asset
 

@@ -38,10 +38,12 @@ def partition_metadata(
     price: tuple[float, float] | None,
     model: str,
     preview,
+    arms: int = 1,
 ) -> dict[str, dict[str, dg.MetadataValue]]:
     """Per segment of the run: its rows, the pairs this run generated anew for it (answers
     written since ``run_started``; the others are reused), its failures, tokens, cost and a
-    preview of its own rows (``preview``: rows → markdown). Empty for a one-segment run."""
+    preview of its own rows (``preview``: rows → markdown); a channel's rows are pairs × ``arms``.
+    Empty for a one-segment run."""
     if len(segment_ids) < 2:
         return {}
     fresh = generated.filter(pl.col("generated_at") >= run_started)
@@ -56,7 +58,7 @@ def partition_metadata(
         completion = int(new["completion_tokens"].fill_null(0).sum())
         out[segment] = {
             "segments": dg.MetadataValue.int(1),
-            "pairs": dg.MetadataValue.int(own.height),
+            "pairs": dg.MetadataValue.int(own.height // max(arms, 1)),
             "dagster/row_count": dg.MetadataValue.int(own.height),
             "calls_made": dg.MetadataValue.int(new.height),
             "reused": dg.MetadataValue.int(max(own.height - new.height, 0)),
