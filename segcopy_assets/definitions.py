@@ -10,6 +10,7 @@ from segcopy_assets.defs.cdp import definitions as cdp
 from segcopy_assets.defs.channels import definitions as channels
 from segcopy_assets.defs.content import definitions as content
 from segcopy_assets.defs.generation import definitions as generation
+from segcopy_assets.defs.jobs import refresh_jobs
 from segcopy_assets.defs.maintenance import definitions as maintenance
 from segcopy_assets.defs.publishing import definitions as publishing
 from segcopy_assets.resources import resources_from_env
@@ -28,5 +29,10 @@ ALL_SENSORS = [sensor for domain in DOMAINS for sensor in domain.sensors or []]
 # for well under a second; a process per step (the default) costs ~3 s of imports each.
 defs = dg.Definitions.merge(
     *DOMAINS,
-    dg.Definitions(resources=resources_from_env(), executor=dg.in_process_executor),
+    dg.Definitions(
+        resources=resources_from_env(),
+        executor=dg.in_process_executor,
+        # the named jobs segcopy run's runs belong to (re-executable from the UI)
+        jobs=refresh_jobs(ALL_ASSETS),
+    ),
 )

@@ -22,6 +22,7 @@ from segcopy_assets.defs.cdp.partitions import SEGMENTS, sync_segment_partitions
 from segcopy_assets.defs.content.assets import products
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.generation.judging import judge_metadata
+from segcopy_assets.defs.jobs import job_for, refresh_jobs
 from segcopy_assets.defs.publishing.assets import (
     PublishingConfig,
     customer_segments,
@@ -93,13 +94,19 @@ def _materialize(
         **(run_config or {}),
         "loggers": {"console": {"config": {"log_level": log_level}}},
     }
-    result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS],
-        selection=selection,
+    # as a named job (segcopy_refresh / variants_refresh), not dg.materialize's ephemeral one
+    defs = dg.Definitions(
+        assets=[*ALL_ASSETS, *ALL_CHECKS],
         resources=resources,
-        instance=instance,
-        raise_on_error=False,
+        jobs=refresh_jobs(ALL_ASSETS),
+        executor=dg.in_process_executor,
+    )
+    job = defs.resolve_job_def(job_for(selection, ALL_ASSETS))
+    result = job.execute_in_process(
         run_config=run_config,
+        instance=instance,
+        asset_selection=selection,
+        raise_on_error=False,
         **kwargs,
     )
     if not result.success:

@@ -37,6 +37,9 @@ def test_each_partition_of_a_range_run_carries_its_own_figures(
         assert (own["run_segments"], own["run_pairs"], own["run_calls_made"]) == (14, 196, 196)
         assert own["run_row_count"] == 196
 
+    # segcopy run's runs are named jobs the UI can re-execute, not __ephemeral_asset_job__
+    assert {r.job_name for r in instance.get_runs()} == {"segcopy_refresh", "variants_refresh"}
+
     # a rerun generates nothing: no new materialization, the figures stay each partition's own
     again = run_pipeline(instance, resources)
     assert again.variant_metadata["calls_made"] == 0

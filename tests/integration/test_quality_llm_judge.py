@@ -139,6 +139,6 @@ def test_llm_judge_check_is_error_only_when_quoted(
 def test_judge_off_costs_nothing_and_says_so(tmp_path, sample_tables, make_resources, instance):
     report = run_pipeline(instance, make_resources(tmp_path, sample_tables))
     assert report.variant_metadata["llm_judge"].startswith("off")
-    assert report.check_results["llm_judge"] is True
+    assert "llm_judge" not in report.check_results  # off: not run, not counted (11 checks)
     assert judge_rows(make_resources(tmp_path, sample_tables)).is_empty()
     json.dumps(report.variant_metadata, default=str)
