@@ -37,18 +37,18 @@ def print_report(report, resources: dict, auto_approve: bool) -> int:
             else ""
         )
         + f"{m.get('failed')} failed; backend {m.get('backend')}, model {m.get('model')}, "
-        f"prompt hash {m.get('prompt_hash')}; estimated cost {m.get('estimated_cost_usd')}"
+        f"prompt hash {m.get('prompt_hash')}; estimated cost {usd(m.get('estimated_cost_usd'))}"
     )
     if m.get("repair_calls"):
         print(
             f"Repairs: {m['repair_calls']} answer(s) that failed an ERROR rule sent back "
             f"(SEGCOPY_REPAIR_ATTEMPTS={m.get('repair_attempts_allowed')}), {m.get('repaired')} "
-            f"now pass; estimated cost {m.get('repair_cost_usd')}"
+            f"now pass; estimated cost {usd(m.get('repair_cost_usd'))}"
         )
     if "judge_calls" in m:
         print(
             f"LLM judge {m['llm_judge']}: {m['judge_calls']} call(s), {m['judge_reused']} reused, "
-            f"{m['judge_failed']} failed; estimated cost {m['judge_estimated_cost_usd']}"
+            f"{m['judge_failed']} failed; estimated cost {usd(m['judge_estimated_cost_usd'])}"
         )
     if m.get("llm_mode", "online") != "online" or m.get("segments_waiting_on_batches"):
         _print_batches(resources, m)
@@ -136,7 +136,7 @@ def _print_batches(resources: dict, m: dict) -> None:
     path = resources["warehouse"].table_path(GENERATION_BATCHES)
     print(
         f"Batch API: {m.get('batch_generated', 0)} variant(s) from batches; estimated cost "
-        f"{m.get('estimated_cost_usd')} (online: {m.get('online_equivalent_cost_usd', 'n/a')})"
+        f"{usd(m.get('estimated_cost_usd'))} (online: {usd(m.get('online_equivalent_cost_usd', 'n/a'))})"
     )
     waiting = m.get("segments_waiting_on_batches", 0)
     if waiting:
@@ -145,3 +145,11 @@ def _print_batches(resources: dict, m: dict) -> None:
             f"Waiting: {waiting} segment(s) on {batch_store.summary(open_)}; "
             "collect with `segcopy run --wait`, or leave it to batch_sensor under `segcopy dev`"
         )
+
+
+def usd(value: object) -> str:
+    """A cost as the report prints it: dollars with six decimals whatever the number's type
+    (a run of no calls summed to ``0`` one time and ``0.0`` the next); a reason as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"${value:.6f}"

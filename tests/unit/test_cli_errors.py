@@ -31,3 +31,11 @@ def test_version(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--version"])
     assert capsys.readouterr().out.startswith("segcopy ")
+
+
+def test_costs_print_alike_whatever_their_number_type():
+    from segcopy_assets.cli.run_report import usd
+
+    assert usd(0) == usd(0.0) == "$0.000000"  # one run summed to 0, the next to 0.0
+    assert usd(0.0123456) == "$0.012346"
+    assert usd("unknown: no price for x in pricing.toml").startswith("unknown")
