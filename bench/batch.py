@@ -30,8 +30,8 @@ from typing import Any
 from bench import FakeServerProcess, emit, log, machine, synthetic_products, table
 from bench.scale import CONFIGS, change_prompt, child_env, parse_run_output, run_child
 
-_COST = re.compile(r"prompt hash \w+; estimated cost ([\d.]+)")
-_BATCH = re.compile(r"Batch API: (\d+) variant\(s\) from batches; estimated cost ([\d.]+)")
+_COST = re.compile(r"prompt hash \w+; estimated cost \$?([\d.]+)")
+_BATCH = re.compile(r"Batch API: (\d+) variant\(s\) from batches; estimated cost \$?([\d.]+)")
 STEPS = {
     "online": [("full", []), ("prompt", [])],
     "batch": [
