@@ -269,11 +269,20 @@ def run_pipeline(
     # run even when one fails, which would rewrite products after a bad CDP table. An unchanged
     # CDP table (same version, same segmentation) is not read again.
     skipped = []
-    if force_regenerate or not run_plan.cdp_unchanged(instance, resources):
+    # an unchanged asset whose last run failed runs anyway: the UI shows it red until one succeeds
+    if (
+        force_regenerate
+        or not run_plan.cdp_unchanged(instance, resources)
+        or run_plan.last_attempt_failed(instance, *CDP_ASSETS)
+    ):
         _materialize(CDP_ASSETS, resources, instance)
     else:
         skipped.append("CDP (same table version and segmentation)")
-    if force_regenerate or not run_plan.products_unchanged(instance, resources):
+    if (
+        force_regenerate
+        or not run_plan.products_unchanged(instance, resources)
+        or run_plan.last_attempt_failed(instance, products.key)
+    ):
         _materialize([products.key], resources, instance)
     else:
         skipped.append("products (same source version)")
@@ -315,6 +324,8 @@ def run_pipeline(
 
     config = PublishingConfig(auto_approve_passing_checks=auto_approve_passing_checks)
     pub_meta = run_plan.published_unchanged(instance, resources, config)
+    if pub_meta is not None and run_plan.last_attempt_failed(instance, published_variants.key):
+        pub_meta = None  # unchanged, but its last run failed: run it so the UI is not left red
     if pub_meta is not None:
         skipped.append("publishing (every table it reads at the same version)")
     else:  # a table it reads, its config or the rules moved: publish again

@@ -39,6 +39,23 @@ def _tables_exist(resources: dict, *names: str) -> bool:
     return all(delta.table_exists(warehouse.table_path(n)) for n in names)
 
 
+def last_attempt_failed(instance: dg.DagsterInstance, *keys: dg.AssetKey) -> bool:
+    """Whether the last run that set out to materialize one of ``keys`` failed before it did
+    (the Dagster UI shows the asset red until a run materializes it again): then an unchanged
+    asset is run anyway rather than skipped."""
+    for key in keys:
+        planned = instance.get_latest_planned_materialization_info(key)
+        if planned is None:
+            continue
+        latest = _latest(instance, key)
+        if latest is not None and latest.storage_id > planned.storage_id:
+            continue  # materialized since that plan
+        run = instance.get_run_by_id(planned.run_id)
+        if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
+            return True
+    return False
+
+
 def cdp_unchanged(instance: dg.DagsterInstance, resources: dict) -> bool:
     """Whether the last segment_summaries was computed from the CDP table's current version
     with the current segmentation (then the CDP assets have nothing to do)."""
