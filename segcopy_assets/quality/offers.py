@@ -22,6 +22,8 @@ _PRICE = [
     r"\b(?:on|for) sale\b|\bsale (?:price|ends?|event)s?\b|\b(?:big|annual|seasonal|summer|winter|holiday|flash) sales?\b",
     r"\bdeals?\b(?!(?:\s+\w+){0,3}\s+with\b)(?!\s+(?:of|out)\b)",
     r"\bfree\s+(?:shipping|delivery|returns?|gifts?|postage|upgrades?|accessor(?:y|ies)|service|tune[- ]?ups?)\b"
+    r"|\b(?:we'll|we will|we)\s+(?:cover|pay for|pick up)\s+(?:the\s+)?(?:shipping|delivery|postage|returns?)\b"
+    r"|\b(?:shipping|delivery|postage)(?:'s| is)? on us\b|\bpric(?:e|es|ed|ing)\s+(?:you'll|you will|you'd)\b"
     r"|\bships?\s+(?:for\s+)?free\b|\b(?:shipping|delivery|postage|returns?)\s+(?:is|are|comes?)\s+(?:free|complimentary|on us)\b"
     r"|\bcomplimentary\s+(?:shipping|delivery|returns?|gifts?|service)\b"
     # a free service with words between: "a complimentary first-year tune-up", "free lifetime
@@ -73,12 +75,20 @@ _ASSURANCE = [
     r"|\bcustomer favou?rites?\b|\bfan favou?rites?\b|\bmost popular\b|\bbest in class\b|\bclass[\s-]leading\b",
     r"\bcertif(?:ied|ication|icate)s?\b|\bul[\s-](?:listed|certified|approved)\b|\bce[\s-]marked\b"
     r"|\b(?:approved|endorsed|recommended|trusted) by\b|\bbluesign\b|\boeko[\s-]tex\b|\bfair trade\b",
+    # praise by others and promises: "the shoe gear testers keep recommending", "reviewers
+    # keep naming it the best … of the year", "covered by our ride-it-and-love-it promise"
+    r"\b(?:testers?|reviewers?|critics?|experts?|editors?|magazines?|the press|pros)\b[^.]{0,30}?\b"
+    r"(?:keep |all |love |rave )?(?:recommend|rav|prais|nam|pick|rat|call|vot|choos)(?:e|es|ed|ing|s)?\b"
+    r"|\bof the year\b|\b(?:our|a|the)\s+(?:[\w-]+\s+){0,3}?promise\b",
 ]
 #: Scarcity and deadlines: "last chance", "only a few left", "before it sells out", "hurry".
 _SCARCITY = [
     r"\blast chance\b|\b(?:before|until) (?:it|they|stock|stocks) (?:sells?|runs?) out\b"
     r"|\bsell(?:s|ing)? out\b|\bselling fast\b|\bhurry\b"
     r"|\b(?:only|just) (?:a (?:few|handful)|\d+|few) (?:\w+ )?(?:left|remaining)\b"
+    r"|\b(?:few|not many|a handful of) (?:[\w-]+ ){0,3}?(?:left|remaining)\b|\bonly a (?:handful|few)\b"
+    r"|\b(?:are|is)\s+(?:going|moving|flying|selling)\s+(?:fast|quickly)\b"
+    r"|\bdon'?t (?:sit on|sleep on|wait|hesitate|miss out)\b"
     r"|\b(?:left|remaining) in stock\b|\blimited (?:stock|quantit(?:y|ies)|supply|availability)\b"
     r"|\blow (?:stock|inventory)\b|\bwhile (?:it|they) lasts?\b"
     r"|\b(?:ends?|ending) (?:today|tonight|soon|this week|(?:on )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"

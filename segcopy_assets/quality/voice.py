@@ -133,7 +133,8 @@ _SEGMENT_LEAK = [
     rf"\b(?:{_PERSON})\s+(?:who|that)\s+(?:\w+\s+){{0,5}}?(?:discounts?|deals?|bargains?|sales?|coupons?|savings?|promotions?|prices?|budgets?|spend(?:ing)?)\b",
     r"\b(?:this|the|our|your|customer|audience|target|market) segments?\b",
     r"\b(?:our|the) (?:data|records|analysis|analytics) (?:shows?|says?|suggests?)\b",
-    r"\bbased on your (?:purchases?|shopping|orders?|browsing|past|history|preferences?)\b|\bwe know (?:that )?you\b",
+    r"\bbased on your\b|\byour (?:last|previous|recent) (?:[\w-]+ )?(?:order|purchase|buy|boots|bike|pair)\w*\b"
+    r"|\bwe know (?:that )?you\b",
     # the readers counted as a group: "many of you …", "we know plenty of you …"
     r"\b(?:many|most|plenty|lots|a lot|half|some|several|quite a few|a few|all) of you\b",
     # the reader's habits and profile as the segment describes them
