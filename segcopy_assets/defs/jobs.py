@@ -10,8 +10,8 @@ subset with the code location's resources.
 
 import dagster as dg
 
-SEGCOPY_REFRESH = "segcopy_refresh"
-VARIANTS_REFRESH = "variants_refresh"
+REFRESH_JOB = "segcopy_refresh"
+VARIANTS_JOB = "variants_refresh"
 
 
 def _materializable(assets: list) -> list[dg.AssetsDefinition]:
@@ -29,13 +29,13 @@ def refresh_jobs(assets: list) -> list:
     unpartitioned = {k for a in _materializable(assets) for k in a.keys} - partitioned
     return [
         dg.define_asset_job(
-            SEGCOPY_REFRESH,
+            REFRESH_JOB,
             selection=dg.AssetSelection.assets(*sorted(unpartitioned, key=str)),
             description="The assets without partitions: the CDP tables, products, activation "
             "and publishing (segcopy run's runs of them).",
         ),
         dg.define_asset_job(
-            VARIANTS_REFRESH,
+            VARIANTS_JOB,
             selection=dg.AssetSelection.assets(*sorted(partitioned, key=str)),
             description="The variants, partitioned by segment: the description and each "
             "channel (segcopy run's range runs).",
@@ -45,4 +45,4 @@ def refresh_jobs(assets: list) -> list:
 
 def job_for(selection: list[dg.AssetKey], assets: list) -> str:
     """The named job a run of ``selection`` belongs to."""
-    return VARIANTS_REFRESH if set(selection) & partitioned_keys(assets) else SEGCOPY_REFRESH
+    return VARIANTS_JOB if set(selection) & partitioned_keys(assets) else REFRESH_JOB
