@@ -26,11 +26,3 @@ def latest_metadata(
         return None
     value = event.asset_materialization.metadata.get(key)
     return None if value is None else str(value.value)
-
-
-def last_inputs_fingerprint(instance: dg.DagsterInstance, key: dg.AssetKey) -> object:
-    """The ``inputs_fingerprint`` the asset's last materialization recorded (None without one)."""
-    records = instance.fetch_materializations(key, limit=1).records
-    event = records[0].asset_materialization if records else None
-    value = event.metadata.get("inputs_fingerprint") if event is not None else None
-    return value.value if value is not None else None

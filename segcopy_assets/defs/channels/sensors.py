@@ -21,7 +21,7 @@ from segcopy_assets.defs.channels.publishing import channel_publishing_inputs, d
 from segcopy_assets.defs.generation.batch_sensor import collect_requests, poll_interval
 from segcopy_assets.defs.generation.sensors import variant_run_requests
 from segcopy_assets.defs.publishing.assets import PublishingConfig
-from segcopy_assets.defs.sensor_support import RUNNING, interval, last_inputs_fingerprint
+from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.resources import Copywriter, Publication, Warehouse
@@ -187,7 +187,7 @@ def _published_current(context, name, asset, warehouse, copywriter, publication)
     current = channel_publishing_inputs(
         name, warehouse, PublishingConfig(), copywriter, publication
     )
-    return last_inputs_fingerprint(context.instance, asset.key) == current
+    return latest_metadata(context.instance, asset, "inputs_fingerprint") == current
 
 
 def _changed(cursor: str | None, name: str, states: dict[str, str]) -> bool:

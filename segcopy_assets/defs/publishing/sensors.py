@@ -11,7 +11,7 @@ from segcopy_assets.defs.publishing.assets import (
     published_variants,
     publishing_inputs,
 )
-from segcopy_assets.defs.sensor_support import RUNNING, interval, last_inputs_fingerprint
+from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.resources import Copywriter, Publication, QualityRules, Warehouse
 from segcopy_assets.review.publication_state import superseded_due
 from segcopy_assets.storage import delta
@@ -58,7 +58,7 @@ def publishing_sensor(
     current = publishing_inputs(
         warehouse, PublishingConfig(), quality_rules, copywriter, publication
     )
-    if last_inputs_fingerprint(context.instance, published_variants.key) == current:
+    if latest_metadata(context.instance, published_variants, "inputs_fingerprint") == current:
         return dg.SkipReason("the published copy is current: every table it reads is unchanged")
     return dg.RunRequest(
         run_key=f"publish:{state}",
