@@ -13,13 +13,7 @@ trade's shorthand for a size (``27.5-inch`` = ``650b``; ``29-inch`` = ``29er``; 
 import re
 
 from segcopy_assets.quality.facts import COUNT_WORDS, NUMBER_WORD, is_plural
-from segcopy_assets.quality.gate import (
-    Gate,
-    LiteralScanner,
-    literal_gate,
-    pattern_cache,
-    search_from,
-)
+from segcopy_assets.quality.gate import Gate, GateIndex, literal_gate, pattern_cache
 from segcopy_assets.quality.normalise import norm
 
 _UNIT_ALIASES: dict[str, str] = {}
@@ -342,17 +336,16 @@ def stated_in(fact: str, normalized: str) -> bool:
 
 
 @pattern_cache(maxsize=1024)
-def _facts_scanner(facts: tuple[str, ...]) -> LiteralScanner:
-    return LiteralScanner([_fact_gate(f) for f in facts])
+def _facts_index(facts: tuple[str, ...]) -> GateIndex:
+    return GateIndex([_fact_gate(f) for f in facts])
 
 
 def facts_missing(facts: tuple[str, ...], normalized: str) -> list[str]:
     """The facts not stated in an already normalised text; a fact's regex runs only when one
     of the words it needs is there, from where its match can start at the earliest."""
-    first = _facts_scanner(facts).first_positions(normalized)
-    missing = []
-    for fact in facts:
-        start = search_from(_fact_gate(fact), first)
-        if start is None or fact_regex(fact).search(normalized, start) is None:
-            missing.append(fact)
-    return missing
+    starts = _facts_index(facts).starts(normalized)
+    return [
+        fact
+        for i, fact in enumerate(facts)
+        if i not in starts or fact_regex(fact).search(normalized, starts[i]) is None
+    ]

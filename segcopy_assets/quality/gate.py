@@ -196,15 +196,6 @@ class GateIndex:
         return out
 
 
-def search_from(gate: Gate, first: dict[str, int]) -> int | None:
-    """Where a match of a pattern with ``gate`` can start at the earliest, given the literals'
-    first positions (:meth:`LiteralScanner.first_positions`); None: it cannot match."""
-    if gate is None or not ENABLED:
-        return 0
-    starts = [first[lit] - off for lit, off in gate.items() if lit in first]
-    return max(0, min(starts)) if starts else None
-
-
 def split_alternatives(pattern: str) -> list[str]:
     """``pattern``'s top-level alternatives ("a|(?:b|c)|[|]" → "a", "(?:b|c)", "[|]")."""
     parts, depth, start, i, class_from = [], 0, 0, 0, -1  # class_from: where a [...] began
@@ -246,16 +237,18 @@ class GatedAlternation:
     def __init__(self, branches: Sequence[str], flags: int = 0, prefix: str = "", suffix: str = ""):
         # each branch's own alternatives gated apart: (?:a|b)|(?:c) matches as (?:a)|(?:b)|(?:c)
         self.branches = tuple(part for branch in branches for part in split_alternatives(branch))
-        self.full = re.compile(
-            prefix + "(?:" + "|".join(f"(?:{b})" for b in self.branches) + ")" + suffix, flags
-        )
-        self.patterns = [re.compile(f"{prefix}(?:{b}){suffix}", flags) for b in self.branches]
+        self.prefix, self.suffix, self.flags = prefix, suffix, flags
+        self.full = self._alternation(range(len(self.branches)))
+        self.patterns = [self._alternation([i]) for i in range(len(self.branches))]
         self.gates = [literal_gate(b, flags) for b in self.branches]
         self.index = GateIndex(self.gates)
         self._whole = sre_parse.parse(self.full.pattern, flags).getwidth()[0] == 0
-        self.prefix, self.suffix, self.flags = prefix, suffix, flags
         self._seen: set[tuple[int, ...]] = set()
         self._compiled: dict[tuple[int, ...], re.Pattern] = {}
+
+    def _alternation(self, indices) -> re.Pattern:
+        body = "|".join(f"(?:{self.branches[i]})" for i in indices)
+        return re.compile(f"{self.prefix}(?:{body}){self.suffix}", self.flags)
 
     def _reduced(self, active: tuple[int, ...]) -> re.Pattern | None:
         """The alternation of ``active`` branches, once it was asked for before."""
@@ -263,9 +256,7 @@ class GatedAlternation:
         if pattern is None and active in self._seen:
             if len(self._compiled) >= self._MAX_COMPILED:
                 self._compiled.clear()
-            body = "|".join(f"(?:{self.branches[i]})" for i in active)
-            pattern = re.compile(f"{self.prefix}(?:{body}){self.suffix}", self.flags)
-            self._compiled[active] = pattern
+            pattern = self._compiled[active] = self._alternation(active)
         elif pattern is None:
             if len(self._seen) >= 4 * self._MAX_COMPILED:
                 self._seen.clear()
