@@ -24,6 +24,8 @@ DOMAINS = tuple(
 ALL_ASSETS = [asset for domain in DOMAINS for asset in domain.assets or []]
 ALL_CHECKS = [check for domain in DOMAINS for check in domain.asset_checks or []]
 ALL_SENSORS = [sensor for domain in DOMAINS for sensor in domain.sensors or []]
+#: the named jobs segcopy run's runs belong to (re-executable from the UI)
+REFRESH_JOBS = refresh_jobs(ALL_ASSETS)
 
 # In-process executor: a variants run has ten steps (the asset and nine checks) that each compute
 # for well under a second; a process per step (the default) costs ~3 s of imports each.
@@ -32,7 +34,6 @@ defs = dg.Definitions.merge(
     dg.Definitions(
         resources=resources_from_env(),
         executor=dg.in_process_executor,
-        # the named jobs segcopy run's runs belong to (re-executable from the UI)
-        jobs=refresh_jobs(ALL_ASSETS),
+        jobs=REFRESH_JOBS,
     ),
 )

@@ -16,13 +16,13 @@ import polars as pl
 
 from segcopy_assets import batch_waiting, run_plan, settings
 from segcopy_assets.core.refresh_planning import MAX_RANGE_RUNS, contiguous_blocks, merge_blocks
-from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS
+from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, REFRESH_JOBS
 from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
 from segcopy_assets.defs.cdp.partitions import SEGMENTS, sync_segment_partitions
 from segcopy_assets.defs.content.assets import products
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.generation.judging import judge_metadata
-from segcopy_assets.defs.jobs import job_for, refresh_jobs
+from segcopy_assets.defs.jobs import job_for
 from segcopy_assets.defs.publishing.assets import (
     PublishingConfig,
     customer_segments,
@@ -98,7 +98,7 @@ def _materialize(
     defs = dg.Definitions(
         assets=[*ALL_ASSETS, *ALL_CHECKS],
         resources=resources,
-        jobs=refresh_jobs(ALL_ASSETS),
+        jobs=REFRESH_JOBS,
         executor=dg.in_process_executor,
     )
     job = defs.resolve_job_def(job_for(selection, ALL_ASSETS))
