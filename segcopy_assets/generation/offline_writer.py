@@ -8,6 +8,8 @@ majority of the segment lives there), and explains those choices in a Rationale.
 
 import re
 
+from segcopy_assets.core.segments import approximate_count
+
 # v2: shorter added lines (within 1.5x the original); v3: the rationale gives the segment's size
 # as its summary does ("about 240 customers", not 245 beside the summary's 240)
 OFFLINE_MODEL = "offline-template-v3"
@@ -146,8 +148,6 @@ class OfflineWriter:
 
 def segment_size(segment: dict) -> str:
     """The segment's size as its summary gives it (``core.segments.approximate_count``)."""
-    from segcopy_assets.core.segments import approximate_count
-
     count = segment.get("customer_count")
     return (
         f"about {approximate_count(int(count)):,} customers" if count is not None else "? customers"

@@ -57,3 +57,12 @@ def test_invents_no_price_or_discount():
     ).copy
     for word in ("$", "%", "discount", "off", "free shipping", "sale"):
         assert word not in copy.lower().split() and word not in copy
+
+
+def test_the_rationale_gives_the_segment_size_as_its_summary_does():
+    """Issue 26: the page showed "about 240 customers" (the summary) beside a rationale's 245."""
+    from segcopy_assets.core.segments import approximate_count
+
+    parsed = split_copy_and_rationale(write_offline_variant(segment(0.4), PRODUCT))
+    assert approximate_count(245) == 240
+    assert "about 240 customers" in parsed.rationale and "245" not in parsed.rationale
