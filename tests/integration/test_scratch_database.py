@@ -41,4 +41,3 @@ def test_scratch_database_is_dropped_while_our_sessions_still_hold_it(
     for connection in (idle, in_transaction):  # their server sessions are gone: drop them here
         connection.invalidate()
     held.dispose()
-
