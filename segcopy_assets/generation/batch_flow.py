@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from openai.types import Batch
 
-from segcopy_assets.generation import journal
+from segcopy_assets.generation import batch_repairs, journal
 from segcopy_assets.generation.batch_client import BatchClient
 from segcopy_assets.generation.batch_requests import (
     ENDPOINT,
@@ -37,6 +37,7 @@ from segcopy_assets.generation.batch_requests import (
     split_lines,
 )
 from segcopy_assets.generation.prompts import PromptSet
+from segcopy_assets.generation.repair import Repairer
 from segcopy_assets.generation.variants import AnswerProblem, completion_row
 from segcopy_assets.storage import batch_store
 from segcopy_assets.storage.tables import GENERATION_BATCH_SCHEMA, VARIANT_SCHEMA
@@ -80,6 +81,7 @@ class BatchRound:
     online: set[str] = field(default_factory=set)  # pairs to generate online now (fallback)
     waiting: pl.DataFrame = field(default_factory=pl.DataFrame)  # open batches to wait for
     waiting_pairs: int = 0
+    repairs_submitted: int = 0  # answers sent back for repair now (generation.batch_repairs)
 
     @property
     def must_wait(self) -> bool:
@@ -125,46 +127,70 @@ def collect(
     client: BatchClient,
     batch: dict,
     answer_problem: AnswerProblem | None = None,
+    repairs: "batch_repairs.Repairs | None" = None,
+    pending: dict[str, dict] | None = None,
 ) -> pl.DataFrame:
     """An ended batch's answers into the journal; the rest (and, with ``answer_problem``, the
     answers it finds unusable: a channel's missing field) recorded as line errors.
 
-    Returns the ``ok`` rows. A crash before the ``collected`` row only means collecting again:
-    the journal then holds the answers twice, and its readers keep the first row of an input
-    hash."""
+    With ``repairs``, an answer of the run's pairs that fails an ERROR rule is journalled as
+    ``needs_repair`` (``generation.batch_repairs``); a repair batch's answers settle the
+    ``pending`` rows they repair. Returns the ``ok`` rows. A crash before the ``collected`` row
+    only means collecting again: the journal then holds the answers twice, and its readers keep
+    the first row of an input hash (a repair already settled is not settled twice)."""
     results = parse_results(
         client.download(batch["output_file_id"]), client.download(batch["error_file_id"])
     )
-    rows, errors = [], []
+    attempt = batch_repairs.purpose_attempt(batch.get("purpose"))
+    rows: list[dict] = []
+    waiting: list[dict] = []
+    errors: list[dict] = []
     for pair in batch["pairs"]:
         ihash = pair["input_hash"]
         result = results.get(ihash)
-        if result is None or result.completion is None:
-            reason = result.error if result else f"missing from the {batch['state']} batch's output"
-            errors.append({"input_hash": ihash, "error": reason})
-            continue
         base = {
             **pair,
             "backend": "openai",
             "model": batch["model"],
             "prompt_hash": batch["prompt_hash"],
         }
-        row = completion_row(
-            base, result.completion, batch_id=batch["batch_id"], answer_problem=answer_problem
-        )
-        if row["status"] == "ok":
-            rows.append(row)
+        answer = None
+        if result is not None and result.completion is not None:
+            answer = completion_row(
+                base, result.completion, batch_id=batch["batch_id"], answer_problem=answer_problem
+            )
+        if attempt:  # a repair: settles its pair's pending row (once)
+            prior = (pending or {}).get(ihash)
+            if repairs is None or prior is None or (prior["repair_attempts"] or 0) + 1 != attempt:
+                continue
+            reasons = None
+            if answer is not None and answer["status"] == "ok":
+                reasons = repairs.reasons(answer)
+            settled = batch_repairs.settle(prior, answer, reasons, repairs.repairer.attempts)
+            (rows if settled["status"] == "ok" else waiting).append(settled)
+            continue
+        if answer is None or answer["status"] != "ok":
+            reason = answer["error"] if answer else None
+            if reason is None:
+                reason = (
+                    result.error if result else f"missing from the {batch['state']} batch's output"
+                )
+            errors.append({"input_hash": ihash, "error": reason})
+            continue
+        reasons = repairs.reasons(answer) if repairs is not None else None
+        if reasons:
+            waiting.append(batch_repairs.pending_row(answer, reasons))
         else:
-            errors.append({"input_hash": ihash, "error": row["error"]})
-    if rows:
-        journal.append_rows(journal_path, rows)
+            rows.append(answer)
+    if rows or waiting:
+        journal.append_rows(journal_path, rows + waiting)
     batch_store.append(
         store_path,
         [
             {
                 **_ids(batch),
                 "state": "collected",
-                "completed": len(rows),
+                "completed": len(rows) + len(waiting),
                 "failed": len(errors),
                 "line_errors": errors,
             }
@@ -233,19 +259,32 @@ def submit(
     prompt_set: PromptSet,
     policy: BatchPolicy,
     log: Log = print,
+    *,
+    messages: dict[str, list[dict[str, str]]] | None = None,
+    key_ids: list[str] | None = None,
+    purpose: str | None = None,
 ) -> list[dict]:
     """One submission for these pairs (several files past the limits); returns its batches.
+
+    ``messages``: each pair's conversation (default: the prompt set's), ``key_ids``: what
+    identifies the requests (default: the pairs' input hashes), ``purpose``: the submission's
+    kind (null: first answers; ``batch_repairs.purpose(n)``: repairs).
 
     Re-attaches to whatever a crashed or earlier run of the same requests left: a recorded
     batch id, a batch the provider lists under our key, an uploaded file of our name."""
     params = prompt_set.params
-    key = _open_key(store_path, request_key(list(pairs), params.name, prompt_set.hash, ENDPOINT))
+    key = _open_key(
+        store_path, request_key(key_ids or list(pairs), params.name, prompt_set.hash, ENDPOINT)
+    )
     ordered = sorted(pairs)
     lines = [
         request_line(
             ihash,
             request_body(
-                params.name, params.temperature, params.max_tokens, prompt_set.render(*pairs[ihash])
+                params.name,
+                params.temperature,
+                params.max_tokens,
+                messages[ihash] if messages else prompt_set.render(*pairs[ihash]),
             ),
         )
         for ihash in ordered
@@ -274,6 +313,7 @@ def submit(
                 "part": part,
                 "parts": len(chunks),
                 "state": "intent",
+                "purpose": purpose,
                 "model": params.name,
                 "prompt_hash": prompt_set.hash,
                 "requests": len(chunk),
@@ -317,12 +357,23 @@ def prepare(
     segment_ids: list[str] | None = None,
     log: Log = print,
     answer_problem: AnswerProblem | None = None,
+    repairer: Repairer | None = None,
 ) -> BatchRound:
     """Adopt, refresh, collect, then decide (module docstring). ``todo``: input hash → pair.
 
     ``segment_ids``: the run's segments; an ended batch of theirs is collected even when none
-    of its answers is wanted any more (its segment moved meanwhile), so it does not stay open."""
+    of its answers is wanted any more (its segment moved meanwhile), so it does not stay open.
+    ``repairer``: collected answers that fail an ERROR rule are repaired in a repair submission
+    (``generation.batch_repairs``); None accepts any answer still waiting for a repair as it is.
+    """
     result = BatchRound()
+    repairs = batch_repairs.Repairs(repairer, todo) if repairer is not None else None
+    pending = batch_repairs.read_pending(journal_path, set(todo))
+    if pending and repairs is None:  # repairs turned off since: the answers stand as they are
+        accepted = [{**row, "status": "ok", "error": None} for row in pending.values()]
+        journal.append_rows(journal_path, accepted)
+        result.harvested = pl.DataFrame(accepted, schema=VARIANT_SCHEMA)
+        pending = {}
     current = batch_store.current(store_path)
     batches = batch_store.covering(current, set(todo))
     if segment_ids:
@@ -340,7 +391,9 @@ def prepare(
         if batch["state"] in batch_store.OPEN and batch["batch_id"]:
             batch = refresh(store_path, client, batch)
         if batch["state"] in batch_store.ENDED:
-            rows = collect(store_path, journal_path, client, batch, answer_problem)
+            rows = collect(
+                store_path, journal_path, client, batch, answer_problem, repairs, pending
+            )
             result.harvested = pl.concat([result.harvested, rows])
             result.collected.append(batch["batch_id"])
             log(f"collected batch {batch['batch_id']} ({batch['state']}): {rows.height} variant(s)")
@@ -348,6 +401,8 @@ def prepare(
         live.append(batch)
 
     remaining = set(todo) - set(result.harvested["input_hash"])
+    if repairs is not None and result.collected:  # what this round's collecting left to repair
+        pending = batch_repairs.read_pending(journal_path, remaining)
     waiting = [b for b in live if b["state"] in batch_store.OPEN and b["batch_id"]]
     covered = {h for b in waiting for h in batch_store.pair_hashes(b)} & remaining
     failures = Counter(
@@ -359,6 +414,27 @@ def prepare(
         for e in b["line_errors"] or []
     )
     rest = remaining - covered
+    if repairs is not None:
+        to_repair = [pending[h] for h in sorted(rest) if h in pending]
+        for attempt in sorted({(r["repair_attempts"] or 0) + 1 for r in to_repair}):
+            group = [r for r in to_repair if (r["repair_attempts"] or 0) + 1 == attempt]
+            submitted = submit(
+                store_path,
+                client,
+                {r["input_hash"]: todo[r["input_hash"]] for r in group},
+                prompt_set,
+                policy,
+                log,
+                messages={r["input_hash"]: repairs.messages(prompt_set, r) for r in group},
+                key_ids=batch_repairs.repair_key_ids(group),
+                purpose=batch_repairs.purpose(attempt),
+            )
+            log(f"sent {len(group)} answer(s) that fail an ERROR rule for repair {attempt}")
+            result.submitted += [b["batch_id"] for b in submitted]
+            result.repairs_submitted += len(group)
+            waiting.extend(submitted)
+            covered |= {r["input_hash"] for r in group}
+        rest -= covered
     # next_batch sends a failed request again, but not forever: a request the provider keeps
     # refusing (a permanent 400, say) goes online after max_attempts batches, where it ends ok
     # or as a failed row with its reason, and its segment is written
@@ -367,7 +443,7 @@ def prepare(
     new = rest - result.online
     if policy.use_batch(len(new)):
         submitted = submit(store_path, client, {h: todo[h] for h in new}, prompt_set, policy, log)
-        result.submitted = [b["batch_id"] for b in submitted]
+        result.submitted += [b["batch_id"] for b in submitted]
         waiting.extend(submitted)
         covered |= new
     result.waiting = (

@@ -16,7 +16,7 @@ from deltalake import DeltaTable, write_deltalake
 from segcopy_assets.storage.delta import sql_list, table_exists
 from segcopy_assets.storage.delta_commits import retry_refused_commits
 from segcopy_assets.storage.tables import VARIANT_SCHEMA
-from segcopy_assets.storage.variant_store import read_reusable
+from segcopy_assets.storage.variant_store import read_reusable, select_columns
 
 
 class GenerationJournal:
@@ -81,6 +81,21 @@ def append_rows(path: str, rows: list[dict]) -> None:
     frame = pl.DataFrame(rows, schema=VARIANT_SCHEMA)
     # schema_mode="merge": a journal written before batch_id existed gains the column
     write_deltalake(path, frame.to_arrow(), mode="append", schema_mode="merge")
+
+
+def read_latest(path: str, input_hashes: list[str]) -> pl.DataFrame:
+    """The latest row (any status) of each of these input hashes (``VARIANT_SCHEMA``)."""
+    if not table_exists(path) or not input_hashes:
+        return VARIANT_SCHEMA.to_frame()
+    lf = pl.scan_delta(path).filter(pl.col("input_hash").is_in(input_hashes))
+    return (
+        select_columns(lf, VARIANT_SCHEMA, list(VARIANT_SCHEMA))
+        .sort("generated_at", nulls_last=False)
+        .group_by("input_hash", maintain_order=True)
+        .last()
+        .select(list(VARIANT_SCHEMA))
+        .collect()
+    )
 
 
 def read_journal(path: str, input_hashes: list[str]) -> pl.DataFrame:

@@ -7,8 +7,8 @@ asking for the corrected copy in the same format. The new answer is judged again
 ``attempts`` times. The row keeps the attempt count, the first answer and its reasons (for the
 reviewer and for calibration); the answer kept is the last usable one (an unusable repair keeps
 the answer before it). A repair's result is journalled and cached under the pair's input hash
-like any answer, so a rerun pays for no repair twice. Repairs are online calls: an answer a
-provider batch returned is judged, not repaired (batch mode repairs nothing yet).
+like any answer, so a rerun pays for no repair twice. An answer a provider batch returned is
+repaired in the next submission (``generation.batch_repairs``).
 """
 
 from collections.abc import Callable

@@ -158,6 +158,7 @@ async def _repair(
     if not reasons:
         return row
     first, current, failing, sent = row, row, reasons, 0
+    repair_tokens = [0, 0]
     while failing and sent < repairer.attempts:
         sent += 1
         try:
@@ -173,6 +174,8 @@ async def _repair(
         stats.repair_calls += 1
         stats.repair_prompt_tokens += completion.prompt_tokens
         stats.repair_completion_tokens += completion.completion_tokens
+        repair_tokens[0] += completion.prompt_tokens
+        repair_tokens[1] += completion.completion_tokens
         candidate = completion_row(row, completion, answer_problem=answer_problem)
         if candidate["status"] != "ok":
             continue  # an unusable repair: the answer before it stands
@@ -185,6 +188,11 @@ async def _repair(
         "repair_attempts": sent,
         "first_answer": first["raw_output"],
         "first_failures": "; ".join(reasons),
+        # the first answer's cost stays on the row; the repairs' apart
+        "prompt_tokens": first["prompt_tokens"],
+        "completion_tokens": first["completion_tokens"],
+        "repair_prompt_tokens": repair_tokens[0],
+        "repair_completion_tokens": repair_tokens[1],
     }
 
 

@@ -47,15 +47,22 @@ def append(path: str, rows: list[dict]) -> None:
     if unknown:
         raise ValueError(f"unknown batch state(s) {sorted(map(str, unknown))}")
     frame = pl.DataFrame(full, schema=GENERATION_BATCH_SCHEMA)
-    write_deltalake(path, frame.to_arrow(), mode="append")
+    # schema_mode merge: a table written before a column (purpose) existed gains it
+    write_deltalake(path, frame.to_arrow(), mode="append", schema_mode="merge")
 
 
 def current(path: str) -> pl.DataFrame:
     """One row per batch_key: its highest state and the latest value of every other column."""
     if not table_exists(path):
         return GENERATION_BATCH_SCHEMA.to_frame()
-    rows = pl.read_delta(path).with_columns(
-        pl.col("state").replace_strict(STATE_RANK, return_dtype=pl.Int64).alias("_rank")
+    rows = pl.read_delta(path)
+    rows = rows.with_columns(
+        *(
+            pl.lit(None, dtype).alias(c)
+            for c, dtype in GENERATION_BATCH_SCHEMA.items()
+            if c not in rows.columns
+        ),
+        pl.col("state").replace_strict(STATE_RANK, return_dtype=pl.Int64).alias("_rank"),
     )
     others = [c for c in GENERATION_BATCH_SCHEMA if c not in ("batch_key", "state")]
     return (

@@ -143,6 +143,9 @@ VARIANT_SCHEMA = _schema(
         "repair_attempts": pl.Int64,
         "first_answer": pl.String,
         "first_failures": pl.String,
+        # what the repairs cost, apart from the first answer's tokens above (null: none sent)
+        "repair_prompt_tokens": pl.Int64,
+        "repair_completion_tokens": pl.Int64,
     }
 )
 
@@ -190,6 +193,9 @@ GENERATION_BATCH_SCHEMA = _schema(
         "pairs": pl.List(BATCH_PAIR),
         "line_errors": pl.List(pl.Struct({"input_hash": pl.String, "error": pl.String})),
         "message": pl.String,
+        # null: first answers; repair<N>: the Nth repair of answers that failed an ERROR rule
+        # (generation.batch_repairs)
+        "purpose": pl.String,
         "recorded_at": pl.Datetime("us", "UTC"),
     }
 )

@@ -171,10 +171,21 @@ def description_variants(
         harvested = journaled.clear()  # answers a batch returned to this run
         policy = copywriter.batch_policy()
         force = config.force_regenerate
+        repairer = copywriter.repairer(
+            prompt_set, description_rules(quality_rules.settings(copywriter.prompts_dir))
+        )
         if policy.mode != "online":  # forcing in batch mode: this refresh's answers only
             base = journaled if force else pl.concat([written, journaled])
             round_ = batch_round(
-                context, copywriter, policy, warehouse, prompt_set, plan.pairs, plan.hashes, base
+                context,
+                copywriter,
+                policy,
+                warehouse,
+                prompt_set,
+                plan.pairs,
+                plan.hashes,
+                base,
+                repairer,
             )
             if round_ is not None and round_.must_wait:
                 context.log_event(
@@ -192,9 +203,6 @@ def description_variants(
         if calls:  # an unreachable endpoint, a bad key or model: stop before anything is written
             copywriter.preflight()
         writer = copywriter.writer(prompt_set)
-        repairer = copywriter.repairer(
-            prompt_set, description_rules(quality_rules.settings(copywriter.prompts_dir))
-        )
         context.log.info(
             f"{len(segment_ids)} segment(s), {len(pairs)} pairs; backend {copywriter.describe()}, "
             f"model {prompt_set.params.name}, prompt hash {prompt_set.hash}"

@@ -13,6 +13,7 @@ import polars as pl
 from segcopy_assets.defs.metadata import cost_value
 from segcopy_assets.generation import batch_flow
 from segcopy_assets.generation.prompts import PromptSet, cost_usd
+from segcopy_assets.generation.repair import Repairer
 from segcopy_assets.resources import Copywriter, Warehouse
 from segcopy_assets.storage import batch_store
 from segcopy_assets.storage.tables import GENERATION_BATCHES, GENERATION_JOURNAL
@@ -27,8 +28,10 @@ def batch_round(
     pairs: list[tuple[dict, dict]],
     hashes: list[str],
     reusable: pl.DataFrame,
+    repairer: Repairer | None = None,
 ) -> batch_flow.BatchRound | None:
-    """Collect, wait or submit for the pairs ``reusable`` does not hold (None: it holds all)."""
+    """Collect, wait or submit for the pairs ``reusable`` does not hold (None: it holds all);
+    answers that fail an ERROR rule go back in a repair submission (``repairer``)."""
     held = set(reusable["input_hash"])
     todo = {h: pair for pair, h in zip(pairs, hashes, strict=True) if h not in held}
     store_path = warehouse.table_path(GENERATION_BATCHES)
@@ -44,6 +47,7 @@ def batch_round(
             prompt_set=prompt_set,
             segment_ids=list(context.partition_keys),
             log=context.log.info,
+            repairer=repairer,
         )
 
 
@@ -85,19 +89,25 @@ def batch_metadata(
     online_tokens: tuple[int, int],
     mode: str,
 ) -> dict:
-    """Counts and costs of the variants of this run that a batch wrote (not yet in the table):
-    the estimated cost adds the online calls at the online price and the batch answers at the
+    """Counts and costs of the variants of this run that a batch wrote (not yet in the table),
+    their repairs apart (``batch_repair_*``, included in the totals): the estimated cost adds the online calls at the online price and the batch answers at the
     batch price; ``online_equivalent_cost_usd`` is what all of them would cost online."""
     fresh = rows.filter(
         pl.col("batch_id").is_not_null() & ~pl.col("input_hash").is_in(list(already_written))
     )
+    repaired = fresh.filter(pl.col("repair_attempts").fill_null(0) > 0)
+    repair_tokens = (
+        int(repaired["repair_prompt_tokens"].sum() or 0),
+        int(repaired["repair_completion_tokens"].sum() or 0),
+    )
     batch_tokens = (
-        int(fresh["prompt_tokens"].sum() or 0),
-        int(fresh["completion_tokens"].sum() or 0),
+        int(fresh["prompt_tokens"].sum() or 0) + repair_tokens[0],
+        int(fresh["completion_tokens"].sum() or 0) + repair_tokens[1],
     )
     model = prompt_set.params.name
     online_cost = cost_usd(*online_tokens, prompt_set.price_per_1m())
     batch_cost = cost_usd(*batch_tokens, prompt_set.price_per_1m(batch=True))
+    repair_cost = cost_usd(*repair_tokens, prompt_set.price_per_1m(batch=True))
     equivalent = cost_usd(
         online_tokens[0] + batch_tokens[0],
         online_tokens[1] + batch_tokens[1],
@@ -110,6 +120,12 @@ def batch_metadata(
         "batch_prompt_tokens": dg.MetadataValue.int(batch_tokens[0]),
         "batch_completion_tokens": dg.MetadataValue.int(batch_tokens[1]),
         "batch_ids": ", ".join(sorted(set(fresh["batch_id"].to_list()))) or "none",
+        # repairs of batch answers (generation.batch_repairs), apart; included in the totals
+        "batch_repair_requests": dg.MetadataValue.int(int(repaired["repair_attempts"].sum() or 0)),
+        "batch_repaired_pairs": dg.MetadataValue.int(repaired.height),
+        "batch_repair_prompt_tokens": dg.MetadataValue.int(repair_tokens[0]),
+        "batch_repair_completion_tokens": dg.MetadataValue.int(repair_tokens[1]),
+        "batch_repair_cost_usd": cost_value(repair_cost, model),
         "estimated_cost_usd": cost_value(total, model),
         "online_equivalent_cost_usd": cost_value(equivalent, model),
     }
