@@ -34,6 +34,14 @@ _REFUSAL = [
     r"\bnot (?:available|possible|permitted|allowed) (?:for|with|under) (?:this|your|the) (?:request|brief|prompt|policy)\b"
     r"|\bfalls? (?:outside|beyond) (?:what|the scope|the bounds|the limits)\b"
     r"|\bcan be (?:supplied|provided|produced|written|prepared) (?:on|upon) request\b",
+    # the copy declined as unsuitable: "not suitable for personalisation", "no personalised
+    # version is provided", "the standard copy should stand"
+    r"\b(?:not suitable|unsuitable|not appropriate|inappropriate) for (?:personali[sz]ation|tailoring|"
+    r"customi[sz]ation|rewriting|adaptation|this|a personali[sz]ed)\b"
+    r"|\bno (?:personali[sz]ed|tailored|custom(?:i[sz]ed)?|rewritten|adapted|new) (?:version|copy|variant|"
+    r"description|text|rewrite)\b"
+    r"|\b(?:the )?(?:standard|original|existing|default|current) (?:copy|description|text|version|wording) "
+    r"should (?:be used|stand|remain|stay|be kept|apply)\b",
     r"\bi(?:'d| would) rather not\b|\bi(?:'m| am) not comfortable\b|\bi (?:can't|cannot|won't|will not) "
     r"(?:\w+ )?(?:write|draft|create|do) (?:this|that|it|the)\b",
 ]
@@ -56,6 +64,12 @@ _OPERATOR = [
     r"add|adjust|tweak|rework|change|tone)\b",
     r"\bi (?:kept|preserved|retained|maintained|included|removed|trimmed|avoided|stuck to|focused on|"
     r"chose|went with|leaned into|emphasi[sz]ed|highlighted|rewrote|reworded|tailored)\b",
+    # the copy handed over as an object: "here's the reworked description, ready to drop in",
+    # "happy to do a punchier cut if that helps"
+    r"\bhere(?:'s| is| are) (?:a |an |the |your |my )?(?:[\w-]+ ){0,3}?(?:description|copy|text|"
+    r"write-?up|wording)\b|\bready to (?:drop|paste|slot|plug) (?:in|into)\b|\bready to paste\b"
+    r"|\bhappy to (?:do|write|draft|make|produce|try|adjust|tweak|trim|shorten|rework|tailor|give|"
+    r"send|put together|whip up)\b|\bif (?:that|this) helps\b|\bjust (?:say|let me know) (?:the word|if)\b",
 ]
 _REFUSAL_RE = GatedAlternation(_REFUSAL + _OPERATOR, re.I)
 
@@ -113,3 +127,54 @@ def rationale_problems(copy: str, rationale: str) -> list[str]:
     ):
         problems.append(f'the rationale says nothing about a choice ("{bare[:60]}")')
     return problems
+
+
+#: A rationale about the segment names one of its facts (a number, a word of its description or
+#: its places, a segmentation word) or speaks of the group as a group ("this group leans
+#: practical", "riders here"). One that does neither ("Tailored the tone to resonate with the
+#: target audience") explains no choice, whatever its length.
+_SEGMENTATION_WORDS = re.compile(
+    r"\b(?:segment|tiers?|discount|premium|value|mid-range|budget|lapsed|at risk|region|regional|"
+    r"spread|mixed|majority|minority)\b"
+)
+_GROUP_WORDS = re.compile(
+    r"\b(?:group|segment|customers\b(?! focused)|crowd|buyers|shoppers|members|most of|many of|"
+    r"majority|share|mix|cohort|(?:these|this|its|the segment's|their) (?:riders|campers|hikers|"
+    r"cyclists|walkers|commuters|readers|people|sleepers|shoppers|buyers)|(?:readers|riders|"
+    r"campers|hikers|cyclists|walkers|commuters|people|buyers|shoppers) (?:here|who|in)\b)"
+)
+#: Words of every segment description, which name no fact of one segment.
+_DESCRIPTION_WORDS = (
+    "customers whose preferred subcategory predicted value group about lives least half region "
+    "tier tiers lifetime discount sensitivity price preference lifecycle status with that this "
+    "from have their they them more most some than into over each only also what when where "
+    "which while would could should"
+)
+_DESCRIPTION_STOP = frozenset(_DESCRIPTION_WORDS.split())
+
+
+@functools.lru_cache(maxsize=256)
+def _segment_words(description: str, places: tuple[str, ...]) -> frozenset[str]:
+    words = set(re.findall(r"[a-z][a-z-]{3,}", description.lower())) - _DESCRIPTION_STOP
+    for place in places:
+        words |= set(re.findall(r"[a-z][a-z-]{3,}", place.lower()))
+    return frozenset(words)
+
+
+def rationale_without_segment(rationale: str, segment: dict) -> list[str]:
+    """Why a description's rationale explains no choice for this segment (empty: it does)."""
+    description = str(segment.get("segment_description") or "")
+    text = " ".join((rationale or "").split()).lower()
+    if not description or not text or re.search(r"\d", text):
+        return []
+    places = tuple(
+        str(p.get("value", ""))
+        for key in ("top_regions", "top_states", "top_cities")
+        for p in segment.get(key) or []
+        if isinstance(p, dict)
+    )
+    if set(re.findall(r"[a-z][a-z-]{3,}", text)) & _segment_words(description, places):
+        return []
+    if _SEGMENTATION_WORDS.search(text) or _GROUP_WORDS.search(text):
+        return []
+    return [f'the rationale names no fact of the segment ("{text[:60]}")']

@@ -43,7 +43,7 @@ UNCLASSIFIED = "unclassified"
 LABELS = ("good", "bad")
 #: ``fresh``: the part written after the checks were tuned, by a writer that had not seen them,
 #: measured once (issue 25) and never tuned on
-SPLITS = ("tune", "heldout", "fresh")
+SPLITS = ("tune", "heldout", "fresh", "fresh_earlier")
 #: Segment fields a case carries (what the checks read of a segment).
 SEGMENT_FIELDS = ("segment_id", "segment_description", "top_regions", "top_states", "top_cities")
 

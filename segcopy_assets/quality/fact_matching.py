@@ -191,7 +191,11 @@ _PEOPLE = {
 }
 
 
-def _counted(count: str, noun: str) -> str:
+#: What a pair has one of on each side: "a zip under each arm" is two underarm zips.
+_PAIRED_PLACES = r"side|arm|end|shoulder|leg|hand|foot|wrist|ankle|hip|flank|sleeper|person|rider|occupant|camper"
+
+
+def _counted(count: str, noun: str, value: int | None = None) -> str:
     """A count of ``noun``: "2 doors", "two large D-shaped doors", "a pair of doors", "doors …
     the two" (the noun, then the count referring back to it in the same sentence); for people
     also "for two", "sleeps four", "two-person"."""
@@ -204,6 +208,11 @@ def _counted(count: str, noun: str) -> str:
         rf"|\beach of the {count}\b[^.!?]{{0,40}}?\b(?:its|their|his|her) own\b[^.!?]{{0,40}}?\band\s+"
         rf"(?:[\w'-]+\s+){{0,2}}?{head}(?![a-z])",
     ]
+    if value == 2:  # one on each of a pair's sides: "a zip under each arm", "a door either side"
+        forms.append(
+            rf"\b(?:a|an|one)\s+(?:[\w'-]+\s+){{0,2}}?{head}(?![a-z])[^.!?]{{0,25}}?"
+            rf"\b(?:on|under|at|in|by|beside|for|to)\s+(?:each|either)\s+(?:{_PAIRED_PLACES})\b"
+        )
     if noun.lower() in _PEOPLE:
         forms.append(
             rf"\b(?:for|sleeps?|sleeping|fits?|holds?|seats?)\s+(?:up\s+to\s+)?{count}(?![\w-])"
@@ -220,6 +229,9 @@ def fact_regex(fact: str) -> re.Pattern:
     patterns += [_fact_pattern(other) for other in metric_equivalents(fact)]
     key = re.sub(r"\s+", " ", norm(fact).strip())
     patterns += [rf"(?<![a-z0-9]){name}(?![a-z0-9])" for name in TRADE_NAMES.get(key, ())]
+    width = re.fullmatch(r"(\d+) ?mm", key)  # a tyre width in the trade's "c": "30c tyres"
+    if width:
+        patterns.append(rf"(?<![\w.]){width.group(1)}\s?c(?=\s+(?:tyres?|tires?|rubber)\b)")
     by = re.fullmatch(r"1\s?[x×]\s?(\d+)", key)  # "1x12": a single chainring, twelve speeds
     if by:
         speeds = _count_words(int(by.group(1))) if int(by.group(1)) <= 12 else by.group(1)
@@ -288,14 +300,16 @@ def _fact_pattern(fact: str) -> str:
             joined = r"[\s-]?".join([*map(_word_pattern, words[:-1]), _head_pattern(words[-1])])
             return rf"{number}[\s-]?{joined}(?![a-z])"
         # "2 doors", "2 large doors": a count, adjectives may come and go before the noun
-        return _counted(number, words[-1])
+        return _counted(
+            number, words[-1], int(m.group("num")) if m.group("num").isdigit() else None
+        )
     m = _FACT_COUNT_RE.match(f)
     if m:
         count = rf"(?<![\w-]){_count_words(COUNT_WORDS[m.group('count')])}"
         words = re.split(r"[\s-]+", m.group("rest"))
         if m.group("sep") == "-":
             return count + r"[\s-]?" + r"[\s-]?".join(map(_word_pattern, words)) + r"(?![a-z])"
-        return _counted(count, words[-1])
+        return _counted(count, words[-1], COUNT_WORDS[m.group("count")])
     # "PowerTube" may be written "Power Tube": a CamelCase name's parts, spaced or not
     camel = re.findall(r"[A-Z]+[a-z0-9]*|[a-z0-9]+", fact.strip())
     if len(camel) > 1 and " " not in fact.strip() and "-" not in fact.strip():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from segcopy_assets.core.hashing import variant_hash
-from segcopy_assets.quality.answers import rationale_problems, refusals
+from segcopy_assets.quality.answers import rationale_problems, rationale_without_segment, refusals
 from segcopy_assets.quality.brand_voice import avoided_in
 from segcopy_assets.quality.fact_matching import facts_missing
 from segcopy_assets.quality.facts import extract_facts
@@ -152,7 +152,8 @@ def judge_variant(
     threshold = settings.place_share_threshold
     places = places_named(copy, original, segment, threshold)
     problems = {
-        "rationale_present": rationale_problems(copy, rationale),
+        "rationale_present": rationale_problems(copy, rationale)
+        or rationale_without_segment(rationale, segment),
         "plain_prose": _quoted("not plain prose", structure_found(copy)),
         "facts_preserved": fact_problems(copy, original),
         "no_invented_features": _quoted(

@@ -38,6 +38,10 @@ _PRICE = [
     r"|\b(?:this|next) (?:month|week|weekend|season)(?: only)?\b(?=[^.]{0,40}\b(?:order|price|free|off|sale|deal|offer)\w*)"
     r"|\b(?:order|buy|shop)[^.]{0,30}\b(?:this|next) (?:month|week|weekend)\b",
     r"\bbogo\b|\bbuy one,?\s+get one\b|\b(?:2|two) for (?:1|one)\b",
+    # free without the word: "your first fit is on the house", "a footprint at no charge"
+    r"\bon the house\b|\bat no (?:extra |additional )?(?:charge|cost)\b|\bfree of charge\b"
+    r"|\bno (?:extra |additional )?charge\b|\bwithout (?:any )?(?:extra |additional )?charge\b"
+    r"|\b(?:thrown|tossed) in\b(?! (?:the|a|your)\b)",
     r"\b(?:special|exclusive|limited|introductory|launch) (?:offers?|pric(?:e|es|ing))\b",
     r"\b(?:best|lowest?|reduced|special|sale|great|unbeatable|bargain|discounted|low|fair|full|retail|list) prices?\b"
     r"|\bpriced (?:at|from|to|under|below|for)\b|\b(?:competitively|reasonably|fairly|attractively|keenly|sensibly|aggressively) priced\b"
@@ -59,6 +63,12 @@ _VALUE = [
     r"|\bcosts? (?:less|only|just|under|a fraction)\b|\bfraction of the (?:price|cost)\b"
     r"|\b(?:less|more) than (?:most|other|the competition|comparable|similar)\b(?=[^.]{0,40}\b(?:cost|price|pay|spend|money)\b)",
     r"\b(?:smart|wise|sound|good|great|solid) investment\b|\binvest(?:ing)? in (?:quality|yourself)\b",
+    # the price said without a price word: "you'd normally expect to pay more for", "buy a couple
+    # without wincing at the total"
+    r"\b(?:expect(?:ed)? to|have to|would|'d|usually|normally|typically|otherwise) (?:\w+ ){0,2}?pay\b"
+    r"|\bpay(?:ing)? (?:quite |a lot |a good deal |far |much |considerably |significantly )?"
+    r"(?:a (?:bit|little|lot) )?more\b|\b(?:wincing|flinching|blinking|gulping) at\b"
+    r"|\b(?:without|no) (?:wincing|flinching|a second thought about the (?:price|cost))\b",
 ]
 _FINANCING = [
     r"\bfinanc(?:e|ed|ing)\b|\bmonthly (?:payments?|instal+ments?|plans?)\b|\binstal+ments?\b"
@@ -80,6 +90,13 @@ _ASSURANCE = [
     r"\b(?:testers?|reviewers?|critics?|experts?|editors?|magazines?|the press|pros)\b[^.]{0,30}?\b"
     r"(?:keep |all |love |rave )?(?:recommend|rav|prais|nam|pick|rat|call|vot|choos)(?:e|es|ed|ing|s)?\b"
     r"|\bof the year\b|\b(?:our|a|the)\s+(?:[\w-]+\s+){0,3}?promise\b",
+    r"\bsingled out\b|\ba standout (?:in|among|at)\b|\b(?:in|during|through) (?:[\w-]+ ){0,2}?"
+    r"(?:testing|tests|reviews|trials|comparisons|group tests)\b(?=[^.]{0,30}$|[^.]{0,30}\.)",
+    # a guarantee in other words: "bring it back and we'll swap it", "we stand behind the frame
+    # for as long as you own it"
+    r"\bstands? behind\b|\bfor as long as you own\b|\bfor (?:its|the|your) (?:whole )?life(?:time)?\b"
+    r"|\bbring (?:it|them) back\b|\b(?:we'll|we will|we)\s+(?:swap|replace|refund|exchange|repair|"
+    r"fix)\s+(?:it|them|yours|the)\b|\b(?:swap|replace|refund) it (?:for|free|at)\b",
 ]
 #: Scarcity and deadlines: "last chance", "only a few left", "before it sells out", "hurry".
 _SCARCITY = [

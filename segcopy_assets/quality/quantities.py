@@ -29,13 +29,21 @@ _UNITS: list[tuple[str, str, str | None, float]] = [
     (r"cm|centimet(?:re|er)s?", "cm", "length", 10.0),
     (r"km|kilomet(?:re|er)s?", "km", "length", 1_000_000.0),
     (r"m|met(?:re|er)s?", "m", "length", 1000.0),
-    (r"in|inch(?:es)?|\"|″|”", "in", "length", 25.4),
+    # "in" is no inch where a preposition's object follows ("the Homestead 4 in around 10 min")
+    (
+        r"in(?!\s+(?:the|a|an|around|about|under|over|just|less|roughly|approximately|its|your|"
+        r"their|our|one|two|three|four|five|six|seven|eight|nine|ten|minutes?|seconds?|no time|"
+        r"\d)\b)|inch(?:es)?|\"|″|”",
+        "in",
+        "length",
+        25.4,
+    ),
     (r"ft|feet|foot", "ft", "length", 304.8),
     (r"mi|miles?", "mi", "length", 1_609_344.0),
     (r"ml|millilit(?:re|er)s?", "ml", "volume", 1.0),
     (r"l|lit(?:re|er)s?", "l", "volume", 1000.0),
-    (r"fl\.? ?oz|fluid ounces?", "floz", "volume", 29.5735),
-    (r"gal(?:lons?)?", "gal", "volume", 3785.41),
+    (r"(?:us |u\.s\. )?(?:fl\.? ?oz|fluid ounces?)", "floz", "volume", 29.5735),
+    (r"(?:us |u\.s\. )?gal(?:lons?)?", "gal", "volume", 3785.41),
     (r"qt|quarts?", "qt", "volume", 946.353),
     (r"(?:°|º|˚) ?c|degrees? (?:c|celsius)|celsius", "c", "temperature", 1.0),
     (r"(?:°|º|˚) ?f|degrees? (?:f|fahrenheit)|fahrenheit", "f", "temperature", 1.0),
@@ -232,7 +240,18 @@ def unsupported_numbers(copy: str, original: str) -> list[str]:
             else:
                 problems.append(f'"{q.text}" is a number the original does not give')
             continue
-        if abs(q.value) in numbers or abs(q.value) in (0.0, 1.0):  # "1" is "one": everywhere
+        if abs(q.value) in (0.0, 1.0):  # "1" is "one": everywhere
+            continue
+        # a unit the original counts in too ("4 minutes"): the copy's number is one of those
+        # ("pitch the Basecamp 2 in 2 minutes" changes the time, though 2 is in its name)
+        same_unit = [o for o in originals if q.unit is not None and o.unit == q.unit]
+        if same_unit and not any(abs(o.value) == abs(q.value) for o in same_unit):
+            nearest = min(same_unit, key=lambda o: abs(o.value - q.value))
+            problems.append(
+                f'"{q.text}" matches no quantity of the original (nearest: "{nearest.text}")'
+            )
+            continue
+        if abs(q.value) in numbers:
             continue
         problems.append(f'"{q.text}" is a number the original does not give')
     return list(dict.fromkeys(problems))

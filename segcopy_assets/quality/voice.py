@@ -67,6 +67,15 @@ _ASSERTIONS = [
     r"the rest|the others|other \w+)\b",
     # "you were born for the trail", "you're made to ride": what the reader is, by nature
     r"\byou(?:'re|’re| are| were) (?:born|made|built|meant) (?:for|to)\b",
+    # the reader's habits as a fact: "you keep camping long after summer ends", "weekends for
+    # you mean dirt under the tyres", "your rides don't stop when the forecast turns"
+    r"\byou keep [a-z]+ing\b|\b(?:weekends?|mornings?|evenings?|summers?|winters?|sundays?|saturdays?|"
+    r"holidays?|days off|free time) (?:for|to) you (?:mean|means|are|is|look like)\b"
+    r"|\byour (?:weekends?|mornings?|evenings?|summers?|winters?|days off|free time|holidays?) "
+    r"(?:mean|means|are|revolve|involve|start|begin)\b"
+    r"|\byour (?:rides?|hikes?|trips?|commutes?|runs?|adventures?|outings|season|routine|miles|weekends?)"
+    r" (?:don'?t|do not|never|rarely|always|often|usually|won'?t)\b",
+    r"\byou(?:'ve|’ve| have|'re|’re| are|'d| would)\s+(?:clearly|obviously|certainly|definitely|surely)\b",
     r"\byou (?:deserve|demand|insist on|refuse to settle|won'?t settle|know (?:your|good|quality|the difference|what you)|"
     r"appreciate (?:the finer|quality|good)|expect (?:the best|nothing less|more))\b",
 ]
@@ -109,6 +118,11 @@ _FLATTERY = [
     # the reader's standards praised: "riders with your standards deserve …"
     r"\b(?:with|of|share) your (?:high |exacting |discerning )?(?:standards|taste|calibre|caliber|"
     r"discernment|eye for (?:quality|detail))\b|\bdeserves? (?:nothing less|only the best|the best|better)\b",
+    # "your standards are high, and rightly so", "it takes a sharp eye … and you've got one"
+    r"\byour (?:standards|taste|expectations|eye|instincts|judgement|judgment) (?:are|is) "
+    r"(?:\w+ )?(?:high|exacting|impeccable|excellent|good|great|refined|sharp|spot[\s-]on)\b"
+    r"|\band rightly so\b|\b(?:takes|needs|requires) an? (?:sharp|keen|good|great|trained|practi[sc]ed|"
+    r"expert|discerning) eye\b",
 ]
 _SEGMENT_LEAK = [
     r"\b(?:your|our|customer|value|loyalty|membership|clv|platinum|gold|silver|bronze)[\s-]+tiers?\b"
@@ -134,7 +148,10 @@ _SEGMENT_LEAK = [
     r"\b(?:this|the|our|your|customer|audience|target|market) segments?\b",
     r"\b(?:our|the) (?:data|records|analysis|analytics) (?:shows?|says?|suggests?)\b",
     r"\bbased on your\b|\byour (?:last|previous|recent) (?:[\w-]+ )?(?:order|purchase|buy|boots|bike|pair)\w*\b"
-    r"|\bwe know (?:that )?you\b",
+    r"|\bwe know (?:that )?you\b"
+    # what the reader browses or buys with us: "tents are what you browse most with us"
+    r"|\bwhat you (?:browse|shop for|buy|order|look at|search for|click on)\b"
+    r"|\byou (?:browse|shop|buy|order)\w* (?:\w+ ){0,3}?(?:most|often|regularly|a lot) with us\b",
     # the readers counted as a group: "many of you …", "we know plenty of you …"
     r"\b(?:many|most|plenty|lots|a lot|half|some|several|quite a few|a few|all) of you\b",
     # the reader's habits and profile as the segment describes them

@@ -120,7 +120,7 @@ def test_crafted_bad_outputs_fail_the_checks(
     def responder(body):
         return (
             "As a cyclist and a New Yorker, you deserve this. Now 62% off!\n\n"
-            "**Rationale:** I made it personal."
+            "**Rationale:** I made it personal for this group."
         )
 
     with FakeOpenAIServer(responder=responder) as srv:
