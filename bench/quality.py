@@ -167,7 +167,7 @@ def run(corpus: Path) -> tuple[dict, list[dict]]:
     judged = judge_cases(cases, check_settings())
     results = {
         split: measure([j for j in judged if j["case"].split == split])
-        for split in ("tune", "heldout", "fresh")
+        for split in ("tune", "heldout", "fresh", "fresh_earlier")
     }
     return results, judged
 
@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     results, judged = run(args.corpus)
     channel_results, channel_judged = quality_channels.run(args.channel_corpus)
     tune, heldout, fresh = results["tune"], results["heldout"], results["fresh"]
+    earlier = results["fresh_earlier"]
     from segcopy_assets.quality.corpus import load_cases
 
     ms_per_variant = cpu_ms_per_variant(load_cases(args.corpus), check_settings())
@@ -196,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         # issue 25: the part written after tuning by a writer that had not seen the checks
         "fresh_recall": fresh["recall"],
         "fresh_false_positive_rate": fresh["false_positive_rate"],
+        # the fresh part before it (measured once when it was the latest, never tuned on)
+        "earlier_fresh_recall": earlier["recall"],
+        "earlier_fresh_false_positive_rate": earlier["false_positive_rate"],
         "per_class": {
             cls: {
                 "tune": tune["per_class"][cls]["recall"],
