@@ -129,16 +129,6 @@ def channel_failures(channel: Channel) -> Callable[[dict, dict, dict], list[str]
     return failures
 
 
-def _arm_index() -> pl.Expr:
-    return pl.col("variant_index").fill_null(0)  # rows from before arms: the one arm
-
-
-def read_channel_rows(path: str, segment_ids: list[str] | None) -> pl.DataFrame:
-    """The channel table's rows of ``segment_ids`` (``CHANNEL_VARIANT_SCHEMA``)."""
-    rows = variant_store.read_segments(path, segment_ids, schema=CHANNEL_VARIANT_SCHEMA)
-    return rows.with_columns(_arm_index().alias("variant_index"))
-
-
 def _merged(parts: list[GenerationStats]) -> GenerationStats:
     total = GenerationStats()
     for part in parts:
@@ -196,7 +186,7 @@ def plan_channel(
     kept as they are until their inputs change, as the description's)."""
     all_pairs = plan_pairs(segments, products)
     segment_ids = segments["segment_id"].to_list()
-    previous_all = read_channel_rows(paths.variants, segment_ids)
+    previous_all = variant_store.read_channel_rows(paths.variants, segment_ids)
     retries = paths.retry_requests(segment_ids)
     plans = []
     for arm in arms(channel, variants_per_pair):
@@ -331,7 +321,7 @@ def stale_segments(
     each ``ok`` for its current inputs and judged (a variant still failing is stale: the next
     run retries it, until it is parked after ``max_attempts`` failed runs with the same inputs)."""
     pairs = plan_pairs(segments, products)
-    rows = read_channel_rows(paths.variants, None)
+    rows = variant_store.read_channel_rows(paths.variants, None)
     judged = variant_store.read_segments(paths.checks, None, schema=VERDICT_SCHEMA)
     key = ["segment_id", "product_id", "input_hash"]
     retries = paths.retry_requests()
@@ -371,7 +361,7 @@ def failing_arms(
     ``variant_index``), each retrying or parked, as ``freshness.pending_failures`` reports the
     description's."""
     pairs = plan_pairs(segments, products)
-    rows = read_channel_rows(paths.variants, None)
+    rows = variant_store.read_channel_rows(paths.variants, None)
     retries = paths.retry_requests()
     out = []
     for arm in arms(channel, variants_per_pair):

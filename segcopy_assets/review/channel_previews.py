@@ -10,7 +10,6 @@ import polars as pl
 
 from segcopy_assets.core import sms
 from segcopy_assets.errors import InputValidationError
-from segcopy_assets.generation.channel_runs import read_channel_rows
 from segcopy_assets.generation.channels import (
     WEB_DESCRIPTION,
     Channel,
@@ -95,7 +94,9 @@ def previews(schema_dir: str, prompts: Path, name: str, segment: str | None = No
         )
     channel = load_channel(prompts, name, backend="offline")
     variants, checks = _paths(schema_dir, name)
-    rows = read_channel_rows(variants, None).sort("segment_id", "product_id", "variant_index")
+    rows = variant_store.read_channel_rows(variants, None).sort(
+        "segment_id", "product_id", "variant_index"
+    )
     segments = rows["segment_id"].unique().sort().to_list()
     if segment:
         rows = rows.filter(pl.col("segment_id") == segment)

@@ -14,7 +14,6 @@ from segcopy_assets.core.publication import (
     select_published,
 )
 from segcopy_assets.core.sampling import accepted_members, decisions_since_draw
-from segcopy_assets.generation.channel_runs import read_channel_rows
 from segcopy_assets.generation.channels import Channel
 from segcopy_assets.quality.judge import CheckSettings
 from segcopy_assets.review.channel_review import channel_rules, channel_wanted
@@ -91,7 +90,7 @@ def compute_publication(
         originals = dict(zip(products["product_id"], products["description"]))
         rules, key, schema = description_failures(originals, settings), PAIR, PUBLISHED_SCHEMA
     else:
-        variants = read_channel_rows(tables.variants, None).filter(
+        variants = variant_store.read_channel_rows(tables.variants, None).filter(
             pl.col("variant_index") < max(variants_per_pair, 1)
         )
         wanted = channel_wanted(channel, summaries, products, variants_per_pair)

@@ -15,7 +15,6 @@ from segcopy_assets import settings
 from segcopy_assets.core.continuity import CHANNEL_SLOT, PAIR
 from segcopy_assets.core.publication import failing_errors
 from segcopy_assets.errors import InputValidationError, SegcopyError
-from segcopy_assets.generation.channel_runs import read_channel_rows
 from segcopy_assets.generation.channels import WEB_DESCRIPTION
 from segcopy_assets.review.edit_rules import (
     EditRefused,
@@ -182,7 +181,7 @@ def slot_key(tables: ReviewTables) -> tuple[str, ...]:
 
 def _variants(tables: ReviewTables) -> pl.DataFrame:
     if tables.channel:
-        return read_channel_rows(tables.variants, None)
+        return variant_store.read_channel_rows(tables.variants, None)
     return variant_store.read_segments(tables.variants)
 
 

@@ -11,7 +11,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.storage.delta import sql_list, table_exists
-from segcopy_assets.storage.tables import VARIANT_SCHEMA
+from segcopy_assets.storage.tables import CHANNEL_VARIANT_SCHEMA, VARIANT_SCHEMA
 
 #: How often ``replace_segments`` writes before giving up on a segment other writers keep replacing.
 REPLACE_ATTEMPTS = 6
@@ -54,6 +54,13 @@ def read_segments(
     if segment_ids is not None:
         lf = lf.filter(pl.col("segment_id").is_in(segment_ids))
     return _select_schema(lf, schema).collect()
+
+
+def read_channel_rows(path: str, segment_ids: list[str] | None) -> pl.DataFrame:
+    """A channel table's rows of ``segment_ids`` (``CHANNEL_VARIANT_SCHEMA``); rows written
+    before arms existed are the one arm (``variant_index`` 0)."""
+    rows = read_segments(path, segment_ids, schema=CHANNEL_VARIANT_SCHEMA)
+    return rows.with_columns(pl.col("variant_index").fill_null(0))
 
 
 def read_pairs(path: str, segment_ids: list[str], pairs: pl.DataFrame) -> pl.DataFrame:

@@ -32,7 +32,6 @@ from segcopy_assets.generation import journal as generation_journal
 from segcopy_assets.generation.channel_runs import (
     ChannelPaths,
     plan_channel,
-    read_channel_rows,
     run_channel,
 )
 from segcopy_assets.quality.channel_checks import CHANNEL_CHECKS
@@ -129,7 +128,7 @@ def build_channel_variants(channel: str) -> dg.AssetsDefinition:
             spec = copywriter.channel(channel)
             writer = copywriter.writer(spec.prompt_set, spec)
             k = copywriter.variants_per_pair
-            previous = read_channel_rows(paths.variants, segment_ids)
+            previous = variant_store.read_channel_rows(paths.variants, segment_ids)
             plan = plan_channel(
                 spec,
                 segments,
