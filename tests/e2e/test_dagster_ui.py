@@ -204,7 +204,7 @@ query Runs($limit: Int!) {
     __typename
     ... on Runs {
       results {
-        id status creationTime startTime endTime
+        id status creationTime startTime endTime pipelineName
         tags { key value }
         assetSelection { path }
       }
@@ -836,10 +836,13 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
 
     [cdp_run] = cdp_runs
     assert run_assets(cdp_run) == {"cdp_customers", "segment_summaries", "customer_segments"}
+    # sensor runs are the named, re-executable jobs, not the implicit __ASSET_JOB (issue 26)
+    assert cdp_run["pipelineName"] == "segcopy_refresh", cdp_run["pipelineName"]
     assert run_tags(cdp_run)["segcopy/reason"] == "CDP version 1"
 
     [segment_run] = segment_runs
     assert run_assets(segment_run) == {"description_variants"}
+    assert segment_run["pipelineName"] == "variants_refresh", segment_run["pipelineName"]
     assert run_partitions(segment_run) == (CHANGED_SEGMENT, CHANGED_SEGMENT), run_tags(segment_run)
     STATE["segment_run_id"] = segment_run["id"]
     # no other sensor asked for variants (publishing may run: it does not touch them)

@@ -7,10 +7,14 @@ import dagster as dg
 def tick(sensor, instance, resources, cursor=None):
     """``(result, cursor after)`` of one evaluation of ``sensor``."""
     from segcopy_assets.dagster_compat import partition_loading_context
-    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
+    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS, REFRESH_JOBS
 
     defs = dg.Definitions(
-        assets=ALL_ASSETS, asset_checks=ALL_CHECKS, sensors=ALL_SENSORS, resources=resources
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        sensors=ALL_SENSORS,
+        jobs=REFRESH_JOBS,  # the sensors target the named jobs
+        resources=resources,
     )
     context = dg.build_sensor_context(
         instance=instance, cursor=cursor, resources=resources, definitions=defs

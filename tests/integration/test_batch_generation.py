@@ -240,12 +240,16 @@ def test_a_segment_that_moves_again_while_its_batch_runs(build, fake, instance):
 
 def test_batch_sensor_requests_one_collect_run_per_ended_batch(build, fake, instance):
     from segcopy_assets.dagster_compat import partition_loading_context
-    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS
+    from segcopy_assets.definitions import ALL_ASSETS, ALL_CHECKS, ALL_SENSORS, REFRESH_JOBS
     from segcopy_assets.defs.generation.batch_sensor import batch_sensor
 
     resources = build()
     defs = dg.Definitions(
-        assets=ALL_ASSETS, asset_checks=ALL_CHECKS, sensors=ALL_SENSORS, resources=resources
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        sensors=ALL_SENSORS,
+        jobs=REFRESH_JOBS,  # the sensors target the named jobs
+        resources=resources,
     )
 
     def tick():

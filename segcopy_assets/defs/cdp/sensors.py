@@ -5,6 +5,7 @@ re-assign the changed customers (the activation table ``customer_segments``)."""
 import dagster as dg
 
 from segcopy_assets.defs.cdp.assets import cdp_customers, segment_summaries
+from segcopy_assets.defs.jobs import REFRESH_JOB
 from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.resources import CdpSource
@@ -19,7 +20,7 @@ REFRESHED = [cdp_customers.key, segment_summaries.key, dg.AssetKey(CUSTOMER_SEGM
     name="cdp_change_sensor",
     minimum_interval_seconds=interval(60),
     default_status=RUNNING,
-    asset_selection=REFRESHED,
+    job_name=REFRESH_JOB,
     description="Polls the CDP table's version (one short HTTP request for a share) and re-ingests when it moves.",
 )
 def cdp_change_sensor(context: dg.SensorEvaluationContext, cdp: CdpSource):

@@ -20,6 +20,7 @@ from segcopy_assets.defs.channels.assets import BATCH_SENSOR, channel_paths
 from segcopy_assets.defs.channels.publishing import channel_publishing_inputs, decision_tables
 from segcopy_assets.defs.generation.batch_sensor import collect_requests, poll_interval
 from segcopy_assets.defs.generation.sensors import variant_run_requests
+from segcopy_assets.defs.jobs import REFRESH_JOB, VARIANTS_JOB
 from segcopy_assets.defs.publishing.assets import PublishingConfig
 from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.errors import SegcopyError
@@ -51,7 +52,7 @@ def build_channel_batch_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.Sen
         name=BATCH_SENSOR,
         minimum_interval_seconds=poll_interval(),
         default_status=RUNNING,
-        asset_selection=list(assets.values()),
+        job_name=VARIANTS_JOB,
         description="Polls each channel's open Batch API batches (SEGCOPY_LLM_MODE=batch|auto) "
         "and, when one ends, requests the runs that collect its answers into the channel.",
     )
@@ -83,7 +84,7 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
         name="channel_sensor",
         minimum_interval_seconds=interval(30),
         default_status=RUNNING,
-        asset_selection=list(assets.values()),
+        job_name=VARIANTS_JOB,
         description="Regenerates the segments of each channel (email subject, SMS, push, ...) "
         "whose rows are not current for the channel's prompt, the segment's summary and the "
         "products; the cache makes only the changed pairs cost a call.",
@@ -143,7 +144,7 @@ def build_channel_publishing_sensor(
         name="channel_publishing_sensor",
         minimum_interval_seconds=interval(30),
         default_status=RUNNING,
-        asset_selection=list(published.values()),
+        job_name=REFRESH_JOB,
         description="Publishes a channel again when its variants, verdicts, review decisions or "
         "sampling batches change, or when its superseded copy passed its grace period.",
     )

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from segcopy_assets.defs.content.assets import products
+from segcopy_assets.defs.jobs import REFRESH_JOB
 from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.resources import ProductRepository
@@ -12,7 +13,7 @@ from segcopy_assets.resources import ProductRepository
     name="product_change_sensor",
     minimum_interval_seconds=interval(60),
     default_status=RUNNING,
-    asset_selection=[products],
+    job_name=REFRESH_JOB,
     description="Reloads products when the content repository's Delta version or file changes.",
 )
 def product_change_sensor(

@@ -13,6 +13,7 @@ import polars as pl
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.generation.sensors import variant_run_requests
+from segcopy_assets.defs.jobs import VARIANTS_JOB
 from segcopy_assets.defs.sensor_support import RUNNING
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation import batch_flow
@@ -33,7 +34,7 @@ def poll_interval() -> int:
     name="batch_sensor",
     minimum_interval_seconds=poll_interval(),
     default_status=RUNNING,
-    asset_selection=[description_variants],
+    job_name=VARIANTS_JOB,
     description="Polls the open Batch API batches (SEGCOPY_LLM_MODE=batch|auto) and, when one "
     "ends, requests the runs that collect its answers into its segments' variants.",
 )

@@ -15,8 +15,8 @@ import polars as pl
 
 from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
-from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.generation.sensors import variant_run_requests
+from segcopy_assets.defs.jobs import VARIANTS_JOB
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.freshness import pending_failures
@@ -33,7 +33,7 @@ RETRY_AFTER_S = 3600
     name="retry_sensor",
     minimum_interval_seconds=interval(60),
     default_status=RUNNING,
-    asset_selection=[description_variants],
+    job_name=VARIANTS_JOB,
     description="Sends pairs whose generation failed again (until they are parked after "
     "SEGCOPY_MAX_ATTEMPTS failures with the same inputs), and parked pairs a person asked to "
     "retry (`segcopy retry`, the review page).",

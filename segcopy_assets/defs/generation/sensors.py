@@ -21,6 +21,7 @@ from segcopy_assets.core.refresh_planning import (
 )
 from segcopy_assets.defs.cdp.partitions import SEGMENTS, segments_partitions
 from segcopy_assets.defs.generation.assets import description_variants
+from segcopy_assets.defs.jobs import VARIANTS_JOB
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.resources import Copywriter, Warehouse
@@ -84,7 +85,7 @@ def _partitions(context: dg.SensorEvaluationContext) -> list[str]:
     name="segment_sensor",
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
-    asset_selection=[description_variants],
+    job_name=VARIANTS_JOB,
     description="Adds/removes segment partitions and regenerates exactly the segments whose summary moved.",
 )
 def segment_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
@@ -122,7 +123,7 @@ def segment_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse):
     name="prompt_sensor",
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
-    asset_selection=[description_variants],
+    job_name=VARIANTS_JOB,
     description="Regenerates every segment when the prompt set (templates, brand voice, model "
     "parameters) changes; no restart needed.",
 )
@@ -148,7 +149,7 @@ def prompt_sensor(
     name="product_variants_sensor",
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
-    asset_selection=[description_variants],
+    job_name=VARIANTS_JOB,
     description="When product content changed, requests every segment; the cache makes only the "
     "changed products' pairs cost a call.",
 )

@@ -6,6 +6,7 @@ from datetime import timedelta
 import dagster as dg
 
 from segcopy_assets.core.hashing import digest
+from segcopy_assets.defs.jobs import REFRESH_JOB
 from segcopy_assets.defs.publishing.assets import (
     PublishingConfig,
     published_variants,
@@ -28,7 +29,7 @@ from segcopy_assets.storage.tables import (
     name="publishing_sensor",
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
-    asset_selection=[published_variants],
+    job_name=REFRESH_JOB,
     description="Publishes again when variants, their verdicts, review decisions or sampling "
     "batches change, or when superseded copy passed its grace period.",
 )
