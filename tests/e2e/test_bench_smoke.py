@@ -138,8 +138,12 @@ def test_check_events_bench_tiny(run_bench):
 
 
 @pytest.mark.slow
-def test_repair_bench_tiny(run_bench):
-    result = run_bench("repair", "--products", "4", "--customers", "2000", "--rate", "0.3")
+@pytest.mark.parametrize("mode", ["online", "batch"])
+def test_repair_bench_tiny(run_bench, mode):
+    result = run_bench(
+        "repair", "--products", "4", "--customers", "2000", "--rate", "0.3", "--llm-mode", mode
+    )
+    assert result["llm_mode"] == mode
     assert result["pairs"] % 4 == 0 and result["defective_first_answers"] > 0
     # the fake fixes what it is told: every defective answer is repaired with one call each
     assert result["repair_calls"] == result["defective_first_answers"]
