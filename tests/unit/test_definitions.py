@@ -43,6 +43,7 @@ def asset_graph_snapshot(defs: dg.Definitions) -> dict:
         targets = selection.resolve(graph) if selection is not None else set()
         sensors[sensor.name] = {
             "targets": sorted(k.to_user_string() for k in targets),
+            "jobs": sorted(t.job_name for t in sensor.targets if t.job_name),
             "default_status": sensor.default_status.value,
         }
     return {"assets": assets, "asset_checks": checks, "sensors": sensors}
