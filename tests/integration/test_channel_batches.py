@@ -95,3 +95,41 @@ def test_a_channel_in_batch_mode_is_submitted_collected_and_not_paid_twice(
         )
         online_cost = run_pipeline(instance, online).channels["sms"]["estimated_cost_usd"]
     assert online_cost > 0 and batch_cost == pytest.approx(online_cost / 2, abs=2e-6)
+
+
+class OfferOnFirstSms:
+    """The fake's default answers, except that a channel's first answer for the Tempo road bike
+    (RB-100, named in the prompt) adds a shipping offer; a repair (the conversation with that
+    answer) gets the clean one. Chosen by content, never by arrival order."""
+
+    def __call__(self, body):
+        from segcopy_assets.devtools.fake_openai.replies import default_reply, message_text
+
+        messages = body.get("messages") or []
+        clean = default_reply({**body, "messages": messages[:2]})
+        is_repair = any(m.get("role") == "assistant" for m in messages)
+        product = message_text(messages[1]) if len(messages) > 1 else ""
+        if is_repair or "Tempo Endurance Road Bike" not in product or "STOP" not in clean:
+            return clean
+        return clean.replace("Reply STOP", "Free shipping. Reply STOP", 1)
+
+
+def test_a_channel_batch_answer_that_fails_a_check_is_repaired_in_the_next_batch(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance
+):
+    with FakeOpenAIServer(api_key=KEY, batch_polls=1, responder=OfferOnFirstSms()) as fake:
+        resources = resources_for(
+            tmp_path, sample_tables, make_resources, prompts_dir, fake, "w", "batch"
+        )
+        resources["copywriter"] = resources["copywriter"].model_copy(update={"repair_attempts": 1})
+        report = run_pipeline(instance, resources, wait=True)
+        sms = report.channels["sms"]
+        path = resources["warehouse"].table_path("sms_batches")
+        purposes = batch_store.current(path)["purpose"].to_list()
+    assert sorted(p or "" for p in purposes) == ["", "repair1"]  # first answers, then repairs
+    rows = pl.read_delta(resources["warehouse"].table_path("sms_variants"))
+    repaired = rows.filter(pl.col("first_failures").is_not_null())
+    assert sorted(repaired["product_id"].unique()) == ["RB-100"] and repaired.height == 14
+    assert repaired["first_failures"].str.contains("no_invented_offers").all()
+    assert not repaired["variant_text"].str.contains("Free shipping").any()
+    assert sms["variants"] == PAIRS and sms["failing_error"] == 0

@@ -5,7 +5,8 @@ description's (``defs/generation/batching.py``), on the channel's own state tabl
 Before a run makes calls, each arm's pairs that no answer is held for go to
 ``generation.batch_flow.prepare``: ended batches are collected into the channel's journal (an
 answer without the channel's fields is a line error, as online), new pairs are submitted when
-the policy says batch. While a batch the run needs is open, the run writes nothing (an
+the policy says batch; an answer that fails a channel check goes back in a repair batch
+(``generation.batch_repairs``). While a batch the run needs is open, the run writes nothing (an
 observation records the batches); ``channel_batch_sensor`` requests the collect run when they
 end, and that run finds every answer in the cache.
 """
@@ -14,8 +15,14 @@ import dagster as dg
 import polars as pl
 
 from segcopy_assets.generation import batch_flow
-from segcopy_assets.generation.channel_runs import ChannelPaths, ChannelPlan, answer_problem
+from segcopy_assets.generation.channel_runs import (
+    ChannelPaths,
+    ChannelPlan,
+    answer_problem,
+    channel_failures,
+)
 from segcopy_assets.generation.channels import Channel
+from segcopy_assets.generation.repair import repairer
 from segcopy_assets.resources import Copywriter
 from segcopy_assets.storage.tables import GENERATION_BATCH_SCHEMA
 
@@ -49,6 +56,13 @@ def channel_batch_round(
                 segment_ids=list(context.partition_keys),
                 log=context.log.info,
                 answer_problem=answer_problem(channel),
+                # an answer that fails a channel check goes back in a repair batch
+                repairer=repairer(
+                    copywriter.repair_attempts,
+                    channel_failures(channel),
+                    arm_plan.arm.prompt_set.repair_source,
+                    arm_plan.arm.prompt_set.brand_name,
+                ),
             )
             total.harvested = pl.concat([total.harvested, round_.harvested])
             total.collected += round_.collected
