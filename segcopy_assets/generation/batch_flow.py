@@ -81,7 +81,6 @@ class BatchRound:
     online: set[str] = field(default_factory=set)  # pairs to generate online now (fallback)
     waiting: pl.DataFrame = field(default_factory=pl.DataFrame)  # open batches to wait for
     waiting_pairs: int = 0
-    repairs_submitted: int = 0  # answers sent back for repair now (generation.batch_repairs)
 
     @property
     def must_wait(self) -> bool:
@@ -161,7 +160,7 @@ def collect(
             )
         if attempt:  # a repair: settles its pair's pending row (once)
             prior = (pending or {}).get(ihash)
-            if repairs is None or prior is None or (prior["repair_attempts"] or 0) + 1 != attempt:
+            if repairs is None or prior is None or batch_repairs.next_attempt(prior) != attempt:
                 continue
             reasons = None
             if answer is not None and answer["status"] == "ok":
@@ -416,8 +415,8 @@ def prepare(
     rest = remaining - covered
     if repairs is not None:
         to_repair = [pending[h] for h in sorted(rest) if h in pending]
-        for attempt in sorted({(r["repair_attempts"] or 0) + 1 for r in to_repair}):
-            group = [r for r in to_repair if (r["repair_attempts"] or 0) + 1 == attempt]
+        for attempt in sorted({batch_repairs.next_attempt(r) for r in to_repair}):
+            group = [r for r in to_repair if batch_repairs.next_attempt(r) == attempt]
             submitted = submit(
                 store_path,
                 client,
@@ -431,7 +430,6 @@ def prepare(
             )
             log(f"sent {len(group)} answer(s) that fail an ERROR rule for repair {attempt}")
             result.submitted += [b["batch_id"] for b in submitted]
-            result.repairs_submitted += len(group)
             waiting.extend(submitted)
             covered |= {r["input_hash"] for r in group}
         rest -= covered

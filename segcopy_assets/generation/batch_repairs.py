@@ -60,6 +60,11 @@ class Repairs:
         )
 
 
+def next_attempt(row: dict) -> int:
+    """The repair attempt a ``needs_repair`` row waits for (1 for a first answer)."""
+    return int(row.get("repair_attempts") or 0) + 1
+
+
 def current_reasons(row: dict) -> list[str]:
     """The reasons the next repair quotes (kept in ``error`` while the row waits)."""
     return [r for r in (row.get("error") or "").split(_SEPARATOR) if r]
@@ -86,7 +91,7 @@ def settle(prior: dict, answer: dict | None, reasons: list[str] | None, attempts
     ``reasons``: what the answer fails (None: it was unusable). The result is ``ok`` (done: it
     passes, the attempts are spent, or the call failed and the answer before it stands) or
     ``needs_repair`` again with the new answer or, unusable, the one before it."""
-    sent = int(prior.get("repair_attempts") or 0) + 1
+    sent = next_attempt(prior)
     now = {"generated_at": datetime.now(UTC)}  # the journal's latest row of the pair is this
     tokens = {
         "repair_prompt_tokens": int(prior.get("repair_prompt_tokens") or 0)
@@ -129,9 +134,7 @@ def repair_key_ids(rows: list[dict]) -> list[str]:
     ids = []
     for row in rows:
         reasons = hashlib.sha256((row.get("error") or "").encode()).hexdigest()[:12]
-        ids.append(
-            f"{row['input_hash']}|repair{int(row.get('repair_attempts') or 0) + 1}|{reasons}"
-        )
+        ids.append(f"{row['input_hash']}|{purpose(next_attempt(row))}|{reasons}")
     return ids
 
 

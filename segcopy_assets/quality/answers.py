@@ -11,6 +11,7 @@ from pathlib import Path
 
 from segcopy_assets.quality.gate import GatedAlternation
 from segcopy_assets.quality.normalise import cased
+from segcopy_assets.quality.places import segment_places
 
 _REFUSAL = [
     r"\bi'm sorry\b|\bi am sorry\b|\bsorry, (?:but )?(?:i|we|this|the|that)\b|\bas an ai\b"
@@ -133,16 +134,17 @@ def rationale_problems(copy: str, rationale: str) -> list[str]:
 #: its places, a segmentation word) or speaks of the group as a group ("this group leans
 #: practical", "riders here"). One that does neither ("Tailored the tone to resonate with the
 #: target audience") explains no choice, whatever its length.
-_SEGMENTATION_WORDS = re.compile(
+_NAMES_THE_GROUP = re.compile(
+    # segmentation words, whole
     r"\b(?:segment|tiers?|discount|premium|value|mid-range|budget|lapsed|at risk|region|regional|"
     r"spread|mixed|majority|minority)\b"
+    # the group as a group ("groups", "customers'" too)
+    r"|\b(?:group|customers\b(?! focused)|crowd|buyers|shoppers|members|most of|many of|share|mix|"
+    r"cohort|(?:these|this|its|the segment's|their) (?:riders|campers|hikers|cyclists|walkers|"
+    r"commuters|readers|people|sleepers|shoppers|buyers)|(?:readers|riders|campers|hikers|cyclists|"
+    r"walkers|commuters|people|buyers|shoppers) (?:here|who|in)\b)"
 )
-_GROUP_WORDS = re.compile(
-    r"\b(?:group|segment|customers\b(?! focused)|crowd|buyers|shoppers|members|most of|many of|"
-    r"majority|share|mix|cohort|(?:these|this|its|the segment's|their) (?:riders|campers|hikers|"
-    r"cyclists|walkers|commuters|readers|people|sleepers|shoppers|buyers)|(?:readers|riders|"
-    r"campers|hikers|cyclists|walkers|commuters|people|buyers|shoppers) (?:here|who|in)\b)"
-)
+_CONTENT_WORD = re.compile(r"[a-z][a-z-]{3,}")
 #: Words of every segment description, which name no fact of one segment.
 _DESCRIPTION_WORDS = (
     "customers whose preferred subcategory predicted value group about lives least half region "
@@ -155,10 +157,8 @@ _DESCRIPTION_STOP = frozenset(_DESCRIPTION_WORDS.split())
 
 @functools.lru_cache(maxsize=256)
 def _segment_words(description: str, places: tuple[str, ...]) -> frozenset[str]:
-    words = set(re.findall(r"[a-z][a-z-]{3,}", description.lower())) - _DESCRIPTION_STOP
-    for place in places:
-        words |= set(re.findall(r"[a-z][a-z-]{3,}", place.lower()))
-    return frozenset(words)
+    words = set(_CONTENT_WORD.findall(description.lower())) - _DESCRIPTION_STOP
+    return frozenset(words.union(*(_CONTENT_WORD.findall(p.lower()) for p in places)))
 
 
 def rationale_without_segment(rationale: str, segment: dict) -> list[str]:
@@ -167,14 +167,8 @@ def rationale_without_segment(rationale: str, segment: dict) -> list[str]:
     text = " ".join((rationale or "").split()).lower()
     if not description or not text or re.search(r"\d", text):
         return []
-    places = tuple(
-        str(p.get("value", ""))
-        for key in ("top_regions", "top_states", "top_cities")
-        for p in segment.get(key) or []
-        if isinstance(p, dict)
-    )
-    if set(re.findall(r"[a-z][a-z-]{3,}", text)) & _segment_words(description, places):
+    if set(_CONTENT_WORD.findall(text)) & _segment_words(description, segment_places(segment)):
         return []
-    if _SEGMENTATION_WORDS.search(text) or _GROUP_WORDS.search(text):
+    if _NAMES_THE_GROUP.search(text):
         return []
     return [f'the rationale names no fact of the segment ("{text[:60]}")']

@@ -91,6 +91,11 @@ def _shares(segment: dict) -> dict[str, dict[str, float]]:
     return out
 
 
+def segment_places(segment: dict) -> tuple[str, ...]:
+    """The regions, states and cities the segment's summary lists."""
+    return tuple(name for values in _shares(segment).values() for name in values)
+
+
 def share_of(place: Place, segment: dict) -> float:
     """The share of the segment living in the place: the largest of the sums of its regions',
     states' and cities' shares (a place the summary does not list holds 0)."""
