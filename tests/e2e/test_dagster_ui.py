@@ -9,12 +9,17 @@ over ``POST /graphql``:
    Materialize button sends, and its check results are recorded for that partition;
 2. a change to ONE segment in the sample CDP table flows through the real daemon:
    ``cdp_change_sensor`` re-ingests, ``segment_sensor`` regenerates that segment only;
-3. SIGTERM stops the whole process tree (nothing is left in the server's session).
+3. the views issue 26 fixed, opened in headless Chromium and screenshotted: each partition's own
+   metadata, the named jobs of the runs (re-executable), the proofread descriptions, and
+   staleness on the asset (the ``inputs_current`` check on the lineage node, WARN while the
+   changed segment waits, green after its refresh);
+4. SIGTERM stops the whole process tree (nothing is left in the server's session).
 """
 
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -25,6 +30,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
+from tests.e2e.browser import assert_png, chromium_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -39,6 +46,7 @@ ASSETS = {
     "customer_segments",
 }
 CHECKS = {"well_formed", "copy_quality"}  # each reports its rules (quality.judge.CHECKS)
+STALENESS_CHECK = "inputs_current"  # staleness on the asset (defs/generation/staleness.py)
 SENSORS = {
     "cdp_change_sensor",
     "product_change_sensor",
@@ -48,8 +56,10 @@ SENSORS = {
     "publishing_sensor",
     "batch_sensor",
     "retry_sensor",
+    "staleness_sensor",
 }
 UI_PARTITION = "tents--core"
+RANGE_PARTITION = "tents--high-value"  # last materialized by `segcopy run`'s range run
 CHANGED_SEGMENT = "e-bikes--core"  # E-Bikes × (Low tier → "core" value group)
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
@@ -253,6 +263,14 @@ query CheckExecutions($assetKey: AssetKeyInput!, $checkName: String!, $partition
         ... on TextMetadataEntry { text }
       }
     }
+  }
+}
+"""
+
+LATEST_CHECK = """
+query LatestCheck($assetKey: AssetKeyInput!, $checkName: String!) {
+  assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, limit: 1) {
+    runId status evaluation { description severity }
   }
 }
 """
@@ -511,6 +529,19 @@ class DevServer:
             time.sleep(1)
 
     # data -------------------------------------------------------------------------------
+    def wait_check(self, check: str, status: str, timeout: float = 120) -> dict:
+        """The latest execution of ``check`` on the variants once it has ``status``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            latest = self.gql(LATEST_CHECK, {"assetKey": VARIANTS, "checkName": check})[
+                "assetCheckExecutions"
+            ]
+            if latest and latest[0]["status"] == status:
+                return latest[0]
+            if time.monotonic() > deadline:
+                pytest.fail(f"{check} not {status} within {timeout:.0f} s: {latest}")
+            time.sleep(1)
+
     def materializations(self) -> list[dict]:
         asset = self.gql(MATERIALIZATIONS, {"assetKey": VARIANTS})["assetOrError"]
         assert asset["__typename"] == "Asset", asset
@@ -606,7 +637,7 @@ def test_ui_serves_assets_checks_sensors_and_materializes_one_partition(dev_serv
     )
     checks = variants["assetChecksOrError"]
     assert checks["__typename"] == "AssetChecks", checks
-    assert {c["name"] for c in checks["checks"]} == CHECKS
+    assert {c["name"] for c in checks["checks"]} == CHECKS | {STALENESS_CHECK}
     assert [c["name"] for c in checks["checks"] if c["blocking"]] == ["well_formed"]
 
     sensors = {s["name"]: s["sensorState"]["status"] for s in server.sensors()}
@@ -821,6 +852,15 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
             and cause["partitionKey"] == CHANGED_SEGMENT
         ), cause
         assert cause["category"] == "DATA" and cause["reason"] == "has a new data version", cause
+
+        # ... and on the asset itself (issue 26): the staleness check warns, naming the segment,
+        # and the lineage node shows it (Dagster marks partitioned assets stale per partition only)
+        waiting = server.wait_check(STALENESS_CHECK, "FAILED")
+        assert waiting["evaluation"]["severity"] == "WARN", waiting
+        assert waiting["evaluation"]["description"].endswith(f": {CHANGED_SEGMENT}"), waiting
+        ui_screenshot(
+            server, "/assets/description_variants?view=lineage", "2 / 3 Passed", "stale-lineage"
+        )
     finally:  # never leave it off for the tests after this one
         sensor_status = server.set_sensor("segment_sensor", running=True)
     assert sensor_status == "RUNNING"
@@ -877,10 +917,13 @@ def test_cdp_change_refreshes_exactly_the_changed_segment_through_the_sensors(de
     assert set(changed["summary_hash_after"]) == {new_hash} and new_hash not in set(
         changed["summary_hash"]
     )
-    # and the asset page shows every partition fresh again
+    # and the asset page shows every partition fresh again, and the asset's check is green
     assert {p: status for p, (status, _) in server.staleness(partitions).items()} == dict.fromkeys(
         partitions, "FRESH"
     )
+    current = server.wait_check(STALENESS_CHECK, "SUCCEEDED")
+    assert current["evaluation"]["description"] == "every segment's variants are current"
+    ui_screenshot(server, "/assets/description_variants?view=lineage", "3 / 3 Passed", "lineage")
 
 
 def test_sensor_refresh_records_the_segments_check_results(dev_server):
@@ -902,7 +945,69 @@ def test_sensor_refresh_records_the_segments_check_results(dev_server):
         assert mine[0]["evaluation"]["partition"] == CHANGED_SEGMENT, (check, mine[0])
 
 
-# --- 3. teardown --------------------------------------------------------------------------
+# --- 3. the fixed views, in Chromium -------------------------------------------------------
+
+
+def ui_screenshot(
+    server: DevServer, path: str, text: str, name: str, enabled_button: str | None = None
+) -> str:
+    """Open ``path`` of the server's UI in Chromium, wait for ``text`` (and for
+    ``enabled_button`` to be enabled), take a screenshot into the module's screenshot folder,
+    check it; returns the page's text."""
+    from playwright.sync_api import expect
+
+    folder = STATE.setdefault("shots", server.home.parent / "screenshots")
+    folder.mkdir(exist_ok=True)
+    with chromium_page() as page:
+        page.goto(server.url + path)
+        skip = page.get_by_role("button", name="Skip")  # Dagster's "Join the community" dialog
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+        if enabled_button:
+            button = page.get_by_role("button", name=enabled_button)
+            expect(button).to_be_enabled(timeout=60_000)
+        if skip.count():
+            skip.click()
+        page.wait_for_timeout(1_000)  # let late panels render (the picture only, not a check)
+        shot = folder / f"{name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert_png(shot, min_bytes=20_000)
+        body = page.locator("body").inner_text()
+    print(f"[dagster-ui] screenshot {shot}")
+    return body
+
+
+def test_the_fixed_views_in_chromium(dev_server):
+    server = dev_server
+    # a partition of `segcopy run`'s range run shows its own figures beside the run's
+    body = ui_screenshot(
+        server,
+        f"/assets/description_variants?view=partitions&partition={RANGE_PARTITION}",
+        "run_segments",
+        "partition",
+    )
+    assert "variants_refresh" in body  # the job of the run that made it
+    figures = re.sub(r"\s+", " ", body)
+    assert "segments 1 pairs 14" in figures and "run_segments 14" in figures, figures[-3000:]
+    # the runs: named jobs, never the ephemeral one, and re-executable
+    body = ui_screenshot(server, "/runs", "variants_refresh", "runs")
+    assert "segcopy_refresh" in body
+    assert "__ephemeral_asset_job__" not in body and "__ASSET_JOB" not in body
+    run_id = STATE.get("segment_run_id") or server.runs(1)[0]["id"]
+    body = ui_screenshot(server, f"/runs/{run_id}", "Re-execute all", "run", "Re-execute all")
+    assert "Run of variants_refresh" in re.sub(r"\s+", " ", body)
+    # the descriptions as the UI shows them: the check's rules joined into sentences
+    body = ui_screenshot(
+        server,
+        "/assets/description_variants?view=checks&checkDetail=copy_quality",
+        "facts_preserved:",
+        "checks",
+    )
+    assert ".;" not in body
+    body = ui_screenshot(server, "/assets/description_variants", "A tailored variant", "asset")
+    assert "ends collects" not in body
+
+
+# --- 4. teardown --------------------------------------------------------------------------
 
 
 def test_sigterm_stops_the_whole_process_tree(dev_server):

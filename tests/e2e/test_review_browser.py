@@ -4,9 +4,7 @@ and copy carrying ``<script>`` that must not run). The app over plain HTTP is te
 tests/integration/test_review_app.py.
 """
 
-import os
 import shutil
-import sys
 
 import polars as pl
 import pytest
@@ -14,49 +12,22 @@ import pytest
 from segcopy_assets.review.service import ReviewTables, review_queue
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage import variant_store
+from tests.e2e import browser
+from tests.e2e.browser import CHROMIUM_ARGS, PNG_MAGIC, browser_or_skip
 
 SCRIPT = '<script>window.__pwned = 1; document.title = "pwned";</script>'
 IMG = '<img src=x onerror="window.__pwned = 2">'
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-def _browser_or_skip():
-    """``(sync_playwright, chromium path)``; missing → FAIL when CI=true, else skip."""
-    problems = []
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        problems.append("the playwright Python package is not installed (pip install -e '.[test]')")
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not executable:
-        problems.append(
-            f"{CHROMIUM} is missing (apt-get install -y chromium; never `playwright install`)"
-        )
-    if problems:
-        reason = "browser test needs: " + "; ".join(problems)
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return sync_playwright, executable
 
 
 def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="chromium is missing"):
-        _browser_or_skip()
+        browser_or_skip()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
-        _browser_or_skip()
+        browser_or_skip()
 
 
 @pytest.fixture
@@ -84,7 +55,7 @@ def real_variants(tmp_path, sample_tables, make_resources, memory_instance):
 
 @pytest.mark.slow
 def test_review_in_a_real_browser(real_variants, tmp_path, review_app_server):
-    sync_playwright, chromium = _browser_or_skip()
+    sync_playwright, chromium = browser_or_skip()
     t = real_variants
     with review_app_server(t, reviewer="marta") as (base, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
@@ -156,7 +127,7 @@ def test_review_in_a_real_browser(real_variants, tmp_path, review_app_server):
             shot = tmp_path / "review-view.png"
             page.goto(f"{base}/variant/tents--high-value/CA-200")
             page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == PNG_MAGIC
 
             # a variant holding <script> and an onerror handler shows them as text; nothing runs
             page.goto(f"{base}/variant/tents--core/TN-200")
@@ -198,7 +169,7 @@ def test_channel_previews_fit_the_screen(channel_variants, tmp_path, review_app_
     """Each channel's preview at a desktop and a phone width: every card inside the window, no
     horizontal scrolling, an inbox row one line high however long its subject, the SMS bubble
     inside its phone, the push title on one line; a screenshot of each."""
-    sync_playwright, chromium = _browser_or_skip()
+    sync_playwright, chromium = browser_or_skip()
     with review_app_server(channel_variants) as (base, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -246,7 +217,7 @@ def test_channel_previews_fit_the_screen(channel_variants, tmp_path, review_app_
                         assert title["height"] < 30  # one line
                     shot = tmp_path / f"{channel}-{width}.png"
                     page.screenshot(path=str(shot), full_page=True)
-                    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+                    assert shot.read_bytes()[:8] == PNG_MAGIC
                     assert shot.stat().st_size > 10_000
                 assert errors == []
                 page.close()
@@ -275,7 +246,7 @@ def test_every_page_fits_desktop_and_phone_widths(real_variants, tmp_path, revie
     from segcopy_assets.review.batches import draw_batches
 
     draw_batches(real_variants, SamplingPlan(), reviewer="marta")  # /batches lists some
-    sync_playwright, chromium = _browser_or_skip()
+    sync_playwright, chromium = browser_or_skip()
     with review_app_server(real_variants) as (base, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -295,7 +266,7 @@ def test_every_page_fits_desktop_and_phone_widths(real_variants, tmp_path, revie
                     name = path.strip("/").replace("/", "-")
                     shot = tmp_path / f"{name}-{width}.png"
                     page.screenshot(path=str(shot), full_page=True)
-                    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+                    assert shot.read_bytes()[:8] == PNG_MAGIC
                 assert errors == [], (width, errors)
                 page.close()
             assert overflowing == {}, overflowing

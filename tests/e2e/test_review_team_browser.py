@@ -9,8 +9,6 @@ The sign-in over HTTP is in tests/integration/test_review_auth_app.py.
 
 import base64
 import json
-import os
-import shutil
 import stat
 import subprocess
 
@@ -21,39 +19,11 @@ import requests
 from segcopy_assets.review.service import ReviewTables, review_queue
 from segcopy_assets.storage import review_log as reviews
 from segcopy_assets.storage import variant_store
+from tests.e2e.browser import CHROMIUM_ARGS, browser_or_skip
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PASSWORDS = {"marta": "marta-pass-1", "vera": "vera-pass-1"}
 SECRET = "e2e-session-secret-" + "x" * 24
 VARIANT = ("tents--high-value", "CA-100")
-
-
-def _browser_or_skip():
-    """``(sync_playwright, chromium path)``; missing → FAIL when CI=true, else skip."""
-    problems = []
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-        problems.append("the playwright Python package is not installed (pip install -e '.[test]')")
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not executable:
-        problems.append(
-            f"{CHROMIUM} is missing (apt-get install -y chromium; never `playwright install`)"
-        )
-    if problems:
-        reason = "browser test needs: " + "; ".join(problems)
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return sync_playwright, executable
 
 
 @pytest.fixture
@@ -116,7 +86,7 @@ def _sign_in(page, base, name, password):
 def test_a_team_signs_in_decides_and_viewers_cannot(
     team_home, segcopy_env, free_port, start_review_server
 ):
-    sync_playwright, chromium = _browser_or_skip()
+    sync_playwright, chromium = browser_or_skip()
     home, users = team_home
     tables = ReviewTables.under(str(home / "warehouse" / "segcopy"))
     input_hash = (
@@ -226,7 +196,7 @@ def test_a_reviewer_reviews_a_sample_to_acceptance_and_the_batch_is_published(
     publishing run publishes the whole batch with its bound; the dashboard draws its chart."""
     from segcopy_assets.pipeline import run_pipeline
 
-    sync_playwright, chromium = _browser_or_skip()
+    sync_playwright, chromium = browser_or_skip()
     home, users = team_home
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -9,15 +9,17 @@ from segcopy_assets.defs.generation.sensors import (
     prompt_sensor,
     segment_sensor,
 )
+from segcopy_assets.defs.generation.staleness import inputs_current, staleness_sensor
 
 defs = dg.Definitions(
     assets=[description_variants],
-    asset_checks=description_variants_checks,
+    asset_checks=[*description_variants_checks, inputs_current],
     sensors=[
         segment_sensor,
         prompt_sensor,
         product_variants_sensor,
         batch_sensor,
         retry_sensor,
+        staleness_sensor,
     ],
 )
