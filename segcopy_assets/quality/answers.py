@@ -33,6 +33,10 @@ _REFUSAL = [
     # the request weighed instead of answered: "not available for this request", "falls outside
     # what can be produced", "a general rewrite can be supplied on request"
     r"\bnot (?:available|possible|permitted|allowed) (?:for|with|under) (?:this|your|the) (?:request|brief|prompt|policy)\b"
+    # "personalised copy is not available for this product and audience combination"
+    r"|\b(?:copy|text|version|variant|description|rewrite|content) (?:is|are) not (?:available|possible|"
+    r"offered|provided|supported)\b"
+    r"|\b(?:this|the|that) (?:\w+ ){0,3}?(?:combination|pairing|audience|segment)\b(?=[^.]{0,40}\b(?:not|cannot|unavailable)\b)"
     r"|\bfalls? (?:outside|beyond) (?:what|the scope|the bounds|the limits)\b"
     r"|\bcan be (?:supplied|provided|produced|written|prepared) (?:on|upon) request\b",
     # the copy declined as unsuitable: "not suitable for personalisation", "no personalised

@@ -292,3 +292,35 @@ def _extract_facts(description: str) -> tuple[str, ...]:
             seen.add(key)
             facts.append(fact)
     return tuple(facts)
+
+
+#: What a pair is a pair of, in the trade's products (boots, shoes, gloves, socks, pedals ...).
+_PAIRED_ITEM = (
+    r"(?:boots?|shoes?|trainers?|sneakers?|gloves?|mitts?|socks?|pedals?|poles?|grips?|insoles?)"
+)
+_SENTENCE = re.compile(r"(?:[^.!?]|(?<=\d)\.(?=\d))+")  # "1.1 kg" is not a sentence end
+_MEASURE = re.compile(r"\d+(?:\.\d+)?\s?(?:kg|g|lb|oz)\b")
+
+
+def per_pair_as_each(copy: str, original: str) -> list[str]:
+    """A weight the original gives for a pair that the copy gives for each item ("a pair weighs
+    1.1 kg" → "each boot weighs 1.1 kg": the stated weight doubled)."""
+    paired = {
+        m.group().replace(" ", "")
+        for sentence in _SENTENCE.findall(norm(original))
+        if re.search(r"\b(?:a|per|the|each) pair\b|\bpair (?:weighs|weight)\b", sentence)
+        for m in _MEASURE.finditer(sentence)
+    }
+    if not paired:
+        return []
+    each = re.compile(
+        rf"\b(?:each|per|a single|one|every) (?:\w+ ){{0,2}}?{_PAIRED_ITEM}\b|\b{_PAIRED_ITEM} each\b"
+    )
+    problems = []
+    for sentence in _SENTENCE.findall(norm(copy)):
+        if not each.search(sentence) or re.search(r"\bpair\b", sentence):
+            continue
+        for m in _MEASURE.finditer(sentence):
+            if m.group().replace(" ", "") in paired:
+                problems.append(f'"{m.group()}" is the weight of a pair, given for each item')
+    return problems

@@ -16,7 +16,7 @@ from segcopy_assets.core.hashing import variant_hash
 from segcopy_assets.quality.answers import rationale_problems, rationale_without_segment, refusals
 from segcopy_assets.quality.brand_voice import avoided_in
 from segcopy_assets.quality.fact_matching import facts_missing
-from segcopy_assets.quality.facts import extract_facts
+from segcopy_assets.quality.facts import extract_facts, per_pair_as_each
 from segcopy_assets.quality.features import dropped_features, invented_features
 from segcopy_assets.quality.normalise import norm, word_count
 from segcopy_assets.quality.offers import invented_offers
@@ -111,6 +111,7 @@ def fact_problems(copy: str, original: str) -> list[str]:
         )
     problems += unsupported_numbers(copy, original)
     problems += swapped_numbers(copy, original)
+    problems += per_pair_as_each(copy, original)
     return problems
 
 

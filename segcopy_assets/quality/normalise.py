@@ -12,6 +12,11 @@ _TABLE = str.maketrans({**_DASHES, **_QUOTES, **_SPACES})
 #: A no-break / thin space between digit groups is a thousands separator: "1 500" -> "1,500".
 _SPACED_THOUSANDS = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}(?!\d))")
 _COMMA_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+#: The outdoor trade's "3L" / "2.5L" before a fabric is layers, not litres ("3L 20D nylon").
+_LAYERS = re.compile(
+    r"\b([23](?:\.5)?)\s?L\b(?=\s+(?:\d+\s?D\b|(?:[\w-]+\s){0,2}?(?:nylon|polyester|fabric|shell|"
+    r"membrane|laminate|construction|jacket|ripstop)\b))"
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -26,7 +31,7 @@ def clean(text: str | None) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _cased(text: str) -> str:
-    return _COMMA_THOUSANDS.sub("", _clean(text))
+    return _LAYERS.sub(r"\1-layer", _COMMA_THOUSANDS.sub("", _clean(text)))
 
 
 def cased(text: str | None) -> str:

@@ -52,7 +52,10 @@ _PRICE = [
 ]
 _VALUE = [
     r"\b(?:great|good|best|real|exceptional|outstanding|excellent|incredible|unbeatable|solid|serious"
-    r"|superb|amazing|true|fantastic|remarkable|unmatched|unrivall?ed|terrific|smart|genuine) value\b",
+    r"|superb|amazing|true|fantastic|remarkable|unmatched|unrivall?ed|terrific|smart|genuine) value\b"
+    r"|\b(?:smart|smarter|smartest|best|better|great|good|top|sensible|savvy)[- ]value\b"
+    r"|\b(?:without|no|never) (?:stretching|straining|busting|blowing|breaking|denting|draining|emptying) "
+    r"(?:the|your|a) (?:budget|bank|wallet|purse|finances)\b",
     r"\bvalue for (?:the )?money\b|\bvalue[- ]priced\b|\bvalue proposition\b|\bmore for (?:less|your money)\b"
     r"|\bfor (?:the|your|their) (?:money|cash|dollars?|buck)\b",
     r"\b(?:in)?expensive\b|\bcheap(?:er|est|ly)?\b|\baffordabl[ey]\b|\baffordability\b"

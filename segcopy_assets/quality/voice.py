@@ -76,6 +76,15 @@ _ASSERTIONS = [
     r"|\byour (?:rides?|hikes?|trips?|commutes?|runs?|adventures?|outings|season|routine|miles|weekends?)"
     r" (?:don'?t|do not|never|rarely|always|often|usually|won'?t)\b",
     r"\byou(?:'ve|’ve| have|'re|’re| are|'d| would)\s+(?:clearly|obviously|certainly|definitely|surely)\b",
+    # habits as facts, the reader the subject of the clause: "You ride to work most days", "you're
+    # out on the trail most weekends", "you're usually the one packing the car"
+    r"(?:^|(?<=[.!?;:—-] )|(?<=, )|(?<=\band ))you(?:'re|’re| are)?\s+(?:\w+\s+){0,6}?"
+    r"(?:most|nearly every|almost every|every single) (?:days?|weekends?|mornings?|evenings?|nights?|"
+    r"weeks?|weekdays|summers?|winters?)\b",
+    r"(?:^|(?<=[.!?] ))(?:most|nearly every|almost every|every) (?:days?|weekends?|mornings?|evenings?|"
+    r"nights?|weeks?|summers?|winters?),? you(?:'re|’re| are)?\s+\w+",
+    r"\byou(?:'re|’re| are)\s+(?:usually|often|typically|normally|generally|mostly|always)\s+the "
+    r"(?:one|first|last|person|kind|type|sort)\b",
     r"\byou (?:deserve|demand|insist on|refuse to settle|won'?t settle|know (?:your|good|quality|the difference|what you)|"
     r"appreciate (?:the finer|quality|good)|expect (?:the best|nothing less|more))\b",
 ]
@@ -121,12 +130,14 @@ _FLATTERY = [
     # "your standards are high, and rightly so", "it takes a sharp eye … and you've got one"
     r"\byour (?:standards|taste|expectations|eye|instincts|judgement|judgment) (?:are|is) "
     r"(?:\w+ )?(?:high|exacting|impeccable|excellent|good|great|refined|sharp|spot[\s-]on)\b"
+    r"|\byou(?:'ve|’ve| have)? (?:got |clearly got |certainly got )?an? (?:good|great|sharp|keen|trained|expert|"
+    r"discerning|fine|practi[sc]ed|real) eye\b"
     r"|\band rightly so\b|\b(?:takes|needs|requires) an? (?:sharp|keen|good|great|trained|practi[sc]ed|"
     r"expert|discerning) eye\b",
 ]
 _SEGMENT_LEAK = [
     r"\b(?:your|our|customer|value|loyalty|membership|clv|platinum|gold|silver|bronze)[\s-]+tiers?\b"
-    r"|\btiers? (?:customers?|members?|status)\b|\b(?:low|medium|high)[\s-]tier\b|\btop[\s-]tier (?:customers?|riders?|members?|shoppers?)\b"
+    r"|\btiers? (?:customers?|members?|status)\b|\b(?:low|medium|high)[\s-]tier\b|\btop[\s-]tier(?:\s+[\w-]+){0,2}?\s+(?:customers?|riders?|members?|shoppers?|clients?|buyers?)\b"
     r"|\bhigh[\s-]value (?:customers?|riders?|shoppers?|members?|buyers?|clients?|segments?|groups?)\b",
     r"\bour (?:core|high[\s-]value|premium|value|budget|low[\s-]value)(?:\s+[\w-]+){0,3}?\s+"
     r"(?:customers?|riders?|members?|shoppers?|clients?|buyers?|groups?|segments?|audiences?|base)\b",
