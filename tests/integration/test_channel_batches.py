@@ -133,3 +133,47 @@ def test_a_channel_batch_answer_that_fails_a_check_is_repaired_in_the_next_batch
     assert repaired["first_failures"].str.contains("no_invented_offers").all()
     assert not repaired["variant_text"].str.contains("Free shipping").any()
     assert sms["variants"] == PAIRS and sms["failing_error"] == 0
+
+
+def test_batch_list_shows_every_channels_batches(
+    tmp_path, sample_tables, make_resources, prompts_dir, instance, monkeypatch, capsys
+):
+    """``segcopy batch list`` reads the description's table and each channel's: a line per
+    batch naming its channel; ``--channel`` narrows it; an unknown channel is one error line."""
+    from argparse import Namespace
+
+    from segcopy_assets.cli.batch_commands import cmd_batch_list
+
+    with FakeOpenAIServer(api_key=KEY) as fake:
+        resources = resources_for(
+            tmp_path, sample_tables, make_resources, prompts_dir, fake, "w", "batch"
+        )
+        run_pipeline(instance, resources)  # submits the description's batch and the SMS batch
+        warehouse = resources["warehouse"]
+        monkeypatch.setenv("SEGCOPY_WAREHOUSE_URI", warehouse.root)
+        monkeypatch.setenv("SEGCOPY_PROMPTS_DIR", str(prompts_dir))
+        ids = {
+            table: batch_store.current(warehouse.table_path(table))["batch_id"].to_list()
+            for table in ("generation_batches", "sms_batches")
+        }
+
+        def listing(**flags) -> tuple[int, list[str], str]:
+            args = Namespace(**{"all": True, "refresh": False, "channel": None, **flags})
+            code = cmd_batch_list(args)
+            out, err = capsys.readouterr()
+            return code, out.splitlines(), err
+
+        code, lines, _ = listing()
+        assert code == 0 and lines[0].split()[:2] == ["channel", "batch"]
+        by_channel = {line.split()[0]: line.split()[1] for line in lines[1:]}
+        assert by_channel == {
+            "web_description": ids["generation_batches"][0],
+            "sms": ids["sms_batches"][0],
+        }, lines
+        assert all(f" {PAIRS}  " in line for line in lines[1:]), lines
+
+        code, lines, _ = listing(channel="sms")
+        assert code == 0 and [line.split()[0] for line in lines[1:]] == ["sms"]
+        code, lines, err = listing(channel="fax")
+        assert code == 1 and lines == []
+        assert "no channel 'fax'" in err and "sms" in err, err
