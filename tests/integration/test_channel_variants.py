@@ -170,11 +170,21 @@ def test_channel_sensor_regenerates_only_the_edited_channel(
     (sensor,) = [s for s in ALL_SENSORS if s.name == "channel_sensor"]
     result, cursor = tick(sensor, instance, resources)
     assert not result.run_requests  # everything current
+    # ... and each channel's inputs_current check says so, on the asset (issue 26)
+    current = {e.asset_key: e for e in result.asset_events}
+    assert set(current) == {dg.AssetKey(f"{c}_variants") for c in CHANNELS}
+    assert all(e.check_name == "inputs_current" and e.passed for e in current.values())
+    quiet, cursor = tick(sensor, instance, resources, cursor)
+    assert not quiet.run_requests and not quiet.asset_events  # recorded once, not every tick
 
     config = prompts / "channels/sms/config.toml"
     config.write_text(config.read_text().replace("temperature = 0.4", "temperature = 0.5"))
     result, cursor = tick(sensor, instance, resources, cursor)
     assert [r.asset_selection for r in result.run_requests] == [[dg.AssetKey("sms_variants")]]
+    (warning,) = result.asset_events  # only the edited channel's staleness changed
+    assert warning.asset_key == dg.AssetKey("sms_variants") and not warning.passed
+    assert warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.description.startswith("14 segment(s) wait for regeneration: ")
     (request,) = result.run_requests
     keys = sorted(instance.get_dynamic_partitions("segments"))
     ends = (

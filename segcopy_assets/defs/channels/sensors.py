@@ -16,15 +16,16 @@ import polars as pl
 
 from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
-from segcopy_assets.defs.channels.assets import BATCH_SENSOR, channel_paths
+from segcopy_assets.defs.channels.assets import BATCH_SENSOR
 from segcopy_assets.defs.channels.publishing import channel_publishing_inputs, decision_tables
+from segcopy_assets.defs.channels.staleness import channel_stale
 from segcopy_assets.defs.generation.batch_sensor import collect_requests, poll_interval
 from segcopy_assets.defs.generation.sensors import variant_run_requests
+from segcopy_assets.defs.generation.staleness import describe, evaluation
 from segcopy_assets.defs.jobs import REFRESH_JOB, VARIANTS_JOB
 from segcopy_assets.defs.publishing.assets import PublishingConfig
 from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
 from segcopy_assets.errors import SegcopyError
-from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.resources import Copywriter, Publication, Warehouse
 from segcopy_assets.review.publication_state import superseded_due
 from segcopy_assets.storage import batch_store, delta
@@ -102,37 +103,39 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
         summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
         products = pl.read_delta(warehouse.table_path(PRODUCTS))
         partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
-        summaries = summaries.filter(pl.col("segment_id").is_in(partitions))
-        requests, states, skipped = [], {}, []
+        hashes = dict(summaries.select("segment_id", "summary_hash").iter_rows())
+        requests, states, skipped, stale_by_channel = [], {}, [], {}
         for name, asset in assets.items():
             try:
                 channel = copywriter.channel(name)
+                stale = channel_stale(copywriter, warehouse, name, partitions)
             except SegcopyError as exc:
                 skipped.append(f"{name}: {exc}")
                 continue
-            stale = stale_segments(
-                channel,
-                summaries,
-                products,
-                channel_paths(warehouse, name),
-                copywriter.max_attempts,
-                copywriter.variants_per_pair,
-            )
+            stale_by_channel[name] = stale
             if not stale:
                 continue
-            hashes = dict(summaries.select("segment_id", "summary_hash").iter_rows())
             state = [channel.hash, {s: hashes[s] for s in stale}, sorted(products["content_hash"])]
             states[name] = digest(state)
             requests += variant_run_requests(partitions, stale, f"channel-{name}", state, asset.key)
         for reason in skipped:
             context.log.warning(f"channel prompts unusable, nothing requested: {reason}")
-        if not requests:
+        # each channel's inputs_current check, recorded when its stale set changed (issue 26)
+        prior = _cursor(context.cursor)
+        marks = {name: digest(stale) for name, stale in stale_by_channel.items()}
+        events = [
+            evaluation(assets[name].key, describe(stale_by_channel[name]))
+            for name in marks
+            if prior["stale"].get(name) != marks[name]
+        ]
+        requested = digest(states) if requests else prior["requested"]
+        send = requests if requests and requested != prior["requested"] else []
+        if not send and not events:
+            if requests:
+                return dg.SkipReason("these channel refreshes were already requested")
             return dg.SkipReason("every channel is up to date")
-        cursor = digest(states)
-        if context.cursor == cursor:
-            return dg.SkipReason("these channel refreshes were already requested")
-        context.update_cursor(cursor)
-        return requests
+        context.update_cursor(json.dumps({"requested": requested, "stale": marks}))
+        return dg.SensorResult(run_requests=send, asset_events=events)
 
     return channel_sensor
 
@@ -189,6 +192,18 @@ def _published_current(context, name, asset, warehouse, copywriter, publication)
         name, warehouse, PublishingConfig(), copywriter, publication
     )
     return latest_metadata(context.instance, asset, "inputs_fingerprint") == current
+
+
+def _cursor(cursor: str | None) -> dict:
+    """``channel_sensor``'s cursor: the digest of the refreshes it last requested and each
+    channel's stale set it last recorded (an older cursor was the digest alone)."""
+    try:
+        data = json.loads(cursor) if cursor else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return {"requested": cursor, "stale": {}}
+    return {"requested": data.get("requested"), "stale": data.get("stale") or {}}
 
 
 def _changed(cursor: str | None, name: str, states: dict[str, str]) -> bool:

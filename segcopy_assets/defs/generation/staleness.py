@@ -36,14 +36,9 @@ DESCRIPTION = (
 )
 
 
-def evaluate(
-    warehouse: Warehouse, copywriter: Copywriter, quality_rules: QualityRules, judge: Judge
-) -> tuple[bool, str, dict]:
-    """(passed, description, metadata) of ``inputs_current`` from the tables now."""
-    for table in (SEGMENT_SUMMARIES, PRODUCTS):
-        if not delta.table_exists(warehouse.table_path(table)):
-            return True, f"nothing to compare yet: {table} is not materialized", {"stale": 0}
-    stale = stale_variant_segments(warehouse, copywriter, quality_rules, judge)
+def describe(stale: list[str]) -> tuple[bool, str, dict]:
+    """(passed, description, metadata) of ``inputs_current`` for these stale segments (the
+    description's, or a channel's: ``defs/channels/staleness.py``)."""
     shown = ", ".join(stale[:SHOWN]) + (
         f" and {len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
     )
@@ -51,6 +46,36 @@ def evaluate(
     if not stale:
         return True, "every segment's variants are current", metadata
     return False, f"{len(stale)} segment(s) wait for regeneration: {shown}", metadata
+
+
+def not_ready(warehouse: Warehouse) -> tuple[bool, str, dict] | None:
+    """The check's result while there is nothing to compare with (no summaries or products)."""
+    for table in (SEGMENT_SUMMARIES, PRODUCTS):
+        if not delta.table_exists(warehouse.table_path(table)):
+            return True, f"nothing to compare yet: {table} is not materialized", {"stale": 0}
+    return None
+
+
+def evaluate(
+    warehouse: Warehouse, copywriter: Copywriter, quality_rules: QualityRules, judge: Judge
+) -> tuple[bool, str, dict]:
+    """(passed, description, metadata) of ``inputs_current`` from the tables now."""
+    return not_ready(warehouse) or describe(
+        stale_variant_segments(warehouse, copywriter, quality_rules, judge)
+    )
+
+
+def evaluation(asset_key: dg.AssetKey, result: tuple[bool, str, dict]) -> dg.AssetCheckEvaluation:
+    """``inputs_current`` of ``asset_key`` as a sensor records it."""
+    passed, description, metadata = result
+    return dg.AssetCheckEvaluation(
+        asset_key=asset_key,
+        check_name=CHECK,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
+    )
 
 
 @dg.asset_check(asset=description_variants, name=CHECK, blocking=False, description=DESCRIPTION)
@@ -88,12 +113,6 @@ def staleness_sensor(
     if context.cursor == state:
         return dg.SkipReason(f"unchanged: {description}")
     context.update_cursor(state)
-    evaluation = dg.AssetCheckEvaluation(
-        asset_key=description_variants.key,
-        check_name=CHECK,
-        passed=passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=description,
-        metadata=metadata,
+    return dg.SensorResult(
+        asset_events=[evaluation(description_variants.key, (passed, description, metadata))]
     )
-    return dg.SensorResult(asset_events=[evaluation])

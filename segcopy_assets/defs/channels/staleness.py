@@ -1,0 +1,63 @@
+"""Staleness of each channel on its asset, where the Dagster UI shows it (issue 26): the
+``inputs_current`` check of the description (``defs/generation/staleness.py``) for every
+channel asset.
+
+``channel_sensor`` records it whenever a channel's set of stale segments changes (it computes
+that set anyway to request the regeneration); the check is also executable and runs in every
+run of the channel's variants, after the write.
+"""
+
+import dagster as dg
+import polars as pl
+
+from segcopy_assets.defs.cdp.partitions import SEGMENTS
+from segcopy_assets.defs.channels.assets import channel_paths
+from segcopy_assets.defs.generation.staleness import CHECK, describe, not_ready
+from segcopy_assets.generation.channel_runs import stale_segments
+from segcopy_assets.resources import Copywriter, Warehouse
+from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES
+
+
+def channel_stale(
+    copywriter: Copywriter, warehouse: Warehouse, name: str, partitions: list[str]
+) -> list[str]:
+    """The segment partitions whose rows of channel ``name`` are not current (what
+    ``channel_sensor`` regenerates). The summaries and products tables must exist."""
+    summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
+    products = pl.read_delta(warehouse.table_path(PRODUCTS))
+    return stale_segments(
+        copywriter.channel(name),
+        summaries.filter(pl.col("segment_id").is_in(partitions)),
+        products,
+        channel_paths(warehouse, name),
+        copywriter.max_attempts,
+        copywriter.variants_per_pair,
+    )
+
+
+def build_channel_staleness_check(
+    channel: str, asset: dg.AssetsDefinition
+) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset,
+        name=CHECK,
+        blocking=False,
+        description=f"Every segment's {channel} variants are current: generated from the "
+        "channel's current prompt, the segment's summary and the products, and judged (WARN "
+        "while a segment waits for regeneration; channel_sensor requests it).",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, copywriter: Copywriter, warehouse: Warehouse
+    ) -> dg.AssetCheckResult:
+        partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
+        passed, description, metadata = not_ready(warehouse) or describe(
+            channel_stale(copywriter, warehouse, channel, partitions)
+        )
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=description,
+            metadata=metadata,
+        )
+
+    return _check
