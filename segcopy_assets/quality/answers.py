@@ -34,9 +34,11 @@ _REFUSAL = [
     # what can be produced", "a general rewrite can be supplied on request"
     r"\bnot (?:available|possible|permitted|allowed) (?:for|with|under) (?:this|your|the) (?:request|brief|prompt|policy)\b"
     # "personalised copy is not available for this product and audience combination"
-    r"|\b(?:copy|text|version|variant|description|rewrite|content) (?:is|are) not (?:available|possible|"
+    r"|\b(?:personali[sz]ed|tailored|custom(?:i[sz]ed)?|rewritten|adapted|segment[- ]specific) "
+    r"(?:copy|text|version|variant|description|rewrite|content)s? (?:is|are) not (?:available|possible|"
     r"offered|provided|supported)\b"
-    r"|\b(?:this|the|that) (?:\w+ ){0,3}?(?:combination|pairing|audience|segment)\b(?=[^.]{0,40}\b(?:not|cannot|unavailable)\b)"
+    r"|\bnot (?:available|possible|offered|provided|supported) for (?:this|the|that) (?:[\w-]+ ){0,4}?"
+    r"(?:combination|pairing|audience|segment)\b"
     r"|\bfalls? (?:outside|beyond) (?:what|the scope|the bounds|the limits)\b"
     r"|\bcan be (?:supplied|provided|produced|written|prepared) (?:on|upon) request\b",
     # the copy declined as unsuitable: "not suitable for personalisation", "no personalised

@@ -298,29 +298,31 @@ def _extract_facts(description: str) -> tuple[str, ...]:
 _PAIRED_ITEM = (
     r"(?:boots?|shoes?|trainers?|sneakers?|gloves?|mitts?|socks?|pedals?|poles?|grips?|insoles?)"
 )
-_SENTENCE = re.compile(r"(?:[^.!?]|(?<=\d)\.(?=\d))+")  # "1.1 kg" is not a sentence end
-_MEASURE = re.compile(r"\d+(?:\.\d+)?\s?(?:kg|g|lb|oz)\b")
+_WEIGHT = r"(\d+(?:\.\d+)?\s?(?:kg|g|lb|oz))\b"
+#: A weight said of the pair: "a pair in size 9 weighs 1.1 kg", "1.1 kg per pair", "the pair: 1.1 kg".
+_PAIR_WEIGHT = re.compile(
+    rf"\bpair\b(?:[^.;]{{0,40}}?)\bweigh(?:s|ing)?\s+(?:just\s+|only\s+|about\s+)?{_WEIGHT}"
+    rf"|{_WEIGHT}\s+(?:per|a|the|for the|for a) pair\b|\bpair weight:?\s+{_WEIGHT}"
+)
+#: A weight said of one item: "each boot (in a size 9) weighs 1.1 kg", "1.1 kg per boot".
+_ITEM_WEIGHT = re.compile(
+    rf"\b(?:each|per|a single|one|every) (?:\w+ ){{0,2}}?{_PAIRED_ITEM}\b(?:[^.;]{{0,30}}?)\bweigh(?:s|ing)?"
+    rf"\s+(?:just\s+|only\s+|about\s+)?{_WEIGHT}|{_WEIGHT}\s+(?:per|a|each) {_PAIRED_ITEM}\b"
+)
+
+
+def _weights(pattern: re.Pattern, text: str) -> set[str]:
+    return {next(g for g in m.groups() if g).replace(" ", "") for m in pattern.finditer(norm(text))}
 
 
 def per_pair_as_each(copy: str, original: str) -> list[str]:
     """A weight the original gives for a pair that the copy gives for each item ("a pair weighs
-    1.1 kg" → "each boot weighs 1.1 kg": the stated weight doubled)."""
-    paired = {
-        m.group().replace(" ", "")
-        for sentence in _SENTENCE.findall(norm(original))
-        if re.search(r"\b(?:a|per|the|each) pair\b|\bpair (?:weighs|weight)\b", sentence)
-        for m in _MEASURE.finditer(sentence)
-    }
+    1.1 kg" → "each boot weighs 1.1 kg": the stated weight doubled); a weight the original gives
+    per item too ("320 g per pole, 640 g per pair") may be said per item."""
+    paired = _weights(_PAIR_WEIGHT, original) - _weights(_ITEM_WEIGHT, original)
     if not paired:
         return []
-    each = re.compile(
-        rf"\b(?:each|per|a single|one|every) (?:\w+ ){{0,2}}?{_PAIRED_ITEM}\b|\b{_PAIRED_ITEM} each\b"
-    )
-    problems = []
-    for sentence in _SENTENCE.findall(norm(copy)):
-        if not each.search(sentence) or re.search(r"\bpair\b", sentence):
-            continue
-        for m in _MEASURE.finditer(sentence):
-            if m.group().replace(" ", "") in paired:
-                problems.append(f'"{m.group()}" is the weight of a pair, given for each item')
-    return problems
+    return [
+        f'"{w}" is the weight of a pair, given for each item'
+        for w in sorted(_weights(_ITEM_WEIGHT, copy) & paired)
+    ]

@@ -12,16 +12,18 @@ _TABLE = str.maketrans({**_DASHES, **_QUOTES, **_SPACES})
 #: A no-break / thin space between digit groups is a thousands separator: "1 500" -> "1,500".
 _SPACED_THOUSANDS = re.compile(r"(?<=\d)[\u00a0\u2009\u202f](?=\d{3}(?!\d))")
 _COMMA_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-#: The outdoor trade's "3L" / "2.5L" before a fabric is layers, not litres ("3L 20D nylon").
+#: The outdoor trade's "3L" / "2.5L" before a denier or a garment is layers, not litres ("3L
+#: 20D nylon", "a 2.5L shell"); a "3L stuff sack" or "3 L" stays litres. Applied to every text
+#: (originals and copies alike), so a fact written "3L" is matched as "3-layer" on both sides.
 _LAYERS = re.compile(
-    r"\b([23](?:\.5)?)\s?L\b(?=\s+(?:\d+\s?D\b|(?:[\w-]+\s){0,2}?(?:nylon|polyester|fabric|shell|"
-    r"membrane|laminate|construction|jacket|ripstop)\b))"
+    r"\b([23](?:\.5)?)L\b(?=\s+(?:\d+\s?D\b|(?:[\w-]+\s){0,2}?(?:shell|jacket|membrane|laminate|"
+    r"construction|fabric|anorak|parka|waterproof)s?\b))"
 )
 
 
 @functools.lru_cache(maxsize=4096)
 def _clean(text: str) -> str:
-    return _SPACED_THOUSANDS.sub(",", text).translate(_TABLE)
+    return _LAYERS.sub(r"\1-layer", _SPACED_THOUSANDS.sub(",", text).translate(_TABLE))
 
 
 def clean(text: str | None) -> str:
@@ -31,7 +33,7 @@ def clean(text: str | None) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _cased(text: str) -> str:
-    return _LAYERS.sub(r"\1-layer", _COMMA_THOUSANDS.sub("", _clean(text)))
+    return _COMMA_THOUSANDS.sub("", _clean(text))
 
 
 def cased(text: str | None) -> str:

@@ -78,11 +78,14 @@ _ASSERTIONS = [
     r"\byou(?:'ve|’ve| have|'re|’re| are|'d| would)\s+(?:clearly|obviously|certainly|definitely|surely)\b",
     # habits as facts, the reader the subject of the clause: "You ride to work most days", "you're
     # out on the trail most weekends", "you're usually the one packing the car"
-    r"(?:^|(?<=[.!?;:—-] )|(?<=, )|(?<=\band ))you(?:'re|’re| are)?\s+(?:\w+\s+){0,6}?"
+    # (not what the reader can do: "you can pack it for most day hikes")
+    r"(?:^|(?<=[.!?;:—-] )|(?<=, )|(?<=\band ))you(?:'re|’re| are)?\s+"
+    r"(?!(?:can|could|may|might|will|would|should|need|get|want)\b)(?:\w+\s+){0,6}?"
     r"(?:most|nearly every|almost every|every single) (?:days?|weekends?|mornings?|evenings?|nights?|"
-    r"weeks?|weekdays|summers?|winters?)\b",
-    r"(?:^|(?<=[.!?] ))(?:most|nearly every|almost every|every) (?:days?|weekends?|mornings?|evenings?|"
-    r"nights?|weeks?|summers?|winters?),? you(?:'re|’re| are)?\s+\w+",
+    r"weeks?|weekdays|summers?|winters?)(?=\s*(?:[,.;:!?)]|$|\s(?:and|but|or|so|rain|all|of the year)\b))",
+    r"(?:^|(?<=[.!?] ))(?:most|nearly every|almost every) (?:days?|weekends?|mornings?|evenings?|"
+    r"nights?|weeks?|summers?|winters?),? you(?:'re|’re| are)?\s+"
+    r"(?!(?:can|could|may|might|will|would|should|need|get|want)\b)\w+",
     r"\byou(?:'re|’re| are)\s+(?:usually|often|typically|normally|generally|mostly|always)\s+the "
     r"(?:one|first|last|person|kind|type|sort)\b",
     r"\byou (?:deserve|demand|insist on|refuse to settle|won'?t settle|know (?:your|good|quality|the difference|what you)|"
@@ -130,14 +133,14 @@ _FLATTERY = [
     # "your standards are high, and rightly so", "it takes a sharp eye … and you've got one"
     r"\byour (?:standards|taste|expectations|eye|instincts|judgement|judgment) (?:are|is) "
     r"(?:\w+ )?(?:high|exacting|impeccable|excellent|good|great|refined|sharp|spot[\s-]on)\b"
-    r"|\byou(?:'ve|’ve| have)? (?:got |clearly got |certainly got )?an? (?:good|great|sharp|keen|trained|expert|"
-    r"discerning|fine|practi[sc]ed|real) eye\b"
+    r"|\byou(?:'ve|’ve| have) (?:got |clearly got |certainly got )?an? (?:good|great|sharp|keen|trained|"
+    r"expert|discerning|fine|practi[sc]ed|real) eye(?![\w-])"
     r"|\band rightly so\b|\b(?:takes|needs|requires) an? (?:sharp|keen|good|great|trained|practi[sc]ed|"
     r"expert|discerning) eye\b",
 ]
 _SEGMENT_LEAK = [
     r"\b(?:your|our|customer|value|loyalty|membership|clv|platinum|gold|silver|bronze)[\s-]+tiers?\b"
-    r"|\btiers? (?:customers?|members?|status)\b|\b(?:low|medium|high)[\s-]tier\b|\btop[\s-]tier(?:\s+[\w-]+){0,2}?\s+(?:customers?|riders?|members?|shoppers?|clients?|buyers?)\b"
+    r"|\btiers? (?:customers?|members?|status)\b|\b(?:low|medium|high)[\s-]tier\b|\btop[\s-]tier (?:riders?|(?:[\w-]+\s+)?(?:customers?|members?|shoppers?|clients?|buyers?))\b"
     r"|\bhigh[\s-]value (?:customers?|riders?|shoppers?|members?|buyers?|clients?|segments?|groups?)\b",
     r"\bour (?:core|high[\s-]value|premium|value|budget|low[\s-]value)(?:\s+[\w-]+){0,3}?\s+"
     r"(?:customers?|riders?|members?|shoppers?|clients?|buyers?|groups?|segments?|audiences?|base)\b",

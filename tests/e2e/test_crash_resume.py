@@ -11,15 +11,14 @@ import pytest
 from deltalake import DeltaTable
 
 from segcopy_assets.devtools.fake_openai import FakeOpenAIServer
-from segcopy_assets.storage.delta import join
+from segcopy_assets.storage.delta import join, table_exists
 
 
 def _journaled(journal: str) -> int:
     """Pairs whose answers the generation journal holds (0 before its first flush)."""
-    try:
-        return pl.read_delta(journal)["input_hash"].n_unique()
-    except Exception:  # not created yet (its first flush has not happened)
+    if not table_exists(journal):
         return 0
+    return pl.read_delta(journal)["input_hash"].n_unique()
 
 
 @pytest.mark.slow

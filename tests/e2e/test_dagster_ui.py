@@ -992,7 +992,9 @@ def test_the_fixed_views_in_chromium(dev_server):
     body = ui_screenshot(server, "/runs", "variants_refresh", "runs")
     assert "segcopy_refresh" in body
     assert "__ephemeral_asset_job__" not in body and "__ASSET_JOB" not in body
-    run_id = STATE.get("segment_run_id") or server.runs(1)[0]["id"]
+    run_id = STATE.get("segment_run_id") or next(
+        r["id"] for r in server.runs(50) if r["pipelineName"] == "variants_refresh"
+    )
     body = ui_screenshot(server, f"/runs/{run_id}", "Re-execute all", "run", "Re-execute all")
     assert "Run of variants_refresh" in re.sub(r"\s+", " ", body)
     # the descriptions as the UI shows them: the check's rules joined into sentences

@@ -3,6 +3,7 @@
 from segcopy_assets.quality.answers import refusals
 from segcopy_assets.quality.facts import per_pair_as_each
 from segcopy_assets.quality.features import dropped_features, invented_features
+from segcopy_assets.quality.judge import fact_problems
 from segcopy_assets.quality.normalise import cased
 from segcopy_assets.quality.offers import invented_offers
 from segcopy_assets.quality.quantities import unsupported_numbers
@@ -72,3 +73,51 @@ def test_an_odour_treatment_in_words_is_invented_and_an_emtb_names_its_motor():
     assert "motor" not in " ".join(
         dropped_features("The eMTB runs Bosch power from a 750 Wh battery.", ebike)
     )
+
+
+def test_the_part_i_rules_leave_ordinary_good_copy_alone():
+    """Sentences a reviewer found flagged by a first version of these rules (all good copy)."""
+    bike = "A hardtail with 120 mm of travel and full fenders."
+    for copy in (
+        "You can pack it for most day hikes.",
+        "You can take it on most weekend trips without a second thought.",
+        "Slip it on at the trailhead, and you can keep it on most days without overheating.",
+        "Every day you wear it, the merino softens a little more.",
+        "You've got a real eye-catcher on your hands.",
+        "The wide lens gives you a good eye-level view of the trail.",
+        "Top-tier suspension for riders who push hard.",
+        "Top-tier protection for riders in the wet.",
+    ):
+        assert not voice_problems(copy, bike), copy
+    for copy in (
+        "This combination of merino and nylon does not pill or sag.",
+        "The colour combination is not just striking, it's practical.",
+        "The upper segment of the boot cannot let water in.",
+        "The women's version is not available in black.",
+    ):
+        assert not refusals(copy), copy
+    hardtail = "An electric hardtail with a 500 Wh battery."
+    assert not invented_features("This e-bike carries a 500 Wh battery.", hardtail)
+    road = "A carbon road bike with a 2x12 drivetrain."
+    assert not invented_features("Keep pace with e-bikes on the climbs.", road)
+
+
+def test_a_weight_given_per_item_in_the_original_may_stay_per_item():
+    poles = "Weight: 320 g per pole (640 g per pair)."
+    assert not per_pair_as_each("Each pole weighs just 320 g.", poles)
+    gloves = "Each glove weighs 85 g, 170 g the pair."
+    assert not per_pair_as_each("Each glove weighs just 85 g.", gloves)
+    assert not per_pair_as_each(
+        "At 1.1 kg, these boots are light, and each boot is hand-lasted.", BOOTS
+    )
+
+
+def test_layers_on_both_sides_and_litres_stay_litres():
+    shell = "The Ridge Shell is a 3L 20D nylon jacket with taped seams."
+    assert not fact_problems("The Ridge Shell is a 3L 20D nylon jacket with taped seams.", shell)
+    assert not fact_problems(
+        "The Ridge Shell is a three-layer 20D nylon jacket with taped seams.", shell
+    )
+    bag = "A 3L nylon stuff sack with a roll-top."
+    assert cased(bag) == bag
+    assert not unsupported_numbers("A roll-top 3L stuff sack in nylon.", bag)

@@ -21,7 +21,7 @@ from segcopy_assets.defs.channels.publishing import channel_publishing_inputs, d
 from segcopy_assets.defs.channels.staleness import channel_stale
 from segcopy_assets.defs.generation.batch_sensor import collect_requests, poll_interval
 from segcopy_assets.defs.generation.sensors import variant_run_requests
-from segcopy_assets.defs.generation.staleness import describe, evaluation
+from segcopy_assets.defs.generation.staleness import describe, evaluation, recorded, unmeasured
 from segcopy_assets.defs.jobs import REFRESH_JOB, VARIANTS_JOB
 from segcopy_assets.defs.publishing.assets import PublishingConfig
 from segcopy_assets.defs.sensor_support import RUNNING, interval, latest_metadata
@@ -104,15 +104,16 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
         products = pl.read_delta(warehouse.table_path(PRODUCTS))
         partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
         hashes = dict(summaries.select("segment_id", "summary_hash").iter_rows())
-        requests, states, skipped, stale_by_channel = [], {}, [], {}
+        requests, states, skipped, results = [], {}, [], {}
         for name, asset in assets.items():
             try:
                 channel = copywriter.channel(name)
-                stale = channel_stale(copywriter, warehouse, name, partitions)
+                stale = channel_stale(copywriter, warehouse, name, partitions, summaries, products)
             except SegcopyError as exc:
                 skipped.append(f"{name}: {exc}")
+                results[name] = unmeasured(str(exc))
                 continue
-            stale_by_channel[name] = stale
+            results[name] = describe(stale)
             if not stale:
                 continue
             state = [channel.hash, {s: hashes[s] for s in stale}, sorted(products["content_hash"])]
@@ -120,21 +121,21 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
             requests += variant_run_requests(partitions, stale, f"channel-{name}", state, asset.key)
         for reason in skipped:
             context.log.warning(f"channel prompts unusable, nothing requested: {reason}")
-        # each channel's inputs_current check, recorded when its stale set changed (issue 26)
-        prior = _cursor(context.cursor)
-        marks = {name: digest(stale) for name, stale in stale_by_channel.items()}
+        # each channel's inputs_current check, recorded when its result differs from the latest
+        # one the instance holds (issue 26)
         events = [
-            evaluation(assets[name].key, describe(stale_by_channel[name]))
-            for name in marks
-            if prior["stale"].get(name) != marks[name]
+            evaluation(assets[name].key, result)
+            for name, result in results.items()
+            if recorded(context.instance, assets[name].key) != result[1]
         ]
-        requested = digest(states) if requests else prior["requested"]
-        send = requests if requests and requested != prior["requested"] else []
+        cursor = digest(states)
+        send = requests if requests and context.cursor != cursor else []
+        if send:
+            context.update_cursor(cursor)
         if not send and not events:
             if requests:
                 return dg.SkipReason("these channel refreshes were already requested")
             return dg.SkipReason("every channel is up to date")
-        context.update_cursor(json.dumps({"requested": requested, "stale": marks}))
         return dg.SensorResult(run_requests=send, asset_events=events)
 
     return channel_sensor
@@ -192,18 +193,6 @@ def _published_current(context, name, asset, warehouse, copywriter, publication)
         name, warehouse, PublishingConfig(), copywriter, publication
     )
     return latest_metadata(context.instance, asset, "inputs_fingerprint") == current
-
-
-def _cursor(cursor: str | None) -> dict:
-    """``channel_sensor``'s cursor: the digest of the refreshes it last requested and each
-    channel's stale set it last recorded (an older cursor was the digest alone)."""
-    try:
-        data = json.loads(cursor) if cursor else {}
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return {"requested": cursor, "stale": {}}
-    return {"requested": data.get("requested"), "stale": data.get("stale") or {}}
 
 
 def _changed(cursor: str | None, name: str, states: dict[str, str]) -> bool:

@@ -2,9 +2,10 @@
 ``inputs_current`` check of the description (``defs/generation/staleness.py``) for every
 channel asset.
 
-``channel_sensor`` records it whenever a channel's set of stale segments changes (it computes
-that set anyway to request the regeneration); the check is also executable and runs in every
-run of the channel's variants, after the write.
+``channel_sensor`` records it whenever a channel's result differs from the latest one recorded
+(it computes the stale segments anyway to request the regeneration; a channel whose prompts do
+not load gets a warning saying so); the check is also executable and runs in every run of the
+channel's variants, after the write.
 """
 
 import dagster as dg
@@ -12,19 +13,28 @@ import polars as pl
 
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
 from segcopy_assets.defs.channels.assets import channel_paths
-from segcopy_assets.defs.generation.staleness import CHECK, describe, not_ready
+from segcopy_assets.defs.generation.staleness import CHECK, describe, not_ready, unmeasured
+from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.channel_runs import stale_segments
 from segcopy_assets.resources import Copywriter, Warehouse
 from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES
 
 
 def channel_stale(
-    copywriter: Copywriter, warehouse: Warehouse, name: str, partitions: list[str]
+    copywriter: Copywriter,
+    warehouse: Warehouse,
+    name: str,
+    partitions: list[str],
+    summaries: pl.DataFrame | None = None,
+    products: pl.DataFrame | None = None,
 ) -> list[str]:
     """The segment partitions whose rows of channel ``name`` are not current (what
-    ``channel_sensor`` regenerates). The summaries and products tables must exist."""
-    summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
-    products = pl.read_delta(warehouse.table_path(PRODUCTS))
+    ``channel_sensor`` regenerates); ``summaries`` / ``products``: the tables as the caller
+    read them (read here when not given; they must exist)."""
+    if summaries is None:
+        summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
+    if products is None:
+        products = pl.read_delta(warehouse.table_path(PRODUCTS))
     return stale_segments(
         copywriter.channel(name),
         summaries.filter(pl.col("segment_id").is_in(partitions)),
@@ -50,9 +60,12 @@ def build_channel_staleness_check(
         context: dg.AssetCheckExecutionContext, copywriter: Copywriter, warehouse: Warehouse
     ) -> dg.AssetCheckResult:
         partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
-        passed, description, metadata = not_ready(warehouse) or describe(
-            channel_stale(copywriter, warehouse, channel, partitions)
-        )
+        try:
+            passed, description, metadata = not_ready(warehouse) or describe(
+                channel_stale(copywriter, warehouse, channel, partitions)
+            )
+        except SegcopyError as exc:  # the channel's prompts do not load: say so, as a warning
+            passed, description, metadata = unmeasured(str(exc))
         return dg.AssetCheckResult(
             passed=passed,
             severity=dg.AssetCheckSeverity.WARN,

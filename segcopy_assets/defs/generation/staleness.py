@@ -7,16 +7,16 @@ check's status is shown in all three places, so the description's staleness is a
 run now would produce (the comparison ``segcopy run`` makes before starting runs:
 ``generation.freshness.stale_variant_segments``), naming those segments.
 
-- ``staleness_sensor`` records an evaluation whenever the set of stale segments changes (a
-  prompt edit, a moved summary or product turns it WARN at once; the regeneration the other
-  sensors request turns it green again);
+- ``staleness_sensor`` records an evaluation whenever the result differs from the latest one
+  the instance holds (a prompt edit, a moved summary or product turns it WARN at once; the
+  regeneration the other sensors request turns it green again; a result a slower run stored
+  last is put right on the next tick);
 - the check itself is executable (the UI's "Execute" button) and runs in every variants run
   after the materialization, so the status the run leaves is the one it measured.
 """
 
 import dagster as dg
 
-from segcopy_assets.core.hashing import digest
 from segcopy_assets.defs.generation.assets import description_variants
 from segcopy_assets.defs.sensor_support import RUNNING, interval
 from segcopy_assets.errors import SegcopyError
@@ -56,13 +56,32 @@ def not_ready(warehouse: Warehouse) -> tuple[bool, str, dict] | None:
     return None
 
 
+def unmeasured(reason: str) -> tuple[bool, str, dict]:
+    """The check's result when staleness cannot be measured (prompts that do not load): a
+    warning that says why, never a stale green."""
+    return False, f"not measured: {reason}", {"stale_segments": "unknown"}
+
+
 def evaluate(
     warehouse: Warehouse, copywriter: Copywriter, quality_rules: QualityRules, judge: Judge
 ) -> tuple[bool, str, dict]:
     """(passed, description, metadata) of ``inputs_current`` from the tables now."""
-    return not_ready(warehouse) or describe(
-        stale_variant_segments(warehouse, copywriter, quality_rules, judge)
-    )
+    try:
+        return not_ready(warehouse) or describe(
+            stale_variant_segments(warehouse, copywriter, quality_rules, judge)
+        )
+    except SegcopyError as exc:
+        return unmeasured(str(exc))
+
+
+def recorded(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> str | None:
+    """The description of the latest ``inputs_current`` evaluation the instance holds for the
+    asset (None: none, or a run's execution still in progress). A sensor records a new one
+    only when this differs, so an older result stored last by a slower run is put right."""
+    record = instance.get_latest_asset_check_evaluation_record(dg.AssetCheckKey(asset_key, CHECK))
+    event = record.event if record is not None else None
+    data = event.dagster_event.event_specific_data if event and event.dagster_event else None
+    return data.description if isinstance(data, dg.AssetCheckEvaluation) else None
 
 
 def evaluation(asset_key: dg.AssetKey, result: tuple[bool, str, dict]) -> dg.AssetCheckEvaluation:
@@ -95,8 +114,9 @@ def inputs_current(
     name="staleness_sensor",
     minimum_interval_seconds=interval(30),
     default_status=RUNNING,
-    description="Records the inputs_current check on description_variants whenever the set of "
-    "stale segments changes, so staleness shows on the asset, not only inside its partitions.",
+    description="Records the inputs_current check on description_variants whenever its result "
+    "differs from the latest recorded one, so staleness shows on the asset, not only inside its "
+    "partitions.",
 )
 def staleness_sensor(
     context: dg.SensorEvaluationContext,
@@ -105,14 +125,9 @@ def staleness_sensor(
     quality_rules: QualityRules,
     judge: Judge,
 ):
-    try:
-        passed, description, metadata = evaluate(warehouse, copywriter, quality_rules, judge)
-    except SegcopyError as exc:
-        return dg.SkipReason(f"staleness not measured: {exc}")
-    state = digest([passed, metadata])
-    if context.cursor == state:
+    passed, description, metadata = evaluate(warehouse, copywriter, quality_rules, judge)
+    if recorded(context.instance, description_variants.key) == description:
         return dg.SkipReason(f"unchanged: {description}")
-    context.update_cursor(state)
     return dg.SensorResult(
         asset_events=[evaluation(description_variants.key, (passed, description, metadata))]
     )
