@@ -108,7 +108,9 @@ def build_channel_sensor(assets: dict[str, dg.AssetsDefinition]) -> dg.SensorDef
         for name, asset in assets.items():
             try:
                 channel = copywriter.channel(name)
-                stale = channel_stale(copywriter, warehouse, name, partitions, summaries, products)
+                stale = channel_stale(
+                    channel, copywriter, warehouse, partitions, summaries, products
+                )
             except SegcopyError as exc:
                 skipped.append(f"{name}: {exc}")
                 results[name] = unmeasured(str(exc))

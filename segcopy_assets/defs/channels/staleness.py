@@ -13,33 +13,40 @@ import polars as pl
 
 from segcopy_assets.defs.cdp.partitions import SEGMENTS
 from segcopy_assets.defs.channels.assets import channel_paths
-from segcopy_assets.defs.generation.staleness import CHECK, describe, not_ready, unmeasured
+from segcopy_assets.defs.generation.staleness import (
+    CHECK,
+    check_result,
+    describe,
+    not_ready,
+    unmeasured,
+)
 from segcopy_assets.errors import SegcopyError
 from segcopy_assets.generation.channel_runs import stale_segments
+from segcopy_assets.generation.channels import Channel
 from segcopy_assets.resources import Copywriter, Warehouse
 from segcopy_assets.storage.tables import PRODUCTS, SEGMENT_SUMMARIES
 
 
 def channel_stale(
+    channel: Channel,
     copywriter: Copywriter,
     warehouse: Warehouse,
-    name: str,
     partitions: list[str],
     summaries: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
 ) -> list[str]:
-    """The segment partitions whose rows of channel ``name`` are not current (what
-    ``channel_sensor`` regenerates); ``summaries`` / ``products``: the tables as the caller
-    read them (read here when not given; they must exist)."""
+    """The segment partitions whose rows of ``channel`` (as loaded by the caller) are not
+    current (what ``channel_sensor`` regenerates); ``summaries`` / ``products``: the tables as
+    the caller read them (read here when not given; they must exist)."""
     if summaries is None:
         summaries = pl.read_delta(warehouse.table_path(SEGMENT_SUMMARIES))
     if products is None:
         products = pl.read_delta(warehouse.table_path(PRODUCTS))
     return stale_segments(
-        copywriter.channel(name),
+        channel,
         summaries.filter(pl.col("segment_id").is_in(partitions)),
         products,
-        channel_paths(warehouse, name),
+        channel_paths(warehouse, channel.name),
         copywriter.max_attempts,
         copywriter.variants_per_pair,
     )
@@ -61,16 +68,11 @@ def build_channel_staleness_check(
     ) -> dg.AssetCheckResult:
         partitions = list(context.instance.get_dynamic_partitions(SEGMENTS))
         try:
-            passed, description, metadata = not_ready(warehouse) or describe(
-                channel_stale(copywriter, warehouse, channel, partitions)
+            outcome = not_ready(warehouse) or describe(
+                channel_stale(copywriter.channel(channel), copywriter, warehouse, partitions)
             )
         except SegcopyError as exc:  # the channel's prompts do not load: say so, as a warning
-            passed, description, metadata = unmeasured(str(exc))
-        return dg.AssetCheckResult(
-            passed=passed,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=description,
-            metadata=metadata,
-        )
+            outcome = unmeasured(str(exc))
+        return check_result(outcome)
 
     return _check

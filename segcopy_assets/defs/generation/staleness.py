@@ -84,6 +84,17 @@ def recorded(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> str | None
     return data.description if isinstance(data, dg.AssetCheckEvaluation) else None
 
 
+def check_result(outcome: tuple[bool, str, dict]) -> dg.AssetCheckResult:
+    """``inputs_current`` as a run's check returns it (the description's and each channel's)."""
+    passed, description, metadata = outcome
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
+    )
+
+
 def evaluation(asset_key: dg.AssetKey, result: tuple[bool, str, dict]) -> dg.AssetCheckEvaluation:
     """``inputs_current`` of ``asset_key`` as a sensor records it."""
     passed, description, metadata = result
@@ -101,13 +112,7 @@ def evaluation(asset_key: dg.AssetKey, result: tuple[bool, str, dict]) -> dg.Ass
 def inputs_current(
     warehouse: Warehouse, copywriter: Copywriter, quality_rules: QualityRules, judge: Judge
 ) -> dg.AssetCheckResult:
-    passed, description, metadata = evaluate(warehouse, copywriter, quality_rules, judge)
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=description,
-        metadata=metadata,
-    )
+    return check_result(evaluate(warehouse, copywriter, quality_rules, judge))
 
 
 @dg.sensor(
